@@ -1,0 +1,3 @@
+"""cartriage: consequence-aware code-review triage."""
+
+__version__ = "0.1.0"

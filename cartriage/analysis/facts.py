@@ -1,0 +1,71 @@
+"""The analysis contract: what each changed file touches, with evidence, and the review units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SymbolChange = Literal["added", "removed", "modified"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleHit:
+    """A role a file plays (`migration`, `security`, `core`, ...) and what showed it."""
+
+    role: str
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A function, method or class that a hunk falls in, qualified (`Class.method`)."""
+
+    name: str
+    kind: str
+    change: SymbolChange
+    public: bool
+    signature_changed: bool = False
+    old_signature: str | None = None
+    new_signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """Facts about one changed file. `fan_in` is None when no repository was indexed."""
+
+    path: str
+    language: str | None
+    roles: tuple[RoleHit, ...] = ()
+    symbols: tuple[Symbol, ...] = ()
+    fan_in: int | None = None
+    fan_in_percentile: float | None = None
+    parsed: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def role_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(hit.role for hit in self.roles))
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A review unit: one file, or a group of its hunks when the file's change is large."""
+
+    id: str
+    path: str
+    hunks: tuple[int, ...]
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Facts for every reviewed file, the units to review, and repository-level notes."""
+
+    files: tuple[FileFacts, ...]
+    units: tuple[Unit, ...]
+    indexed_files: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def facts(self, path: str) -> FileFacts | None:
+        return next((f for f in self.files if f.path == path), None)

@@ -1,0 +1,98 @@
+"""The intake contract: a change set -> files -> hunks, the same for every input form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["added", "modified", "deleted", "renamed", "copied"]
+
+# Where a side of the change lives: a commit sha, the index, the working tree, or nowhere
+# (a patch read with --diff has no repository behind it).
+INDEX = "INDEX"
+WORKTREE = "WORKTREE"
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    """One `@@ -a,b +c,d @@` block. `lines` keep their diff prefix: ' ', '+', '-' or '\\'."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    section: str
+    lines: tuple[str, ...]
+
+    def added(self) -> list[tuple[int, str]]:
+        """(new line number, text) of each added line."""
+        return [(n, text) for n, kind, text in self._numbered() if kind == "+"]
+
+    def removed(self) -> list[tuple[int, str]]:
+        """(old line number, text) of each removed line."""
+        return [(n, text) for n, kind, text in self._numbered() if kind == "-"]
+
+    def _numbered(self):
+        old, new = self.old_start, self.new_start
+        for line in self.lines:
+            kind, text = line[:1], line[1:]
+            if kind == "+":
+                yield new, kind, text
+                new += 1
+            elif kind == "-":
+                yield old, kind, text
+                old += 1
+            elif kind == " ":
+                old += 1
+                new += 1
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One changed path. `path` is the new path (the old one for deletions)."""
+
+    path: str
+    old_path: str | None
+    status: Status
+    language: str | None = None
+    binary: bool = False
+    old_mode: str | None = None
+    new_mode: str | None = None
+    similarity: int | None = None
+    submodule: bool = False
+    old_blob: str | None = None
+    new_blob: str | None = None
+    hunks: tuple[Hunk, ...] = ()
+    added: int = 0
+    removed: int = 0
+
+    @property
+    def mode_changed(self) -> bool:
+        return bool(self.old_mode and self.new_mode and self.old_mode != self.new_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """What is to be reviewed, plus the text that explains it.
+
+    `old_rev`/`new_rev` say where file contents can be read (a sha, INDEX, WORKTREE) and are
+    None when only a patch is known. `issue` alone (no files) is issue-only triage.
+    """
+
+    source: str
+    files: tuple[FileChange, ...] = ()
+    repo_root: str | None = None
+    old_rev: str | None = None
+    new_rev: str | None = None
+    title: str = ""
+    description: str = ""
+    issue: str = ""
+    ignored: tuple[str, ...] = field(default=())
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def removed(self) -> int:
+        return sum(f.removed for f in self.files)

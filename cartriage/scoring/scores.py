@@ -1,0 +1,47 @@
+"""The scoring contract: consequence and difficulty per unit, kept on separate axes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIERS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class Consequence:
+    """How costly a missed error would be: tier probabilities and the expected cost weight."""
+
+    tier: str
+    probabilities: dict[str, float]
+    expected_weight: float
+    top_features: tuple[tuple[str, float], ...] = ()
+    override: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Difficulty:
+    """How likely a defect hides in the unit and how hard it is to catch."""
+
+    tier: str
+    probabilities: dict[str, float]
+    defect_probability: float
+    top_features: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnitScore:
+    unit_id: str
+    consequence: Consequence
+    difficulty: Difficulty
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Per-unit scores; `change` is the change's consequence, driven by its riskiest unit."""
+
+    units: tuple[UnitScore, ...]
+    change: Consequence
+    model_version: str
+
+    def unit(self, unit_id: str) -> UnitScore | None:
+        return next((u for u in self.units if u.unit_id == unit_id), None)
