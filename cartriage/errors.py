@@ -7,6 +7,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_INCOMPLETE = 4
+EXIT_INTERNAL = 70  # a bug in cartriage (EX_SOFTWARE)
 
 
 class CartriageError(Exception):

@@ -1,0 +1,223 @@
+"""The command line: parse arguments, call one module of `cartriage.commands`, exit.
+
+Heavy modules are imported inside each command so `--help` and `--version` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cartriage import __version__
+from cartriage.errors import EXIT_INTERNAL, EXIT_USAGE, CartriageError
+
+app = typer.Typer(
+    name="cartriage",
+    help="Consequence-aware code-review triage: spend review compute where a miss would hurt most.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+hook_app = typer.Typer(help="Install git hooks for teams without the pre-commit framework.",
+                       no_args_is_help=True)
+app.add_typer(hook_app, name="hook")
+
+_INPUT = "Input (what to review)"
+_OUTPUT = "Output"
+_RUN = "Run"
+
+Rev = Annotated[str | None, typer.Argument(
+    help="REV (commits after REV up to HEAD), A..B, or A...B (from the merge base).",
+    show_default=False)]
+Staged = Annotated[bool, typer.Option("--staged", help="Review the index against HEAD.",
+                                      rich_help_panel=_INPUT)]
+Worktree = Annotated[bool, typer.Option("--worktree", help="Review uncommitted changes "
+                                        "(working tree against HEAD).", rich_help_panel=_INPUT)]
+Diff = Annotated[str | None, typer.Option("--diff", metavar="FILE|-", help="Read a unified diff "
+                                          "from FILE or stdin (works outside a repository).",
+                                             rich_help_panel=_INPUT, show_default=False)]
+Issue = Annotated[str | None, typer.Option("--issue", metavar="FILE|-", help="An issue or PR "
+                                              "description: alone, triage before code exists.",
+                                              rich_help_panel=_INPUT, show_default=False)]
+Message = Annotated[str | None, typer.Option("--message", "-m", help="PR title/description "
+                                                "(default: the commit messages in the range).",
+                                                rich_help_panel=_INPUT, show_default=False)]
+Repo = Annotated[Path, typer.Option("--repo", "-C", help="Run as if started in this folder.",
+                                    rich_help_panel=_INPUT)]
+Format = Annotated[str, typer.Option("--format", "-f", help="text, json, sarif, markdown or "
+                                     "rdjsonl.", rich_help_panel=_OUTPUT)]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.",
+                                                rich_help_panel=_OUTPUT, show_default=False)]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="Use this configuration file "
+                                                    "instead of looking one up.",
+                                                    rich_help_panel=_RUN, show_default=False)]
+Budget = Annotated[str | None, typer.Option("--budget", help="Per-change budget: tokens "
+                                               "(50000, 50k) or dollars ($0.50, 0.5usd).",
+                                               rich_help_panel=_RUN, show_default=False)]
+Policy = Annotated[str | None, typer.Option("--policy", help="uniform, difficulty-ranked, "
+                                               "difficulty-aware, consequence-aware or "
+                                               "priority-aware.", rich_help_panel=_RUN,
+                                               show_default=False)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only findings and errors.",
+                                     rich_help_panel=_OUTPUT)]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail.",
+                                       rich_help_panel=_OUTPUT)]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", rich_help_panel=_RUN)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cartriage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Consequence-aware code-review triage."""
+
+
+@app.command()
+def review(
+    rev: Rev = None, staged: Staged = False, worktree: Worktree = False, diff: Diff = None,
+    issue: Issue = None, message: Message = None, repo: Repo = Path("."), fmt: Format = "text",
+    output: Output = None, config: ConfigFile = None, budget: Budget = None, policy: Policy = None,
+    model: Annotated[str | None, typer.Option("--model", help="litellm model for every "
+                                                 "strategy, e.g. openai/gpt-4o-mini.",
+                                                 rich_help_panel=_RUN, show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore cached LLM responses.",
+                                           rich_help_panel=_RUN)] = False,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 on a finding at or "
+                                                   "above: critical, major, minor or never.",
+                                                   rich_help_panel=_OUTPUT,
+                                                   show_default=False)] = None,
+    require_coverage: Annotated[str | None, typer.Option(
+        "--require-coverage", help="Fail when a unit of this consequence tier (low, medium, high) "
+        "or above is not reviewed.", rich_help_panel=_OUTPUT, show_default=False)] = None,
+    quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False,
+) -> None:
+    """Triage a change, then review it with an LLM within the budget."""
+    _run("review", locals())
+
+
+@app.command()
+def plan(
+    rev: Rev = None, staged: Staged = False, worktree: Worktree = False, diff: Diff = None,
+    issue: Issue = None, message: Message = None, repo: Repo = Path("."), fmt: Format = "text",
+    output: Output = None, config: ConfigFile = None, budget: Budget = None, policy: Policy = None,
+    batch: Annotated[str | None, typer.Option("--batch", metavar="A..B", help="Plan every "
+                                                 "first-parent commit in the range under one "
+                                                 "global budget.", rich_help_panel=_INPUT,
+                                                 show_default=False)] = None,
+    quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False,
+) -> None:
+    """Print the triage plan; never calls an LLM."""
+    _run("plan", locals())
+
+
+@app.command()
+def explain(
+    rev: Rev = None, staged: Staged = False, worktree: Worktree = False, diff: Diff = None,
+    issue: Issue = None, message: Message = None, repo: Repo = Path("."), fmt: Format = "text",
+    output: Output = None, config: ConfigFile = None, debug: Debug = False,
+) -> None:
+    """Show what the change touches: roles, symbols, fan-in and consequence, with evidence."""
+    _run("explain", locals())
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Option("--data", help="Records in the shared JSONL schema.")],
+    output: Output = None, config: ConfigFile = None, debug: Debug = False,
+) -> None:
+    """Score records (JSONL): consequence and difficulty, one JSON line per record."""
+    _run("score", locals())
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the trained models.")],
+    debug: Debug = False,
+) -> None:
+    """Train the consequence and difficulty models (needs `pip install -e .[train]`)."""
+    _run("train", locals())
+
+
+@app.command()
+def bench(
+    data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
+    fmt: Format = "text", output: Output = None, config: ConfigFile = None, debug: Debug = False,
+) -> None:
+    """Compare allocation policies at matched budgets on labelled records."""
+    _run("bench", locals())
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("cartriage.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Write a commented cartriage.toml."""
+    _run("init", locals())
+
+
+@app.command("config")
+def show_config(
+    repo: Repo = Path("."), config: ConfigFile = None, fmt: Format = "text", debug: Debug = False,
+) -> None:
+    """Show the effective configuration and where each value came from."""
+    _run("config", locals())
+
+
+@hook_app.command("install")
+def hook_install(
+    repo: Repo = Path("."),
+    hook_type: Annotated[str, typer.Option("--type", help="pre-push or pre-commit.")] = "pre-push",
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan; no LLM calls.")]
+    = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing hook.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Install a plain git hook that runs cartriage."""
+    _run("hook", locals())
+
+
+def _run(command: str, options: dict) -> None:
+    """Run `cartriage.commands.<command>.run(**options)`; one line on stderr for fatal errors."""
+    import importlib
+
+    debug = options.pop("debug", False)
+    try:
+        module = importlib.import_module(f"cartriage.commands.{command}")
+        code = module.run(**options)
+    except CartriageError as exc:
+        if debug:
+            raise
+        print(f"cartriage: error: {exc}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        print("cartriage: interrupted", file=sys.stderr)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: still one line, and a code of its own
+        if debug:
+            raise
+        print(f"cartriage: internal error: {type(exc).__name__}: {exc} (run again with --debug "
+              "for the traceback, and please report it)", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERNAL) from None
+    raise typer.Exit(code or 0)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `cartriage plan | head`
+        sys.stderr.close()
+        sys.exit(EXIT_USAGE)

@@ -1,0 +1,78 @@
+"""What several commands share: the change request, the configuration and writing the report."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from cartriage import config as configuration
+from cartriage.errors import InputError, UsageError
+from cartriage.intake import ChangeRequest
+
+_TOKENS = re.compile(r"^(\d+(?:\.\d+)?)\s*([km]?)(?:\s*tokens?)?$", re.IGNORECASE)
+_USD = re.compile(r"^(?:\$\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:\$|usd))$", re.IGNORECASE)
+
+
+def request(options: dict[str, Any]) -> ChangeRequest:
+    return ChangeRequest(repo=options["repo"], rev=options.get("rev"),
+                         staged=options.get("staged", False),
+                         worktree=options.get("worktree", False), diff=options.get("diff"),
+                         issue=options.get("issue"), message=options.get("message"))
+
+
+def load_config(repo: Path, path: Path | None, **flags: Any) -> configuration.Config:
+    """The effective configuration; `flags` maps "section.key" names to command-line values."""
+    overrides: dict[tuple[str, ...], Any] = {}
+    budget = flags.pop("budget", None)
+    if budget is not None:
+        overrides.update(parse_budget(budget))
+    for name, value in flags.items():
+        overrides[tuple(name.split("."))] = value
+    return configuration.load(cwd=repo.resolve(), explicit=path, overrides=overrides)
+
+
+def parse_budget(text: str) -> dict[tuple[str, ...], Any]:
+    """`50000`, `50k`, `1.5m` are tokens; `$0.50`, `0.5usd` are dollars (and lift the token cap)."""
+    value = text.strip().replace(",", "").replace("_", "")
+    usd = _USD.match(value)
+    if usd:
+        return {("budget", "usd"): float(usd.group(1) or usd.group(2)),
+                ("budget", "tokens"): configuration.UNSET}
+    tokens = _TOKENS.match(value)
+    if tokens:
+        scale = {"": 1, "k": 1_000, "m": 1_000_000}[tokens.group(2).lower()]
+        return {("budget", "tokens"): int(float(tokens.group(1)) * scale),
+                ("budget", "usd"): configuration.UNSET}
+    raise UsageError(f"--budget {text!r}: give tokens (50000, 50k) or dollars ($0.50, 0.5usd)")
+
+
+def check_format(fmt: str) -> None:
+    """Refuse an unknown --format before any work is done."""
+    from cartriage.report import FORMATS
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def write(text: str, output: Path | None) -> None:
+    """Write the report to `output`, or to stdout."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        return
+    try:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
+
+
+def nothing_to_review(result) -> str | None:
+    """The message for an empty change, or None when there is something to review."""
+    change = result.change
+    if change.files or change.issue:
+        return None
+    if change.ignored:
+        return (f"nothing to review: {change.source}: all {len(change.ignored)} changed files "
+                "match [ignore]")
+    return f"nothing to review: {change.source} changes no files"

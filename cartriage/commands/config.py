@@ -1,0 +1,28 @@
+"""`cartriage config`: the effective configuration and where each value came from."""
+
+from __future__ import annotations
+
+import json
+
+from cartriage import config as configuration
+from cartriage.commands import common
+from cartriage.errors import UsageError
+
+
+def run(*, repo, config, fmt) -> int:
+    settings = common.load_config(repo, config)
+    rows = configuration.effective(settings)
+    if fmt == "json":
+        payload = {"files": list(settings.files),
+                   "values": [{"key": k, "value": v, "source": s} for k, v, s in rows]}
+        print(json.dumps(payload, indent=2))
+        return 0
+    if fmt != "text":
+        raise UsageError(f"--format {fmt!r}: config prints text or json")
+    print("files: " + (", ".join(settings.files) if settings.files else "none (defaults only)"))
+    width = max(len(k) for k, _, _ in rows)
+    for key, value, source in rows:
+        shown = json.dumps(value) if not isinstance(value, (int, float)) or isinstance(
+            value, bool) else repr(value)
+        print(f"{key:<{width}}  {shown}  [{source}]")
+    return 0
