@@ -114,7 +114,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "log": Key("bool", True, "log every prompt and response to SQLite ($CARTRIAGE_LOG_DB)"),
     },
     "review": {
-        "policy": Key("str", "priority-aware", "allocation policy",
+        "policy": Key("str", "consequence-aware", "allocation policy (the best in the bench)",
                       choices=("uniform", "difficulty-ranked", "difficulty-aware",
                                "consequence-aware", "priority-aware")),
         "fail_on": Key("str", "never", "exit 1 when a finding is at or above this severity",

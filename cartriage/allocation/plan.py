@@ -18,6 +18,9 @@ class Assignment:
     loss_if_skipped: float
     reason: str
     forced_by: str | None = None
+    miss_probability: float | None = None  # modelled P(miss | strategy, unit)
+    value_per_token: float | None = None  # loss saved per token over the next cheaper option
+    est_prompt_tokens: int | None = None  # one call's prompt estimate (estimate_prompt_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,25 @@ class Plan:
     total_usd: float | None
     expected_loss: float
     notes: tuple[str, ...] = ()
+    loss_if_all_skipped: float | None = None
+    lower_bound: float | None = None  # no plan within the budget has a lower expected loss
+    multiplier: float | None = None  # loss reduction per budget unit (token or USD) at the cut
+    unmet_minimums: tuple[str, ...] = ()  # units whose rule minimum did not fit the budget
+    change: str | None = None  # which change this plan belongs to (batch mode)
 
     def assignment(self, unit_id: str) -> Assignment | None:
         return next((a for a in self.assignments if a.unit_id == unit_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """Plans for several changes made under one global budget (`cartriage plan --batch`)."""
+
+    policy: str
+    plans: tuple[Plan, ...]
+    budget_tokens: int | None
+    budget_usd: float | None
+    total_tokens: int
+    total_usd: float | None
+    expected_loss: float
+    notes: tuple[str, ...] = ()

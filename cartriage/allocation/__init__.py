@@ -1,0 +1,275 @@
+"""Allocation: split a review budget across units and strategies by expected cost-weighted loss.
+
+Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one change and
+`plan_batch(changes, config, policy=None) -> BatchPlan` for many changes under one budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cartriage.allocation import policies, strategies
+from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
+from cartriage.allocation.model import TIERS
+from cartriage.allocation.plan import Assignment, BatchPlan, Plan
+from cartriage.errors import CartriageError, ConfigError
+
+if TYPE_CHECKING:
+    from cartriage.analysis.facts import Analysis
+    from cartriage.config import Config
+    from cartriage.scoring.scores import Scores
+
+__all__ = ["allocate", "plan_batch", "estimate_prompt_tokens", "StrategyTable",
+           "strategy_table", "build_problem"]
+
+
+@dataclass(frozen=True)
+class StrategyTable:
+    """Per strategy (cheapest first): tokens = a * prompt + b, USD likewise, miss per tier."""
+
+    names: tuple[str, ...]
+    params: tuple[dict, ...]
+    token_a: np.ndarray
+    token_b: np.ndarray
+    usd_a: np.ndarray | None
+    usd_b: np.ndarray | None
+    miss_tier: np.ndarray  # (strategies, 3): P(miss | strategy, tier low/medium/high)
+    attempts: np.ndarray
+
+    def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
+        return np.rint(prompt_tokens[:, None] * self.token_a + self.token_b)
+
+    def usd(self, prompt_tokens: np.ndarray) -> np.ndarray | None:
+        if self.usd_a is None:
+            return None
+        return prompt_tokens[:, None] * self.usd_a + self.usd_b
+
+
+def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
+    """The strategies' cost and miss model from the configuration (USD only if asked)."""
+    usd = config.get("budget", "usd") is not None if usd is None else usd
+    params = tuple(strategies.params(config, name) for name in strategies.NAMES)
+    modules = [strategies.REGISTRY[name] for name in strategies.NAMES]
+    calls = [m.calls(p) for m, p in zip(modules, params, strict=True)]
+    token_a = np.array([sum(c.prompt_copies for c in cs) for cs in calls], dtype=float)
+    token_b = np.array([sum(c.extra_input + c.output for c in cs) for cs in calls], dtype=float)
+    usd_a = usd_b = None
+    if usd:
+        prices = {m: model_prices(m) for cs in calls for m in {c.model for c in cs}}
+        usd_b = np.array([sum(call_usd(c, 0, prices) for c in cs) for cs in calls])
+        usd_a = np.array([sum(call_usd(c, 1, prices) for c in cs) for cs in calls]) - usd_b
+    miss = np.array([m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)])
+    attempts = np.array([m.attempts(p) for m, p in zip(modules, params, strict=True)])
+    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b, miss, attempts)
+
+
+def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weight, floor,
+                  budget: float, usd: bool = False) -> policies.Problem:
+    """A Problem from per-unit arrays; `difficulty` is (units, 3) tier probabilities."""
+    prompt_tokens = np.asarray(prompt_tokens, dtype=float)
+    difficulty = np.asarray(difficulty, dtype=float).reshape(-1, len(TIERS))
+    cost = table.usd(prompt_tokens) if usd else table.tokens(prompt_tokens)
+    floor = np.asarray(floor, dtype=int)
+    allowed = np.arange(len(table.names))[None, :] >= floor[:, None]
+    return policies.Problem(
+        cost=cost, miss=difficulty @ table.miss_tier.T, defect=np.asarray(defect, dtype=float),
+        weight=np.asarray(weight, dtype=float), hardness=difficulty @ np.arange(len(TIERS)),
+        allowed=allowed, budget=float(budget))
+
+
+def _policy(config: Config, policy: str | None) -> str:
+    chosen = policy or config.get("review", "policy")
+    if chosen not in policies.POLICIES:
+        raise ConfigError(f"unknown policy {chosen!r}: use one of {', '.join(policies.POLICIES)}")
+    return chosen
+
+
+def _budget(config: Config) -> tuple[float, bool]:
+    """(budget, in USD?): [budget] usd when set (it replaces the token budget), else tokens."""
+    usd, tokens = config.get("budget", "usd"), config.get("budget", "tokens")
+    if usd is not None:
+        return float(usd), True
+    if tokens is None:
+        raise ConfigError("no budget: set [budget] tokens or usd, or pass --budget")
+    return float(tokens), False
+
+
+@dataclass
+class _Units:
+    """Per-unit inputs gathered from analysis and scores (for one or many changes)."""
+
+    ids: list[str]
+    change: list[str | None]
+    prompt: list[int]
+    difficulty: list[list[float]]
+    defect: list[float]
+    weight: list[float]
+    floor: list[int]
+    forced_by: list[str | None]
+
+    @classmethod
+    def empty(cls) -> _Units:
+        return cls([], [], [], [], [], [], [], [])
+
+    def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
+        by_id = {s.unit_id: s for s in scores.units}
+        facts_by_path = {f.path: f for f in analysis.files}
+        for unit in analysis.units:
+            score = by_id.get(unit.id)
+            if score is None:
+                raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
+                                     "disagree")
+            facts = facts_by_path.get(unit.path)
+            roles = facts.role_names if facts else ()
+            floor, forced = 0, None
+            for rule in config.rules:
+                if rule.min_strategy and rule.matches(unit.path, roles):
+                    level = strategies.NAMES.index(rule.min_strategy)
+                    if level > floor:
+                        floor, forced = level, rule.describe()
+            self.ids.append(unit.id)
+            self.change.append(change)
+            self.prompt.append(estimate_prompt_tokens(unit))
+            probs = score.difficulty.probabilities
+            self.difficulty.append([float(probs.get(t, 0.0)) for t in TIERS])
+            self.defect.append(float(score.difficulty.defect_probability))
+            self.weight.append(float(score.consequence.expected_weight))
+            self.floor.append(floor)
+            self.forced_by.append(forced)
+
+
+def allocate(analysis: Analysis, scores: Scores, config: Config,
+             policy: str | None = None) -> Plan:
+    """Choose a strategy per unit within the configured budget ([budget] tokens or usd)."""
+    units = _Units.empty()
+    units.add(analysis, scores, config, None)
+    return _plans(units, config, _policy(config, policy))[0][0]
+
+
+def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
+               policy: str | None = None) -> BatchPlan:
+    """Plan several changes, given as (label, analysis, scores), under one global budget.
+
+    The configured budget ([budget] tokens or usd, or --budget) is the total for all changes.
+    Each returned Plan carries its change label and its share of the budget.
+    """
+    units = _Units.empty()
+    for label, analysis, scores in changes:
+        units.add(analysis, scores, config, label)
+    chosen = _policy(config, policy)
+    plans, total = _plans(units, config, chosen, labels=[c[0] for c in changes])
+    budget, usd = _budget(config)
+    return BatchPlan(policy=chosen, plans=tuple(plans), budget_tokens=None if usd else int(budget),
+                     budget_usd=budget if usd else None, total_tokens=total.total_tokens,
+                     total_usd=total.total_usd, expected_loss=total.expected_loss,
+                     notes=total.notes)
+
+
+def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
+    budget, usd = _budget(config)
+    table = strategy_table(config, usd)
+    n = len(units.ids)
+    prompt = np.asarray(units.prompt, dtype=float)
+    problem = build_problem(table, prompt, np.asarray(units.difficulty).reshape(n, len(TIERS)),
+                            units.defect, units.weight, units.floor, budget, usd)
+    result = policies.run(policy, problem)
+    tokens = table.tokens(prompt)
+    dollars = table.usd(prompt)
+    loss = problem.loss()
+    rows = np.arange(n)
+    choice = result.choice
+    assignments = [
+        _assignment(u, units, table, tokens, dollars, loss, problem.miss, choice, result)
+        for u in range(n)
+    ]
+    groups = [None] if labels is None else list(labels)
+    plans = []
+    for label in groups:
+        members = [u for u in range(n) if units.change[u] == label]
+        plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
+                           loss, choice, result, budget, usd, label))
+    total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
+                  budget, usd, None)
+    return plans, total
+
+
+def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) -> Assignment:
+    j = int(choice[u])
+    name = table.names[j]
+    reason, value = _reason(u, j, table, tokens, loss, result)
+    forced = units.forced_by[u] if units.floor[u] and not result.unmet[u] else None
+    if forced:
+        reason = f"at least {table.names[units.floor[u]]} ({forced}); {reason}"
+    elif result.unmet[u]:
+        reason = (f"minimum {table.names[units.floor[u]]} from {units.forced_by[u]} does not "
+                  f"fit the budget; {reason}")
+    return Assignment(
+        unit_id=units.ids[u], strategy=name, samples=int(table.attempts[j]),
+        est_tokens=int(tokens[u, j]),
+        est_usd=None if dollars is None else float(dollars[u, j]),
+        expected_loss=float(loss[u, j]), loss_if_skipped=float(loss[u, 0]), reason=reason,
+        forced_by=forced, miss_probability=float(miss[u, j]), value_per_token=value,
+        est_prompt_tokens=int(units.prompt[u]))
+
+
+def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
+    """Why unit u got option j: its marginal value per token over the next cheaper option."""
+    names = table.names
+    if loss[u, 0] <= 0:
+        return "nothing to lose: consequence weight or defect probability is 0", None
+    if j == 0:
+        upgrades = [(float((loss[u, 0] - loss[u, k]) / (tokens[u, k])), k)
+                    for k in range(1, len(names)) if tokens[u, k] > 0]
+        if not upgrades:
+            return "skipped", None
+        value, k = max(upgrades)
+        return (f"skipped: {names[k]} would save {loss[u, 0] - loss[u, k]:.3g} expected loss "
+                f"for {int(tokens[u, k]):,} tokens ({value:.2e}/token); the budget went to "
+                "units with more value per token"), None
+    cheaper = [k for k in range(j) if tokens[u, k] < tokens[u, j] and loss[u, k] > loss[u, j]]
+    k = max(cheaper, key=lambda k: (tokens[u, k], -k)) if cheaper else 0
+    extra = tokens[u, j] - tokens[u, k]
+    saved = loss[u, k] - loss[u, j]
+    value = float(saved / extra) if extra > 0 else None
+    per = f" ({value:.2e}/token)" if value is not None else ""
+    return (f"{names[j]}: saves {saved:.3g} expected loss over {names[k]} for "
+            f"{int(extra):,} more tokens{per}"), value
+
+
+def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, budget, usd,
+          label) -> Plan:
+    members = np.asarray(members, dtype=int)
+    picked = choice[members]
+    total_tokens = int(tokens[members, picked].sum()) if len(members) else 0
+    total_usd = float(dollars[members, picked].sum()) if dollars is not None else None
+    expected = float(loss[members, picked].sum()) if len(members) else 0.0
+    skipped_all = float(loss[members, 0].sum()) if len(members) else 0.0
+    skipped = [a for a in assignments if a.strategy == "skip" and a.loss_if_skipped > 0]
+    unmet = tuple(a.unit_id for a in assignments if "does not fit the budget" in a.reason)
+    spent = f"${total_usd:.4f} of ${budget:.4f}" if usd else f"{total_tokens:,} of " \
+        f"{int(budget):,} tokens"
+    notes = [f"{policy}: {spent}; expected loss {expected:.3g} "
+             f"(skipping everything: {skipped_all:.3g})"]
+    if skipped:
+        worst = sorted(skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
+        shown = ", ".join(a.unit_id for a in worst[:5]) + (" ..." if len(worst) > 5 else "")
+        notes.append(f"skipped {len(skipped)} unit(s) that would each save less per token than "
+                     f"the units reviewed ({sum(a.loss_if_skipped for a in skipped):.3g} expected"
+                     f" loss left unreviewed): {shown}")
+    if unmet:
+        notes.append(f"OVER BUDGET: the rule minimums need more than the budget; the budget is "
+                     f"kept and {len(unmet)} unit(s) get less than their minimum: "
+                     + ", ".join(unmet[:5]) + (" ..." if len(unmet) > 5 else ""))
+    if result.lower_bound is not None and label is None:
+        notes.append(f"no plan within the budget has expected loss below "
+                     f"{result.lower_bound:.3g} (LP bound)")
+    return Plan(policy=policy, assignments=tuple(assignments),
+                budget_tokens=None if usd else int(budget), budget_usd=budget if usd else None,
+                total_tokens=total_tokens, total_usd=total_usd, expected_loss=expected,
+                notes=tuple(notes), loss_if_all_skipped=skipped_all,
+                lower_bound=result.lower_bound if label is None else None,
+                multiplier=result.multiplier, unmet_minimums=unmet, change=label)

@@ -1,0 +1,252 @@
+"""`cartriage bench`: compare the policies at matched budgets on labelled change records.
+
+Each record is one unit. The labels are the ground truth for the loss (consequence tier ->
+weight, difficulty tier -> P(defect) and P(miss | strategy) under the miss model, or the
+record's observed `outcomes`); the allocator sees either the scoring model's predictions
+(`predicted`) or the labels themselves (`oracle`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cartriage.allocation import build_problem, policies, strategies, strategy_table
+from cartriage.allocation.cost import estimate_lines_tokens
+from cartriage.allocation.model import DEFECT_RATE, TIERS, observed_miss
+from cartriage.errors import InputError
+
+LEVELS = 10
+COMPARED = ("consequence-aware", "priority-aware")
+BASELINES = ("difficulty-aware", "difficulty-ranked", "uniform")
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Labelled records from JSONL, and a message per line that could not be used."""
+    from cartriage.scoring.records import read_jsonl
+
+    records, problems = [], []
+    for number, record, error in read_jsonl(path):
+        if error:
+            problems.append(error)
+            continue
+        labels = record.get("labels") or {}
+        if labels.get("consequence") not in TIERS or labels.get("difficulty") not in TIERS:
+            problems.append(f"line {number}: no consequence/difficulty labels")
+            continue
+        outcomes = record.get("outcomes")
+        if outcomes is not None and not _valid_outcomes(outcomes):
+            problems.append(f"line {number}: outcomes need integers 0 <= successes <= attempts, "
+                            "attempts >= 1")
+            continue
+        records.append(record)
+    if not records:
+        raise InputError(f"--data {path}: no labelled records" +
+                         (f" ({problems[0]})" if problems else ""))
+    return records, problems
+
+
+def _valid_outcomes(outcomes: Any) -> bool:
+    if not isinstance(outcomes, dict):
+        return False
+    n, k = outcomes.get("attempts"), outcomes.get("successes")
+    return (isinstance(n, int) and isinstance(k, int) and not isinstance(n, bool)
+            and not isinstance(k, bool) and n >= 1 and 0 <= k <= n)
+
+
+def prompt_tokens(record: dict[str, Any]) -> int:
+    """The unit prompt estimate for a whole record (its diff as one unit)."""
+    files = record.get("files") or []
+    added = sum(f.get("added") or 0 for f in files)
+    removed = sum(f.get("removed") or 0 for f in files)
+    diff = record.get("diff") or ""
+    hunks = diff.count("\n@@ ") + diff.startswith("@@ ")
+    if not files and not diff:  # issue-only: the text is the prompt
+        text = (record.get("title") or "") + (record.get("message") or "")
+        return estimate_lines_tokens(0, 0, 0) + len(text) // 4
+    return estimate_lines_tokens(added, removed, hunks)
+
+
+def floor(record: dict[str, Any], config) -> int:
+    """The deepest `min_strategy` of the path rules that match a file of the record."""
+    level = 0
+    for rule in config.rules:
+        if rule.min_strategy and rule.has_role is None and rule.path and any(
+                rule.matches(f.get("path", "")) for f in record.get("files") or []):
+            level = max(level, strategies.NAMES.index(rule.min_strategy))
+    return level
+
+
+def oracle_inputs(records, config) -> dict[str, np.ndarray]:
+    """The labels as inputs: one-hot difficulty, its defect rate, the tier's weight."""
+    difficulty = np.array([[float(r["labels"]["difficulty"] == t) for t in TIERS]
+                           for r in records])
+    return {
+        "difficulty": difficulty,
+        "defect": np.array([DEFECT_RATE[r["labels"]["difficulty"]] for r in records]),
+        "weight": np.array([config.get("weights", r["labels"]["consequence"]) for r in records]),
+    }
+
+
+def predicted_inputs(records, config) -> dict[str, np.ndarray]:
+    """The scoring model's predictions per record (never reads labels)."""
+    from cartriage.scoring import predict_records
+
+    scored = predict_records(records, config)
+    return {
+        "difficulty": np.array([[float(s.difficulty.probabilities.get(t, 0.0)) for t in TIERS]
+                                for s in scored]),
+        "defect": np.array([float(s.difficulty.defect_probability) for s in scored]),
+        "weight": np.array([float(s.consequence.expected_weight) for s in scored]),
+    }
+
+
+def truth_loss(records, config, table) -> np.ndarray:
+    """(records, strategies): the ground-truth expected loss of each strategy per record."""
+    oracle = oracle_inputs(records, config)
+    miss = oracle["difficulty"] @ table.miss_tier.T
+    modules = [strategies.REGISTRY[name] for name in table.names]
+    for u, record in enumerate(records):
+        outcomes = record.get("outcomes")
+        if outcomes:
+            miss[u] = [m.miss_from_attempts(p, observed_miss(
+                outcomes["attempts"], outcomes["successes"], int(k))) if k else 1.0
+                for m, p, k in zip(modules, table.params, table.attempts, strict=True)]
+    return (oracle["weight"] * oracle["defect"])[:, None] * miss
+
+
+def budget_levels(tokens: np.ndarray, count: int = LEVELS) -> list[int]:
+    """From a single pass for a tenth of the units to deliberating on every unit."""
+    low = tokens[:, strategies.NAMES.index("single")].sum() / 10
+    high = tokens[:, strategies.NAMES.index("deliberate")].sum()
+    return [int(round(low * (high / low) ** (i / (count - 1)))) for i in range(count)]
+
+
+def run(records: list[dict[str, Any]], config, inputs: dict[str, dict] | None = None,
+        levels: list[int] | None = None) -> dict[str, Any]:
+    """Every policy at every budget level for each kind of inputs; returns the JSON object."""
+    table = strategy_table(config, usd=False)
+    prompt = np.array([prompt_tokens(r) for r in records], dtype=float)
+    floors = np.array([floor(r, config) for r in records])
+    tokens = table.tokens(prompt)
+    truth = truth_loss(records, config, table)
+    levels = levels or budget_levels(tokens)
+    inputs = inputs or {"oracle": oracle_inputs(records, config)}
+    rows = []
+    rows_index = np.arange(len(records))
+    for kind, given in inputs.items():
+        for budget in levels:
+            problem = build_problem(table, prompt, given["difficulty"], given["defect"],
+                                    given["weight"], floors, budget)
+            for policy in policies.POLICIES:
+                choice = policies.run(policy, problem).choice
+                spent = float(tokens[rows_index, choice].sum())
+                rows.append({
+                    "policy": policy, "budget": budget, "inputs": kind,
+                    "loss": round(float(truth[rows_index, choice].sum()), 6),
+                    "tokens": int(spent),
+                    "units_reviewed": int((choice > 0).sum()),
+                    "strategies": {n: int((choice == j).sum())
+                                   for j, n in enumerate(table.names)},
+                })
+    return {
+        "records": len(records),
+        "with_outcomes": sum(1 for r in records if r.get("outcomes")),
+        "loss_if_all_skipped": round(float(truth[:, 0].sum()), 6),
+        "levels": levels,
+        "rows": rows,
+        "reductions": _reductions(rows),
+        "oracle_share": _oracle_share(rows),
+        "summary": _summary(rows),
+    }
+
+
+def _loss(rows, policy, budget, kind):
+    return next(r["loss"] for r in rows
+                if r["policy"] == policy and r["budget"] == budget and r["inputs"] == kind)
+
+
+def _reductions(rows) -> list[dict[str, Any]]:
+    out = []
+    for kind in dict.fromkeys(r["inputs"] for r in rows):
+        for budget in dict.fromkeys(r["budget"] for r in rows):
+            for policy in COMPARED:
+                for baseline in BASELINES:
+                    base = _loss(rows, baseline, budget, kind)
+                    ours = _loss(rows, policy, budget, kind)
+                    out.append({"inputs": kind, "budget": budget, "policy": policy,
+                                "baseline": baseline,
+                                "reduction": round(1 - ours / base, 6) if base > 0 else 0.0})
+    return out
+
+
+def _oracle_share(rows) -> list[dict[str, Any]]:
+    """Per budget: (uniform - policy with predictions) / (uniform - policy with the labels)."""
+    kinds = {r["inputs"] for r in rows}
+    if not {"predicted", "oracle"} <= kinds:
+        return []
+    out = []
+    for budget in dict.fromkeys(r["budget"] for r in rows):
+        for policy in policies.POLICIES[1:]:
+            uniform = _loss(rows, "uniform", budget, "oracle")
+            gain = uniform - _loss(rows, policy, budget, "oracle")
+            kept = uniform - _loss(rows, policy, budget, "predicted")
+            out.append({"budget": budget, "policy": policy,
+                        "share": round(kept / gain, 6) if gain > 1e-12 else None})
+    return out
+
+
+def _summary(rows) -> dict[str, Any]:
+    """Mean loss over the budget levels per policy and inputs (lower is better)."""
+    summary: dict[str, Any] = {}
+    for kind in dict.fromkeys(r["inputs"] for r in rows):
+        mean = {p: float(np.mean([r["loss"] for r in rows
+                                  if r["policy"] == p and r["inputs"] == kind]))
+                for p in policies.POLICIES}
+        summary[kind] = {"mean_loss": {p: round(v, 6) for p, v in mean.items()},
+                         "best": min(mean, key=lambda p: (mean[p], p))}
+    return summary
+
+
+def format_text(result: dict[str, Any]) -> str:
+    """The bench as plain-text tables."""
+    lines = [f"{result['records']} records ({result['with_outcomes']} with observed outcomes); "
+             f"expected loss with no review: {result['loss_if_all_skipped']:.4g}", ""]
+    short = {"uniform": "uniform", "difficulty-ranked": "diff-rank", "difficulty-aware":
+             "diff-aware", "consequence-aware": "conseq", "priority-aware": "priority"}
+    for kind in dict.fromkeys(r["inputs"] for r in result["rows"]):
+        lines.append(f"expected cost-weighted loss, {kind} inputs (lower is better)")
+        lines.append(f"{'budget (tokens)':>16} " + " ".join(f"{short[p]:>10}"
+                                                          for p in policies.POLICIES))
+        for budget in result["levels"]:
+            lines.append(f"{budget:>16,} " + " ".join(
+                f"{_loss(result['rows'], p, budget, kind):>10.4g}" for p in policies.POLICIES))
+        lines.append("")
+        lines.append(f"loss reduction, {kind} inputs (1 - policy / baseline)")
+        pairs = [(p, b) for p in COMPARED for b in BASELINES]
+        lines.append(f"{'budget (tokens)':>16} " + " ".join(
+            f"{short[p] + '/' + short[b]:>18}" for p, b in pairs))
+        for budget in result["levels"]:
+            values = {(x["policy"], x["baseline"]): x["reduction"] for x in result["reductions"]
+                      if x["inputs"] == kind and x["budget"] == budget}
+            lines.append(f"{budget:>16,} " + " ".join(f"{values[pair]:>18.1%}" for pair in pairs))
+        lines.append("")
+    if result["oracle_share"]:
+        lines.append("share of the oracle's gain over uniform kept with predicted inputs")
+        shown = policies.POLICIES[1:]
+        lines.append(f"{'budget (tokens)':>16} " + " ".join(f"{short[p]:>10}" for p in shown))
+        for budget in result["levels"]:
+            values = {x["policy"]: x["share"] for x in result["oracle_share"]
+                      if x["budget"] == budget}
+            lines.append(f"{budget:>16,} " + " ".join(
+                f"{values[p]:>10.1%}" if values[p] is not None else f"{'-':>10}"
+                for p in shown))
+        lines.append("")
+    for kind, summary in result["summary"].items():
+        means = ", ".join(f"{p} {v:.4g}" for p, v in summary["mean_loss"].items())
+        lines.append(f"mean loss over budgets, {kind}: {means}; best: {summary['best']}")
+    for note in result.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

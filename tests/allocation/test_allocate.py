@@ -1,0 +1,113 @@
+"""allocate() and plan_batch(): plans from analysis and scores under the configured budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from cartriage import allocation
+from cartriage import config as configuration
+from cartriage.allocation.policies import POLICIES
+from cartriage.errors import ConfigError
+from tests.allocation.helpers import change
+
+UNITS = [
+    ("db/migrations/0042_drop_column.py", 40, "high", "medium"),
+    ("app/auth/session.py", 60, "high", "high"),
+    ("app/views/report.py", 120, "medium", "medium"),
+    ("docs/guide.md", 300, "low", "low"),
+    ("app/util/strings.py", 10, "low", "low"),
+]
+
+
+def load(tmp_path, text: str = "", **overrides):
+    (tmp_path / "cartriage.toml").write_text(text, encoding="utf-8")
+    return configuration.load(cwd=tmp_path, env={},
+                              overrides={tuple(k.split(".")): v for k, v in overrides.items()})
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("budget", [0, 3000, 9000, 30000, 200000])
+def test_every_policy_stays_within_the_budget(tmp_path, policy, budget):
+    analysis, scores = change(UNITS)
+    plan = allocation.allocate(analysis, scores, load(tmp_path, **{"budget.tokens": budget}),
+                               policy=policy)
+    assert plan.policy == policy
+    assert plan.total_tokens <= budget
+    assert plan.total_tokens == sum(a.est_tokens for a in plan.assignments)
+    assert plan.expected_loss == pytest.approx(sum(a.expected_loss for a in plan.assignments))
+    assert [a.unit_id for a in plan.assignments] == [u[0] for u in UNITS]
+
+
+def test_consequence_aware_spends_on_what_a_miss_would_cost(tmp_path):
+    analysis, scores = change(UNITS)
+    plan = allocation.allocate(analysis, scores, load(tmp_path, **{"budget.tokens": 9000}),
+                               policy="consequence-aware")
+    assert plan.assignment("app/auth/session.py").strategy != "skip"
+    assert plan.assignment("docs/guide.md").strategy == "skip"
+    skipped = plan.assignment("docs/guide.md")
+    assert skipped.reason.startswith("skipped:") and "/token" in skipped.reason
+    reviewed = plan.assignment("app/auth/session.py")
+    assert reviewed.value_per_token > 0 and "saves" in reviewed.reason
+    assert plan.lower_bound <= plan.expected_loss
+    assert any("skipped" in note for note in plan.notes)
+
+
+def test_rule_minimums_hold(tmp_path):
+    text = ('[[rules]]\npath = "**/migrations/**"\nmin_strategy = "multi"\n'
+            '[[rules]]\nhas_role = "docs"\nmin_strategy = "single"\n')
+    analysis, scores = change(UNITS, roles={"docs/guide.md": ("docs",)})
+    plan = allocation.allocate(analysis, scores, load(tmp_path, text, **{"budget.tokens": 12000}))
+    migration = plan.assignment("db/migrations/0042_drop_column.py")
+    assert migration.strategy in ("multi", "deliberate")
+    assert migration.forced_by.startswith("rules[0]")
+    assert plan.assignment("docs/guide.md").strategy != "skip"
+    assert plan.assignment("docs/guide.md").forced_by.startswith("rules[1]")
+    assert plan.total_tokens <= 12000 and not plan.unmet_minimums
+
+
+def test_minimums_beyond_the_budget_keep_the_budget_and_say_so(tmp_path):
+    text = '[[rules]]\npath = "**"\nmin_strategy = "deliberate"\n'
+    analysis, scores = change(UNITS)
+    plan = allocation.allocate(analysis, scores, load(tmp_path, text, **{"budget.tokens": 20000}))
+    assert plan.total_tokens <= 20000
+    assert plan.unmet_minimums
+    assert any(note.startswith("OVER BUDGET") for note in plan.notes)
+    # the high-consequence units keep their minimum first
+    assert plan.assignment("app/auth/session.py").strategy == "deliberate"
+
+
+def test_policy_comes_from_the_configuration(tmp_path):
+    analysis, scores = change(UNITS)
+    plan = allocation.allocate(analysis, scores, load(tmp_path, '[review]\npolicy = "uniform"\n'))
+    assert plan.policy == "uniform"
+    assert len({a.strategy for a in plan.assignments}) == 1  # 100k tokens: same everywhere
+    with pytest.raises(ConfigError, match="unknown policy"):
+        allocation.allocate(analysis, scores, load(tmp_path), policy="random")
+
+
+def test_usd_budget_uses_litellm_prices(tmp_path):
+    analysis, scores = change(UNITS)
+    settings = load(tmp_path, '[llm]\nmodel = "gpt-4o-mini"\n[budget]\nusd = 0.002\n')
+    plan = allocation.allocate(analysis, scores, settings)
+    assert plan.budget_usd == 0.002 and plan.budget_tokens is None
+    assert plan.total_usd <= 0.002
+    assert all(a.est_usd is not None for a in plan.assignments)
+    assert plan.total_usd == pytest.approx(sum(a.est_usd for a in plan.assignments))
+    unknown = load(tmp_path, '[llm]\nmodel = "nobody/unknown-model-x"\n[budget]\nusd = 1.0\n')
+    with pytest.raises(ConfigError, match="no price known"):
+        allocation.allocate(analysis, scores, unknown)
+    with pytest.raises(ConfigError, match="needs a model"):
+        allocation.allocate(analysis, scores, load(tmp_path, "[budget]\nusd = 1.0\n"))
+
+
+def test_batch_shares_one_global_budget(tmp_path):
+    risky = change([("app/auth/login.py", 80, "high", "high"), ("app/db/store.py", 50, "high",
+                                                                 "medium")])
+    tame = change([("docs/a.md", 80, "low", "low"), ("README.md", 50, "low", "low")])
+    settings = load(tmp_path, **{"budget.tokens": 8000})
+    batch = allocation.plan_batch([("abc123", *risky), ("def456", *tame)], settings)
+    assert batch.total_tokens <= 8000
+    assert [p.change for p in batch.plans] == ["abc123", "def456"]
+    assert batch.total_tokens == sum(p.total_tokens for p in batch.plans)
+    assert batch.plans[0].total_tokens > batch.plans[1].total_tokens
+    assert batch.expected_loss == pytest.approx(sum(p.expected_loss for p in batch.plans))

@@ -1,0 +1,109 @@
+"""The bench on small labelled record files: levels, rows, reductions and outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cartriage import config as configuration
+from cartriage.allocation import bench, strategy_table
+from cartriage.errors import InputError
+
+TIERS = ("low", "medium", "high")
+
+
+def record(i: int, consequence: str, difficulty: str, lines: int, **extra) -> dict:
+    diff = f"diff --git a/f{i}.py b/f{i}.py\n@@ -1,1 +1,{lines} @@\n" + "+x\n" * lines
+    return {"id": f"o/r@{i:09d}", "repo": "o/r", "title": f"change {i}",
+            "files": [{"path": f"src/f{i}.py", "added": lines, "removed": 0}], "churn": lines,
+            "diff": diff, "labels": {"consequence": consequence, "difficulty": difficulty,
+                                     "reason": "test"}, **extra}
+
+
+def records(n: int = 30) -> list[dict]:
+    rng = np.random.default_rng(5)
+    return [record(i, TIERS[i % 3], TIERS[(i // 3) % 3], int(rng.integers(1, 300)))
+            for i in range(n)]
+
+
+def test_levels_span_a_tenth_single_to_deliberate_everything():
+    settings = configuration.load(env={})
+    table = strategy_table(settings, usd=False)
+    recs = records()
+    tokens = table.tokens(np.array([bench.prompt_tokens(r) for r in recs], float))
+    levels = bench.budget_levels(tokens)
+    assert len(levels) >= 8 and levels == sorted(levels)
+    assert levels[0] == pytest.approx(tokens[:, 1].sum() / 10, abs=1)
+    assert levels[-1] == pytest.approx(tokens[:, 3].sum(), abs=1)
+
+
+def test_rows_cover_every_policy_budget_and_inputs():
+    settings = configuration.load(env={})
+    recs = records()
+    oracle = bench.oracle_inputs(recs, settings)
+    noisy = {k: v.copy() for k, v in oracle.items()}
+    noisy["weight"] = np.ones(len(recs))  # a predictor blind to consequence
+    result = bench.run(recs, settings, {"predicted": noisy, "oracle": oracle})
+    assert len(result["rows"]) == 5 * len(result["levels"]) * 2
+    row = result["rows"][0]
+    assert {"policy", "budget", "inputs", "loss"} <= row.keys()
+    assert all(r["tokens"] <= r["budget"] for r in result["rows"])
+    # with oracle inputs, the solver is never worse than uniform at the same budget
+    for budget in result["levels"]:
+        loss = {r["policy"]: r["loss"] for r in result["rows"]
+                if r["budget"] == budget and r["inputs"] == "oracle"}
+        assert loss["consequence-aware"] <= loss["uniform"] + 1e-9
+        assert loss["consequence-aware"] <= loss["difficulty-aware"] + 1e-9
+    # a consequence-blind predictor keeps at most the oracle's gain, about the same as
+    # difficulty-aware with the labels
+    shares = [s["share"] for s in result["oracle_share"]
+              if s["policy"] == "consequence-aware" and s["share"] is not None]
+    assert shares and max(shares) <= 1 + 1e-9
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_observed_outcomes_replace_the_miss_model():
+    settings = configuration.load(env={})
+    table = strategy_table(settings, usd=False)
+    plain = record(1, "high", "medium", 10)
+    observed = record(2, "high", "medium", 10, outcomes={"attempts": 4, "successes": 1})
+    truth = bench.truth_loss([plain, observed], settings, table)
+    scale = 25.0 * 0.2
+    assert truth[0, 1] == pytest.approx(scale * table.miss_tier[1, 1])
+    assert truth[1].tolist() == pytest.approx(
+        [scale, scale * 3 / 4, scale * 1 / 4,  # multi: 3 draws of 4, C(3,3)/C(4,3)
+         scale * (1 - (1 - 0) * 0.9)])  # deliberate: 5 draws capped at 4 always include it
+
+
+def test_unlabelled_or_bad_lines_are_reported(tmp_path):
+    path = tmp_path / "data.jsonl"
+    good = record(1, "low", "low", 3)
+    bad = record(2, "low", "low", 3, outcomes={"attempts": 2, "successes": 3})
+    path.write_text("\n".join([json.dumps(good), "{not json", json.dumps({"id": "x"}),
+                               json.dumps(bad)]) + "\n", encoding="utf-8")
+    kept, problems = bench.read_records(path)
+    assert [r["id"] for r in kept] == [good["id"]]
+    assert len(problems) == 3
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("{}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no labelled records"):
+        bench.read_records(empty)
+
+
+def test_command_writes_json_with_rows(tmp_path):
+    from cartriage.commands import bench as command
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in records(12)) + "\n", encoding="utf-8")
+    out = tmp_path / "bench.json"
+    assert command.run(data=data, fmt="json", output=out, config=None) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert "oracle" in {r["inputs"] for r in result["rows"]}
+    assert {r["policy"] for r in result["rows"]} == {
+        "uniform", "difficulty-ranked", "difficulty-aware", "consequence-aware",
+        "priority-aware"}
+    text = tmp_path / "bench.txt"
+    assert command.run(data=data, fmt="text", output=text, config=None) == 0
+    assert "expected cost-weighted loss" in text.read_text(encoding="utf-8")
