@@ -190,6 +190,31 @@ def hook_install(
     _run("hook", locals())
 
 
+@hook_app.command("run")
+def hook_run(
+    remote: Annotated[str | None, typer.Argument(
+        help="Remote name (git passes it to pre-push hooks).", show_default=False)] = None,
+    url: Annotated[str | None, typer.Argument(
+        help="Remote URL (from git).", show_default=False)] = None,
+    repo: Repo = Path("."),
+    hook_type: Annotated[str | None, typer.Option(
+        "--type", help="pre-push: read the pushed refs from stdin; otherwise the staged "
+        "changes (PRE_COMMIT_FROM_REF/TO_REF, when set, win).", show_default=False)] = None,
+    plan_only: Annotated[bool, typer.Option(
+        "--plan-only", help="Print the plan; no LLM calls.")] = False,
+    config: ConfigFile = None, budget: Budget = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 1 on a finding at or above: critical, major, minor or never.",
+        show_default=False)] = None,
+    require_coverage: Annotated[str | None, typer.Option(
+        "--require-coverage", help="Fail when a unit of this consequence tier or above is not "
+        "reviewed.", show_default=False)] = None,
+    quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False,
+) -> None:
+    """Run as a git hook (used by .pre-commit-hooks.yaml and `cartriage hook install`)."""
+    _run("hook_run", locals())
+
+
 def _run(command: str, options: dict) -> None:
     """Run `cartriage.commands.<command>.run(**options)`; one line on stderr for fatal errors."""
     import importlib

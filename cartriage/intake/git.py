@@ -171,6 +171,14 @@ def messages(repo, span: Range) -> list[str]:
                                                           max_count=count)]
 
 
+def first_parent_commits(repo, span: str) -> list[str]:
+    """The first-parent commits of A..B, oldest first (merged pull requests for a main line)."""
+    left, right = span.split("..", 1)
+    old, new = _commit(repo, left or "HEAD"), _commit(repo, right or "HEAD")
+    shas = [c.hexsha for c in repo.iter_commits(f"{old}..{new}", first_parent=True)]
+    return shas[::-1]
+
+
 def read_blob(repo_root: str, rev: str, path: str, blob: str | None = None) -> bytes | None:
     """File contents at a side of the change: a commit, the index or the working tree."""
     import git

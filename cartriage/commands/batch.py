@@ -1,0 +1,35 @@
+"""`cartriage plan --batch A..B`: plan every first-parent commit in a range under one budget."""
+
+from __future__ import annotations
+
+from cartriage.commands import common
+from cartriage.errors import InputError, UsageError
+
+
+def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
+    from cartriage import allocation, analysis, intake, scoring
+    from cartriage.intake import git
+    from cartriage.report import batch as batch_report
+
+    if any(inputs.get(k) for k in ("rev", "staged", "worktree", "diff")):
+        raise UsageError("--batch names the range itself: give no REV, --staged, --worktree "
+                         "or --diff with it")
+    if fmt not in batch_report.FORMATS:
+        raise UsageError(f"--batch prints {' or '.join(batch_report.FORMATS)}, not {fmt!r}")
+    if ".." not in span:
+        span = f"{span}..HEAD"
+    repository = git.open_repo(repo)
+    commits = git.first_parent_commits(repository, span)
+    if not commits:
+        raise InputError(f"--batch {span}: the range has no commits")
+    changes, results = [], []
+    for sha in commits:
+        request = intake.ChangeRequest(repo=repo, rev=f"{sha}^!")
+        change = intake.read_change(request, config)
+        facts = analysis.analyze(change, config)
+        scores = scoring.score(change, facts, config)
+        changes.append((sha[:12], facts, scores))
+        results.append((change, facts, scores))
+    plan = allocation.plan_batch(changes, config)
+    common.write(batch_report.render(span, results, plan, fmt), output)
+    return 0

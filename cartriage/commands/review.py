@@ -1,0 +1,45 @@
+"""`cartriage review`: plan the review, then run it through the configured LLM."""
+
+from __future__ import annotations
+
+import sys
+
+from cartriage.commands import common
+
+NO_MODEL = ("cartriage: no LLM configured, so this is the plan only. To review, set a model: "
+            "`[llm] model = \"openai/gpt-4o-mini\"` in cartriage.toml (key in $OPENAI_API_KEY), "
+            "or pass --model (see the README: OpenAI, Anthropic, ollama, any OpenAI-compatible "
+            "endpoint).")
+
+
+def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
+        require_coverage, quiet, verbose, **inputs) -> int:
+    from cartriage import pipeline, report
+    from cartriage import review as review_stage
+
+    common.check_format(fmt)
+    settings = common.load_config(repo, config, budget=budget, **{
+        "review.policy": policy, "review.fail_on": fail_on,
+        "review.require_coverage": require_coverage, "llm.model": model})
+    result = pipeline.plan(common.request({"repo": repo, **inputs}), settings)
+    empty = common.nothing_to_review(result)
+    if empty:
+        print(empty, file=sys.stderr)
+        return 0
+    chosen = review_stage.configured_model(settings, model)
+    if chosen is None or not result.plan.assignments:
+        common.write(report.render(result, fmt, settings, quiet=quiet, verbose=verbose,
+                                    color=False if output else None), output)
+        if chosen is None and result.plan.assignments:
+            print(NO_MODEL, file=sys.stderr)
+        return 0
+    progress = report.progress(total=len(result.plan.assignments), quiet=quiet)
+    try:
+        result.review = review_stage.run(result, settings, use_cache=not no_cache, model=model,
+                                         progress=progress)
+    finally:
+        progress.close()
+    common.write(report.render(result, fmt, settings, quiet=quiet, verbose=verbose,
+                                    color=False if output else None), output)
+    return report.exit_code(result, settings.get("review", "fail_on"),
+                            settings.get("review", "require_coverage"))

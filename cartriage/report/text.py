@@ -1,0 +1,265 @@
+"""The terminal report (rich): triage table, budget bar, findings by severity, footer.
+
+Rendered into a string, so the caller decides where it goes. Untrusted text (paths, titles,
+suggestions) is added as rich `Text`, never as markup, and stripped of control characters.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cartriage.report import view
+
+if TYPE_CHECKING:
+    from cartriage.pipeline import Result
+
+TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
+SEVERITY_STYLE = {"critical": "bold white on red", "major": "bold red", "minor": "yellow",
+                  "info": "cyan"}
+# Each strategy has a colour and, for readers without colour, its own bar character.
+STRATEGY_BAR = {"deliberate": ("magenta", "█"), "multi": ("blue", "▓"), "single": ("cyan", "▒"),
+                "skip": ("dim", " ")}
+BAR_WIDTH = 50
+
+
+def use_color(color: bool | None, stream=None) -> bool:
+    """Colour when asked, else only on a terminal and never when NO_COLOR is set."""
+    if color is not None:
+        return color
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = sys.stdout if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def console_width() -> int:
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((120, 24)).columns
+    return 120
+
+
+def render(result: Result, *, quiet: bool = False, verbose: bool = False,
+           color: bool | None = None, width: int | None = None) -> str:
+    colored = use_color(color)
+    console = Console(file=io.StringIO(), width=width or console_width(),
+                      force_terminal=colored, no_color=not colored, color_system=(
+                          "standard" if colored else None), highlight=False, emoji=False,
+                      soft_wrap=False)
+    for part in _parts(result, quiet=quiet, verbose=verbose):
+        console.print(part)
+    return console.file.getvalue()
+
+
+def _parts(result: Result, *, quiet: bool, verbose: bool):
+    rows = view.unit_rows(result)
+    if not result.change.files and not view.issue_only(result):
+        yield Text("Nothing to review: the change is empty.")
+        yield from _notes(result, verbose)
+        return
+    if not quiet:
+        yield _headline(result)
+        if view.issue_only(result):
+            yield from _issue_only(result)
+        if rows:
+            yield from _table(result, rows, verbose)
+            yield _bar(result)
+    if result.review is not None:
+        yield from _findings(result, verbose)
+    yield from _footer(result, rows, quiet)
+    if not quiet:
+        yield from _notes(result, verbose)
+
+
+def _headline(result: Result) -> Text:
+    c = result.change
+    change = result.scores.change
+    text = Text()
+    text.append("cartriage ", style="bold")
+    text.append("review" if result.review is not None else "plan", style="bold")
+    text.append(f"  {view.one_line(c.source, 60)}")
+    if c.title:
+        text.append(f"  “{view.one_line(c.title, 70)}”", style="italic")
+    text.append("\n")
+    if c.files:
+        text.append(f"{view.plural(len(c.files), 'file')}, "
+                    f"{view.plural(view.hunk_count(result), 'hunk')}, +{c.added} −{c.removed}; ")
+    text.append("consequence of this change: ")
+    text.append(view.consequence_label(change), style=TIER_STYLE.get(change.tier, ""))
+    if c.ignored:
+        text.append(f"; {len(c.ignored)} ignored files", style="dim")
+    return text
+
+
+def _issue_only(result: Result):
+    change = result.scores.change
+    text = Text("Issue-only triage (no code yet): an error implementing this would be ")
+    text.append(f"{change.tier}-consequence", style=TIER_STYLE.get(change.tier, ""))
+    probabilities = ", ".join(f"{k} {v:.2f}" for k, v in change.probabilities.items())
+    text.append(f" ({probabilities}).")
+    if change.top_features:
+        text.append(f"\nBecause: {view.features(change.top_features, 5)}", style="dim")
+    yield text
+
+
+STATUS_LABEL = {"not reviewed: budget": "NO: budget", "failed": "FAILED",
+                "not reviewed": "NO: missing"}
+
+
+def _table(result: Result, rows: list[view.UnitRow], verbose: bool):
+    reviewing = result.review is not None
+    table = Table(title="Triage plan (estimated tokens and USD per unit)", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  expand=False)
+    longest = max(len(r.unit_id) for r in rows)
+    table.add_column("Unit", overflow="fold", min_width=min(longest, 24))
+    table.add_column("Roles", overflow="fold", min_width=min(12, max(
+        len(", ".join(r.roles)) for r in rows)))
+    table.add_column("Consequence", no_wrap=True)
+    table.add_column("Difficulty", no_wrap=True)
+    table.add_column("Strategy", no_wrap=True)
+    table.add_column("Tokens", justify="right", no_wrap=True)
+    table.add_column("USD", justify="right", no_wrap=True)
+    if reviewing:
+        table.add_column("Status", no_wrap=True)
+    ordered = sorted(rows, key=lambda r: (-view.tier_rank(r.tier), r.unit_id))
+    for r in ordered:
+        a = r.assignment
+        strategy = r.strategy + (f" ×{a.samples}" if a and a.samples > 1 else "")
+        cells = [
+            Text(view.clean(r.unit_id)),
+            Text(", ".join(r.roles) or "–", style="dim" if not r.roles else ""),
+            Text(view.consequence_label(r.consequence), style=TIER_STYLE.get(r.tier or "", "")),
+            Text(r.difficulty.tier if r.difficulty else "–"),
+            Text(strategy, style=STRATEGY_BAR.get(r.strategy, ("", ""))[0]),
+            view.tokens(a.est_tokens if a else None),
+            view.usd(a.est_usd if a else None),
+        ]
+        if reviewing:
+            status = STATUS_LABEL.get(r.status, r.status)
+            if r.review is not None and r.review.findings:
+                status += f" ({len(r.review.findings)})"
+            cells.append(Text(status, style="bold yellow" if r in view.unreviewed(rows) else ""))
+        table.add_row(*cells)
+    yield table
+    if verbose:
+        for r in ordered:
+            if r.assignment is not None:
+                why = r.assignment.forced_by or r.assignment.reason
+                yield Text(f"  why {view.clean(r.unit_id)}: {view.one_line(why)}", style="dim")
+
+
+def _bar(result: Result) -> Text:
+    """The budget split across strategies, in tokens (or USD when only a USD budget is set)."""
+    split = view.strategy_split(result)
+    plan = result.plan
+    by_usd = plan.budget_tokens is None and plan.budget_usd is not None
+    amounts = [(name, (usd or 0.0) if by_usd else est) for name, _, est, usd in split]
+    budget = plan.budget_usd if by_usd else plan.budget_tokens
+    planned = sum(a for _, a in amounts)
+    scale = max(budget or 0, planned) or 1
+    text = Text("Budget  ")
+    used = 0
+    for name, amount in amounts:
+        width = round(BAR_WIDTH * amount / scale)
+        style, char = STRATEGY_BAR.get(name, ("white", "#"))
+        text.append(char * width, style=style)
+        used += width
+    text.append("·" * max(0, BAR_WIDTH - used), style="dim")
+    fmt = view.usd if by_usd else view.tokens
+    text.append(f"  {fmt(planned)} of {fmt(budget) if budget is not None else 'no budget'}")
+    legend = []
+    for (name, units, _, _), (_, amount) in zip(split, amounts, strict=True):
+        share = f" {amount / scale:.0%}" if amount else ""
+        legend.append(f"{STRATEGY_BAR.get(name, ('', '#'))[1].strip() or '·'} {name} "
+                      f"{view.plural(units, 'unit')}{share}")
+    if budget:
+        legend.append(f"· unused {max(0.0, 1 - planned / scale):.0%}")
+    text.append("\n        " + "   ".join(legend), style="dim")
+    return text
+
+
+def _findings(result: Result, verbose: bool):
+    found = view.findings(result)
+    if not found:
+        yield Text("No findings.", style="green" if not view.incomplete(result) else "")
+        return
+    for severity, count in view.severity_counts(result).items():
+        if not count:
+            continue
+        yield Text(f"\n{severity.upper()} ({count})", style=SEVERITY_STYLE.get(severity, "bold"))
+        for f in (f for f in found if f.severity == severity):
+            line = Text("  ")
+            where = f"{f.file}:{f.line_start}"
+            if f.line_end > f.line_start:
+                where += f"-{f.line_end}"
+            line.append(view.clean(where), style="bold")
+            line.append(f"  {view.one_line(f.title)}")
+            line.append(f"  [{view.one_line(f.category)}] support {f.support}/{f.samples}",
+                        style="dim")
+            if verbose and f.explanation:
+                line.append(f"\n    {view.clean(f.explanation).strip()}")
+            if f.suggestion:
+                line.append(f"\n    → {view.clean(f.suggestion).strip()}", style="green")
+            yield line
+
+
+def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
+    plan, review = result.plan, result.review
+    text = Text("\n")
+    if review is None:
+        text.append(f"Plan only (no LLM called): est. {view.tokens(plan.total_tokens)} tokens")
+        if plan.total_usd is not None:
+            text.append(f" ({view.usd(plan.total_usd)})")
+    else:
+        text.append(f"Spent {view.tokens(view.spent_tokens(result))} tokens "
+                    f"({view.usd(review.usd)}), planned {view.tokens(plan.total_tokens)}")
+    if plan.budget_tokens is not None:
+        text.append(f"; budget {view.tokens(plan.budget_tokens)} tokens")
+    if plan.budget_usd is not None:
+        text.append(f"; budget {view.usd(plan.budget_usd)}")
+    if review is not None:
+        text.append(f"\nSecrets redacted before sending: {review.redactions}")
+        if review.dropped_findings or review.reanchored_findings:
+            text.append(f"; findings outside the changed lines: {review.reanchored_findings} "
+                        f"re-anchored, {review.dropped_findings} dropped")
+    elif rows and not quiet:
+        text.append(f"; expected loss {plan.expected_loss:.3g}")
+    yield text
+    unmet = getattr(plan, "unmet_minimums", ())
+    if unmet:
+        yield Text(f"Budget too small for the [[rules]] minimum of: "
+                   f"{', '.join(view.clean(u) for u in unmet)}", style="bold yellow")
+    left = view.not_covered(rows)
+    if left and not (quiet and review is None):
+        label = "Not reviewed" if review is not None else "Skipped by the plan"
+        yield Text(f"{label}:", style="bold yellow" if view.incomplete(result) else "bold")
+        for r in left:
+            line = Text(f"  {view.clean(r.unit_id)}")
+            line.append(f" ({r.tier or 'unscored'})", style=TIER_STYLE.get(r.tier or "", ""))
+            line.append(f"  {r.status} — {view.one_line(r.reason, 120)}", style="dim")
+            yield line
+    if view.incomplete(result):
+        yield Text(f"Review INCOMPLETE: {len(view.unreviewed(rows))} planned unit(s) were not "
+                   "reviewed; this result is not clean.",
+                   style="bold yellow")
+
+
+def _notes(result: Result, verbose: bool):
+    notes = [*result.messages, *result.analysis.notes, *result.plan.notes]
+    if result.review is not None:
+        notes += result.review.notes
+    if verbose:
+        notes += [f"{f.path}: {n}" for f in result.analysis.files for n in f.notes]
+    for note in dict.fromkeys(notes):
+        yield Text(f"note: {view.one_line(note)}", style="dim")

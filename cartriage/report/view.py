@@ -1,0 +1,208 @@
+"""What every report format shows, derived once from a Result: unit rows, coverage, spend.
+
+The formats (text, json, sarif, markdown, rdjsonl) only lay these facts out; they never compute
+them, so a CI script reading JSON and a human reading the terminal see the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cartriage.review.findings import SEVERITIES
+from cartriage.scoring.scores import TIERS
+
+if TYPE_CHECKING:
+    from cartriage.allocation.plan import Assignment
+    from cartriage.pipeline import Result
+    from cartriage.review.findings import Finding, UnitReview
+    from cartriage.scoring.scores import Consequence, Difficulty
+
+STRATEGY_ORDER = ("deliberate", "multi", "single", "skip")
+REVIEWED = "reviewed"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One review unit as every report shows it."""
+
+    unit_id: str
+    path: str
+    roles: tuple[str, ...]
+    consequence: Consequence | None
+    difficulty: Difficulty | None
+    assignment: Assignment | None
+    review: UnitReview | None
+    reviewing: bool
+
+    @property
+    def strategy(self) -> str:
+        return self.assignment.strategy if self.assignment else "unplanned"
+
+    @property
+    def tier(self) -> str | None:
+        return self.consequence.tier if self.consequence else None
+
+    @property
+    def status(self) -> str:
+        """`reviewed`, `skipped`, `not reviewed: budget`, `failed`, or `planned` (plan only)."""
+        if self.review is not None:
+            return self.review.status
+        if not self.reviewing:
+            return "skipped" if self.strategy in ("skip", "unplanned") else "planned"
+        return "skipped" if self.strategy in ("skip", "unplanned") else "not reviewed"
+
+    @property
+    def reason(self) -> str:
+        """Why the unit was not reviewed (empty when it was, or will be)."""
+        if self.status in (REVIEWED, "planned"):
+            return ""
+        if self.review is not None and self.review.reason:
+            return self.review.reason
+        if self.assignment is not None:
+            return self.assignment.forced_by or self.assignment.reason
+        if self.review is None and self.reviewing:
+            return "the review recorded nothing for this unit"
+        return "no strategy was planned for this unit"
+
+    @property
+    def covered(self) -> bool:
+        return self.status in (REVIEWED, "planned")
+
+
+def clean(text: object) -> str:
+    """Text from the diff or the model, safe to print: no terminal control characters."""
+    return _CONTROL.sub("", str(text))
+
+
+def one_line(text: object, limit: int = 0) -> str:
+    line = " ".join(clean(text).split())
+    return line if not limit or len(line) <= limit else line[: limit - 1] + "…"
+
+
+def unit_rows(result: Result) -> list[UnitRow]:
+    reviews = {u.unit_id: u for u in result.review.units} if result.review else {}
+    rows = []
+    for unit in result.analysis.units:
+        facts = result.analysis.facts(unit.path)
+        score = result.scores.unit(unit.id)
+        rows.append(UnitRow(
+            unit_id=unit.id,
+            path=unit.path,
+            roles=facts.role_names if facts else (),
+            consequence=score.consequence if score else None,
+            difficulty=score.difficulty if score else None,
+            assignment=result.plan.assignment(unit.id),
+            review=reviews.get(unit.id),
+            reviewing=result.review is not None,
+        ))
+    return rows
+
+
+def tier_rank(tier: str | None) -> int:
+    return TIERS.index(tier) if tier in TIERS else -1
+
+
+def severity_rank(severity: str) -> int:
+    """0 for critical ... 3 for info; unknown severities sort last."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def findings(result: Result) -> list[Finding]:
+    """Findings, most severe first, then by file and line."""
+    if result.review is None:
+        return []
+    return sorted(result.review.findings,
+                  key=lambda f: (severity_rank(f.severity), f.file, f.line_start, f.title))
+
+
+def severity_counts(result: Result) -> dict[str, int]:
+    counts = Counter(f.severity for f in findings(result))
+    return {s: counts.get(s, 0) for s in SEVERITIES}
+
+
+def not_covered(rows: list[UnitRow]) -> list[UnitRow]:
+    """Units left without a review, riskiest first."""
+    left = [r for r in rows if not r.covered]
+    return sorted(left, key=lambda r: (-tier_rank(r.tier), r.unit_id))
+
+
+def unreviewed(rows: list[UnitRow]) -> list[UnitRow]:
+    """Units the plan meant to review that were not (budget, failure): what makes exit 4."""
+    return [r for r in not_covered(rows) if r.status != "skipped"]
+
+
+def incomplete(result: Result) -> bool:
+    """True when a review ran and any planned unit went unreviewed or failed."""
+    review = result.review
+    if review is None:
+        return False
+    if not review.complete:
+        return True
+    return any(u.status in ("failed", "not reviewed: budget") for u in review.units)
+
+
+def strategy_split(result: Result) -> list[tuple[str, int, int, float | None]]:
+    """(strategy, units, estimated tokens, estimated USD) for each strategy in the plan."""
+    split: dict[str, list] = {}
+    for a in result.plan.assignments:
+        entry = split.setdefault(a.strategy, [0, 0, None])
+        entry[0] += 1
+        entry[1] += a.est_tokens
+        if a.est_usd is not None:
+            entry[2] = (entry[2] or 0.0) + a.est_usd
+    order = {name: i for i, name in enumerate(STRATEGY_ORDER)}
+    return [(name, *split[name]) for name in sorted(split, key=lambda s: (order.get(s, 99), s))]
+
+
+def spent_tokens(result: Result) -> int | None:
+    if result.review is None:
+        return None
+    return result.review.prompt_tokens + result.review.completion_tokens
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value == 0:
+        return "$0"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def tokens(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def probability(consequence: Consequence | Difficulty | None) -> float | None:
+    if consequence is None:
+        return None
+    return consequence.probabilities.get(consequence.tier)
+
+
+def consequence_label(consequence: Consequence | None) -> str:
+    """`high 0.82`, or `high (rule)` when a [[rules]] entry pinned the tier."""
+    if consequence is None:
+        return "–"
+    if consequence.override:
+        return f"{consequence.tier} (rule)"
+    p = probability(consequence)
+    return consequence.tier if p is None else f"{consequence.tier} {p:.2f}"
+
+
+def features(top: tuple[tuple[str, float], ...], limit: int = 3) -> str:
+    return ", ".join(f"{clean(name)} ({value:+.2f})" for name, value in top[:limit])
+
+
+def hunk_count(result: Result) -> int:
+    return sum(len(f.hunks) for f in result.change.files)
+
+
+def issue_only(result: Result) -> bool:
+    return not result.change.files and bool(result.change.issue.strip())

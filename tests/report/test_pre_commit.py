@@ -1,0 +1,76 @@
+"""The hooks in .pre-commit-hooks.yaml, run by the real `pre-commit try-repo`.
+
+pre-commit builds a virtualenv and pip-installs cartriage with all its dependencies into it,
+which takes minutes (about 6 on 2 cores from the local package index), so this test runs only
+with CARTRIAGE_TEST_PRE_COMMIT=1. It needs no network beyond the configured package index.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+slow = pytest.mark.skipif(
+    not os.environ.get("CARTRIAGE_TEST_PRE_COMMIT"),
+    reason="slow (pre-commit installs cartriage into a fresh virtualenv): "
+    "set CARTRIAGE_TEST_PRE_COMMIT=1",
+)
+
+
+def test_hooks_file_declares_both_hooks():
+    yaml = pytest.importorskip("yaml")  # comes with pre-commit (the test extra)
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    review, plan = hooks["cartriage"], hooks["cartriage-plan"]
+    assert review["stages"] == ["pre-push", "manual"]
+    for h in (review, plan):
+        assert h["language"] == "python" and h["pass_filenames"] is False
+        assert h["require_serial"] is True
+    assert "--plan-only" in plan["entry"]
+
+
+def _hook_repo(tmp_path: Path) -> Path:
+    """A committed copy of this checkout (try-repo needs a git repository with a commit)."""
+    target = tmp_path / "cartriage-src"
+    target.mkdir()
+    for name in ("pyproject.toml", "constraints.txt", ".pre-commit-hooks.yaml", "README.md",
+                 "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, target / name)
+    if not (target / "README.md").exists():
+        (target / "README.md").write_text("cartriage\n")
+    for folder in ("cartriage", "models"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, target / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=T"]
+    subprocess.run([*git, "init", "-q"], cwd=target, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
+    subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=target, check=True)
+    return target
+
+
+@slow
+def test_try_repo_runs_both_hooks_on_pre_push(repo, tmp_path):
+    base = repo.commit("root", {"app/auth.py": "def login(user):\n    return True\n"})
+    head = repo.commit("check the password", {
+        "app/auth.py": "def login(user, password):\n    return user.check(password)\n",
+        "migrations/0002_drop_email.sql": "ALTER TABLE users DROP COLUMN email;\n"})
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+           "PIP_CONSTRAINT": str(ROOT / "constraints.txt")}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(
+        ["pre-commit", "try-repo", str(_hook_repo(tmp_path)), "--hook-stage", "pre-push",
+         "--from-ref", base, "--to-ref", head, "--verbose"],
+        cwd=repo.path, env=env, capture_output=True, text=True, timeout=1800)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "cartriage review" in out and "cartriage plan" in out
+    assert out.count("Passed") == 2
+    assert "migrations/0002_drop_email.sql" in out and "app/auth.py" in out
+    assert "no LLM configured" in out  # the review hook without a model prints the plan

@@ -1,0 +1,122 @@
+"""The text report and the format dispatch."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FILES, default_findings, make_result
+
+from cartriage import report
+from cartriage.errors import UsageError
+from cartriage.review.findings import Finding
+
+
+def test_unknown_format_is_a_usage_error(result):
+    with pytest.raises(UsageError, match="unknown --format 'yaml'"):
+        report.render(result, "yaml", None)
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_every_format_renders_review_and_plan(fmt, result, plan_result):
+    assert report.render(result, fmt, None, color=False)
+    out = report.render(plan_result, fmt, None, color=False)
+    assert isinstance(out, str)
+
+
+def test_text_shows_table_bar_findings_and_footer(result):
+    out = report.render(result, "text", None, color=False)
+    for column in ("Unit", "Roles", "Consequence", "Difficulty", "Strategy", "Tokens", "USD"):
+        assert column in out
+    assert "migrations/0042_drop_email.py" in out
+    assert "high 0.80" in out and "deliberate ×3" in out
+    assert "Budget  " in out and "unused 18%" in out
+    # findings grouped by severity, most severe first, with support and suggestion
+    assert out.index("CRITICAL (1)") < out.index("MINOR (1)") < out.index("INFO (1)")
+    assert "migrations/0042_drop_email.py:12-14" in out and "support 3/3" in out
+    assert "→ Copy the data in a RunPython step" in out
+    # footer: spend vs budget, redactions, what was not reviewed and why, incomplete
+    assert "Spent 9,500 tokens ($0.0123), planned 16,500; budget 20,000 tokens" in out
+    assert "Secrets redacted before sending: 2" in out
+    assert "app/auth/session.py (high)  not reviewed: budget — budget exhausted" in out
+    assert "Review INCOMPLETE: 1 planned unit(s)" in out
+    assert "\x1b[" not in out
+
+
+def test_consequence_and_difficulty_are_separate_columns(result):
+    out = report.render(result, "text", None, color=False)
+    row = next(line for line in out.splitlines() if line.startswith("app/auth/session.py"))
+    assert "high 0.80" in row and row.count("high") == 2  # consequence high, difficulty high
+    row = next(line for line in out.splitlines() if line.startswith("app/views/profile.py"))
+    assert "medium 0.80" in row and " low " in row
+
+
+def test_plan_only_shows_plan_and_totals(plan_result):
+    out = report.render(plan_result, "text", None, color=False)
+    assert "cartriage plan" in out
+    assert "Plan only (no LLM called): est. 16,500 tokens ($0.0165); budget 20,000 tokens" in out
+    assert "Skipped by the plan:" in out and "docs/changelog.md (low)" in out
+    assert "Status" not in out and "CRITICAL" not in out and "INCOMPLETE" not in out
+
+
+def test_verbose_shows_why_and_explanations(result):
+    out = report.render(result, "text", None, color=False, verbose=True)
+    assert "why migrations/0042_drop_email.py: deliberate: marginal value" in out
+    assert "The migration removes `email`" in out
+
+
+def test_quiet_keeps_findings_and_drops_the_table(result):
+    out = report.render(result, "text", None, color=False, quiet=True)
+    assert "CRITICAL (1)" in out and "Review INCOMPLETE" in out
+    assert "Triage plan" not in out and "Budget  " not in out
+
+
+def test_no_findings_complete_review_says_so():
+    files = [f for f in FILES if f[8] != "not reviewed: budget"]
+    out = report.render(make_result(findings=[], files=files), "text", None, color=False)
+    assert "No findings." in out and "INCOMPLETE" not in out
+
+
+def test_issue_only_shows_consequence_from_the_issue():
+    result = make_result(review=False, files=[], issue="Rotate the signing keys of sessions")
+    out = report.render(result, "text", None, color=False)
+    assert "Issue-only triage" in out and "medium-consequence" in out
+    assert "role:migration (+0.42)" in out
+
+
+def test_empty_change_says_nothing_to_review():
+    out = report.render(make_result(review=False, files=[]), "text", None, color=False)
+    assert "Nothing to review" in out
+
+
+def test_color_follows_flag_and_no_color(result, monkeypatch):
+    assert "\x1b[" in report.render(result, "text", None, color=True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in report.render(result, "text", None)
+    monkeypatch.delenv("NO_COLOR")
+    # not a terminal (pytest captures stdout): no colour by default
+    assert "\x1b[" not in report.render(result, "text", None)
+
+
+def test_untrusted_text_cannot_inject_markup_or_terminal_codes():
+    evil = Finding("app/views/profile.py", 3, 3, "major", "bug", "[bold red]x[/] \x1b[2J gone",
+                   "", "\x1b]0;pwned\x07fix", 0.5, "app/views/profile.py", "single")
+    out = report.render(make_result(findings=[*default_findings(), evil]), "text", None,
+                        color=True)
+    assert "[bold red]x[/]" in out  # shown literally, not interpreted as rich markup
+    assert "\x1b[2J" not in out and "\x1b]0;" not in out and "\x07" not in out
+
+
+def test_budget_in_usd_only_draws_the_bar_in_dollars():
+    result = make_result(review=False, budget_tokens=None, budget_usd=0.05)
+    out = report.render(result, "text", None, color=False)
+    assert "$0.0165 of $0.0500" in out and "unused 67%" in out
+
+
+def test_unmet_rule_minimums_are_shown():
+    from dataclasses import replace
+
+    result = make_result(review=False)
+    result.plan = replace(result.plan, unmet_minimums=("migrations/0042_drop_email.py",))
+    out = report.render(result, "text", None, color=False)
+    assert "Budget too small for the [[rules]] minimum of: migrations/0042_drop_email.py" in out
+    doc = __import__("json").loads(report.render(result, "json", None))
+    assert doc["plan"]["unmet_minimums"] == ["migrations/0042_drop_email.py"]
