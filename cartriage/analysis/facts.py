@@ -27,6 +27,7 @@ class Symbol:
     signature_changed: bool = False
     old_signature: str | None = None
     new_signature: str | None = None
+    fan_in: int | None = None  # files importing this name from the file, where imports name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +42,31 @@ class FileFacts:
     fan_in_percentile: float | None = None
     parsed: bool = False
     notes: tuple[str, ...] = ()
+    importers: tuple[str, ...] = ()  # a few of the files that import this one, for evidence
 
     @property
     def role_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(hit.role for hit in self.roles))
+
+    @property
+    def public_changed(self) -> bool:
+        """A public symbol was added, removed or modified."""
+        return any(s.public for s in self.symbols)
+
+    @property
+    def signature_changed(self) -> bool:
+        """Some changed symbol's signature (parameters, return type, bases) changed."""
+        return any(s.signature_changed for s in self.symbols)
+
+    @property
+    def public_api_changed(self) -> bool:
+        """A public symbol's signature changed or a public symbol was removed."""
+        return any(s.public and (s.signature_changed or s.change == "removed")
+                   for s in self.symbols)
+
+    @property
+    def symbol_kinds(self) -> tuple[str, ...]:
+        return tuple(sorted({s.kind for s in self.symbols}))
 
 
 @dataclass(frozen=True, slots=True)

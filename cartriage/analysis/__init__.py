@@ -1,0 +1,338 @@
+"""Analysis: what a change touches (roles, symbols, fan-in, public API) and the review units.
+
+`analyze(change, config)` turns the intake's ChangeSet into an Analysis (see facts.py). Files
+are parsed with tree-sitter through the language modules in `languages/`; roles come from the
+patterns in `roles.toml` plus `[[rules]]`; fan-in from the import index in `fanin.py`. Anything
+that cannot be parsed degrades to path-based roles with a note: analysis never fails a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import astuple, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cartriage.analysis import fanin, languages, roles
+from cartriage.analysis.facts import Analysis, FileFacts, RoleHit, Symbol, Unit
+from cartriage.analysis.symbols import (
+    Definition,
+    Import,
+    Outline,
+    changed_symbols,
+    fragment_symbols,
+    outline,
+)
+from cartriage.intake.change import WORKTREE, ChangeSet, FileChange
+
+if TYPE_CHECKING:
+    from cartriage.config import Config
+
+__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "units_for"]
+
+MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
+OUTLINES_FILE = "outlines-v1.json"  # definitions of changed files' blobs, for re-plans
+MAX_CACHED_OUTLINES = 2_000
+HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
+TEXT_BYTES = 65_536  # of a file known by role only (SQL, YAML), they read this much
+_NULL_BLOB = "0" * 40
+NO_REPOSITORY = "no repository: analysed from the diff alone (symbols from hunks, no fan-in)"
+
+
+def analyze(change: ChangeSet, config: Config) -> Analysis:
+    """Facts for every reviewed file of `change`, and its review units."""
+    files = [f for f in change.files if not config.ignored(f.path)]
+    notes: list[str] = []
+    index = None
+    if change.repo_root is None:
+        if files:
+            notes.append(NO_REPOSITORY)
+    elif files and config.get("analysis", "fan_in") and change.new_rev:
+        index = _index(change, files, config, notes)
+    max_bytes = config.get("analysis", "max_file_bytes")
+    contents = _contents(change, files, max_bytes) if change.repo_root else {}
+    cache_path = fanin.cache_folder(change.repo_root) if change.repo_root else None
+    cache = _load_outlines(cache_path) if cache_path else None
+    size = len(cache) if cache is not None else 0
+    facts = tuple(_file_facts(f, contents.get(f.path, (None, None)), index, config, max_bytes,
+                              change.repo_root is not None, cache, change.new_rev == WORKTREE)
+                  for f in files)
+    if cache is not None and len(cache) != size:
+        _save_outlines(cache_path, cache)
+    limit = config.get("analysis", "unit_max_lines")
+    units = tuple(u for f in files for u in units_for(f, limit))
+    return Analysis(files=facts, units=units,
+                    indexed_files=len(index.files) if index is not None else None,
+                    notes=tuple(notes))
+
+
+def units_for(file: FileChange, limit: int) -> list[Unit]:
+    """One unit per file, or groups of hunks of at most `limit` changed lines each."""
+    sizes = [sum(line[:1] in "+-" for line in hunk.lines) for hunk in file.hunks]
+    if file.added + file.removed <= limit or len(file.hunks) <= 1:
+        return [Unit(file.path, file.path, tuple(range(len(file.hunks))), file.added,
+                     file.removed)]
+    groups: list[list[int]] = [[]]
+    size = 0
+    for i, hunk_size in enumerate(sizes):
+        if groups[-1] and size + hunk_size > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += hunk_size
+    units = []
+    for n, group in enumerate(groups, start=1):
+        added = sum(len(file.hunks[i].added()) for i in group)
+        removed = sum(len(file.hunks[i].removed()) for i in group)
+        unit_id = file.path if n == 1 else f"{file.path}#{n}"
+        units.append(Unit(unit_id, file.path, tuple(group), added, removed))
+    return units
+
+
+def file_summary(facts: FileFacts) -> dict[str, object]:
+    """A flat, stable view of one file's facts (for model features and scripts)."""
+    return {
+        "path": facts.path,
+        "language": facts.language,
+        "roles": list(facts.role_names),
+        "parsed": facts.parsed,
+        "fan_in": facts.fan_in,
+        "fan_in_percentile": facts.fan_in_percentile,
+        "symbols": len(facts.symbols),
+        "public_symbols": sum(s.public for s in facts.symbols),
+        "symbols_added": sum(s.change == "added" for s in facts.symbols),
+        "symbols_removed": sum(s.change == "removed" for s in facts.symbols),
+        "signature_changed": facts.signature_changed,
+        "public_api_changed": facts.public_api_changed,
+        "symbol_kinds": list(facts.symbol_kinds),
+    }
+
+
+# Reading the files.
+
+def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: list[str]):
+    extra = {}
+    for f in files:
+        lang = languages.detect(f.old_path or f.path)
+        if f.status == "deleted" and lang:
+            extra[f.old_path or f.path] = lang
+    try:
+        globs = config.get("ignore", "paths") + config.get("ignore", "extra")
+        index = fanin.build(change.repo_root, change.new_rev,
+                            ignored=fanin.ignore_pattern(globs),
+                            max_bytes=config.get("analysis", "max_file_bytes"), extra=extra,
+                            workers=min(2, os.cpu_count() or 1))
+    except Exception as exc:  # noqa: BLE001 - no fan-in is a note, never a failed run
+        notes.append(f"fan-in not measured: {exc or type(exc).__name__}")
+        return None
+    notes.append(f"fan-in from {index.stats['files']} source files at {_rev(change.new_rev)}"
+                 f" ({index.stats['parsed']} parsed, the rest cached)")
+    return index
+
+
+def _load_outlines(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / OUTLINES_FILE).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_outlines(folder: Path, cache: dict) -> None:
+    entries = list(cache.items())[-MAX_CACHED_OUTLINES:]  # insertion order: oldest go first
+    fanin.write_json(folder / OUTLINES_FILE, dict(entries))
+
+
+def _rev(rev: str) -> str:
+    return rev if rev in ("INDEX", WORKTREE) else rev[:12]
+
+
+def _contents(change: ChangeSet, files: list[FileChange], max_bytes: int):
+    """(old, new) bytes per path; None where a side does not exist or is too large to read."""
+    wanted = {}
+    for f in files:
+        if f.binary or f.submodule:
+            continue
+        if f.status != "added" and f.old_blob and f.old_blob != _NULL_BLOB:
+            wanted[f.old_blob] = None
+        if f.status != "deleted" and f.new_blob and f.new_blob != _NULL_BLOB and (
+                change.new_rev != WORKTREE):
+            wanted[f.new_blob] = None
+    try:
+        blobs = fanin.read_blobs(change.repo_root, [b for b in wanted if len(b) == 40])
+    except OSError:
+        blobs = {}
+    out = {}
+    for f in files:
+        if f.binary or f.submodule:
+            continue
+        old = new = None
+        if f.status != "added":
+            old = blobs.get(f.old_blob or "") or _read(change, f, "old")
+        if f.status != "deleted":
+            if change.new_rev == WORKTREE:
+                path = Path(change.repo_root, f.path)
+                new = path.read_bytes() if path.is_file() else None
+            else:
+                new = blobs.get(f.new_blob or "") or _read(change, f, "new")
+        out[f.path] = (old, new)
+    return out
+
+
+def _read(change: ChangeSet, file: FileChange, side: str) -> bytes | None:
+    from cartriage import intake
+
+    try:
+        return intake.read_blob(change, file.path, side)
+    except Exception:  # noqa: BLE001 - unreadable contents degrade to diff-only facts
+        return None
+
+
+# Facts of one file.
+
+def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
+                has_repo: bool, cache: dict | None = None, worktree: bool = False) -> FileFacts:
+    old, new = sides
+    path = file.path
+    lang = languages.detect(path)
+    name = lang or languages.recognise(path) or file.language
+    notes: list[str] = []
+    symbols: list[Symbol] = []
+    imports: list[str] = []
+    parsed = False
+    too_big = max((len(b) for b in (old, new) if b is not None), default=0) > max_bytes
+    if file.binary:
+        notes.append("binary file: roles from its path only")
+    elif file.submodule:
+        notes.append("submodule bump: roles from its path only")
+    elif too_big:
+        notes.append(f"over {max_bytes:,} bytes ([analysis] max_file_bytes): roles from its path "
+                     "only")
+        old = new = None
+    elif lang is not None and _minified(new or old):
+        notes.append("looks minified or generated (very long lines): roles from its path only")
+    elif lang is not None:
+        try:
+            symbols, imports, parsed = _symbols(file, lang, old, new, has_repo, notes, cache,
+                                                worktree)
+        except Exception as exc:  # noqa: BLE001 - a grammar failure must not stop the run
+            notes.append(f"could not parse ({type(exc).__name__}): roles from its path only")
+    elif name is None:
+        notes.append("unrecognised file type: roles from its path only")
+    else:
+        notes.append(f"{name}: recognised by role, no symbol analysis")
+    content = None if file.binary or too_big else _content(file, old, new, imports, parsed)
+    hits = roles.detect(path, name, content)
+    fan_in = percentile = None
+    importers: tuple[str, ...] = ()
+    if index is not None:
+        target = file.old_path if file.status == "deleted" and file.old_path else path
+        fan_in = index.fan_in(target)
+        if fan_in is not None:
+            percentile = index.percentile(fan_in)
+            found = index.importers.get(target, set()) | index.via_package.get(target, set())
+            importers = tuple(sorted(found)[:5])
+            symbols = [replace(s, fan_in=index.symbol_fan_in(target, s.name)) if s.public
+                       else s for s in symbols]
+            hits += _core(fan_in, percentile, len(index.files), file.status)
+    hits += _public_api(symbols, hits)
+    hits = roles.from_rules(path, hits, config.rules)
+    if len(symbols) > MAX_SYMBOLS:
+        notes.append(f"{len(symbols)} symbols changed: the first {MAX_SYMBOLS} are listed")
+        symbols = symbols[:MAX_SYMBOLS]
+    return FileFacts(path=path, language=name, roles=tuple(hits), symbols=tuple(symbols),
+                     fan_in=fan_in, fan_in_percentile=percentile, parsed=parsed,
+                     notes=tuple(notes), importers=importers)
+
+
+def _minified(data: bytes | None) -> bool:
+    if not data or len(data) < 20_000:
+        return False
+    return len(data) / (data.count(b"\n") + 1) > 500
+
+
+def _outline(language, data: bytes | None, blob: str | None, cache: dict | None):
+    """Outline of one version, from the on-disk cache when its blob was seen before."""
+    if data is None:
+        return None
+    key = f"{blob}:{language.name}" if blob and cache is not None else None
+    if key and key in cache:
+        definitions, imports, error = cache[key]
+        return Outline([Definition(*d) for d in definitions],
+                       [Import(spec, tuple(names)) for spec, names in imports], error)
+    result = outline(language, data)
+    if key:
+        cache[key] = [[astuple(d) for d in result.definitions],
+                      [[i.spec, list(i.symbols)] for i in result.imports], result.syntax_error]
+    return result
+
+
+def _symbols(file: FileChange, lang: str, old, new, has_repo: bool, notes: list[str],
+             cache: dict | None = None, worktree: bool = False):
+    language = languages.get(lang)
+    full = (old is not None or file.status == "added") and (
+        new is not None or file.status == "deleted")
+    if full:
+        old_outline = _outline(language, old, file.old_blob, cache)
+        new_outline = _outline(language, new, file.new_blob if not worktree else None, cache)
+        symbols = changed_symbols(file, old_outline, new_outline)
+        current = new_outline or old_outline
+        imports = _import_names(current.imports) if current else []
+        if any(o is not None and o.syntax_error for o in (old_outline, new_outline)):
+            notes.append("syntax errors: symbols may be incomplete")
+        if file.status == "deleted":
+            notes.append("deleted: analysed from the old version")
+        return symbols, imports, True
+    symbols, found, errors = fragment_symbols(language, file)
+    if errors and file.status == "added":  # the hunk is the whole file: the errors are real
+        notes.append("syntax errors: symbols may be incomplete")
+    if has_repo:
+        notes.append("file contents unavailable: symbols from the hunks alone")
+    return symbols, _import_names(found), True
+
+
+def _import_names(imports) -> list[str]:
+    """Module names for role patterns: `from django.db import models` -> django.db.models."""
+    names = []
+    for i in imports:
+        names.append(i.spec)
+        names += [f"{i.spec}.{s}" for s in i.symbols if s != "*" and not i.spec.endswith(".")]
+    return names
+
+
+def _content(file: FileChange, old: bytes | None, new: bytes | None,
+             imports: list[str], parsed: bool) -> roles.Content:
+    """What role patterns search: the file's head (markers, headers), the changed lines, and
+    for files not parsed as code (SQL, YAML, ...) their text up to TEXT_BYTES."""
+    segments = []
+    current = new if new is not None else old
+    if current is not None:
+        limit = HEAD_BYTES if parsed else TEXT_BYTES
+        segments.append((current[:limit].decode("utf-8", errors="replace"), 1, "line"))
+    for hunk in file.hunks:
+        for side, lines in (("added", hunk.added()), ("removed", hunk.removed())):
+            if lines:
+                segments.append(("\n".join(t for _, t in lines), None,
+                                 f"{side} lines near line {lines[0][0]}"))
+    return roles.Content(imports=tuple(imports), segments=tuple(segments))
+
+
+def _core(fan_in: int, percentile: float, indexed: int, status: str) -> list[RoleHit]:
+    catalogue = roles.catalogue()
+    if fan_in >= catalogue.core_min_fan_in and percentile >= catalogue.core_percentile:
+        where = "files still importing it" if status == "deleted" else "other files"
+        return [RoleHit("core", f"imported by {fan_in} {where} (fan-in above {percentile:g}% "
+                                f"of {indexed} indexed files)")]
+    return []
+
+
+def _public_api(symbols: list[Symbol], hits: list[RoleHit]) -> list[RoleHit]:
+    if any(h.role in ("tests", "docs", "generated", "vendored") for h in hits):
+        return []
+    for s in symbols:
+        if s.public and s.signature_changed:
+            return [RoleHit("public-api", f"public {s.kind} {s.name}: signature changed")]
+        if s.public and s.change == "removed" and s.kind != "container":
+            return [RoleHit("public-api", f"public {s.kind} {s.name} removed")]
+    return []
