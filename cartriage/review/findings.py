@@ -44,11 +44,13 @@ class UnitReview:
     model: str = ""
     planned_tokens: int = 0
     redactions: int = 0
+    dropped_findings: int = 0
+    reanchored_findings: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """The outcome of running the plan. `complete` is False when any planned unit went unreviewed."""
+    """The outcome of running the plan; `complete` is False when a planned unit went unreviewed."""
 
     units: tuple[UnitReview, ...]
     findings: tuple[Finding, ...]

@@ -1,0 +1,326 @@
+"""Run the plan: build each unit's job, review units concurrently within the budget, collect.
+
+Units are started in order of what a miss would cost (`loss_if_skipped`, highest first), so when
+the budget runs short it is the least consequential units that go unreviewed. Each unit reserves
+the worst case of its calls before the first one; a unit that cannot fit is reported as
+"not reviewed: budget", never dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from cartriage.errors import UsageError
+from cartriage.review import prompts
+from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
+from cartriage.review.findings import SEVERITIES, Finding, Review, UnitReview
+from cartriage.review.llm import CallError, Client, Settings, litellm_module, price
+from cartriage.review.redact import is_secret_file, redact
+from cartriage.review.store import Cache, Log, cache_dir, log_path
+from cartriage.review.strategies import Job, Tally, review
+from cartriage.review.validate import Lines
+
+if TYPE_CHECKING:
+    from cartriage.allocation.plan import Assignment
+    from cartriage.analysis.facts import Unit
+    from cartriage.config import Config
+    from cartriage.intake.change import FileChange, Hunk
+    from cartriage.pipeline import Result
+
+# progress(unit_id, done, total, spent_tokens, spent_usd): after each unit, from the main thread;
+# spent_usd is None while a model without a known price is in use.
+Progress = Callable[[str, int, int, int, "float | None"], None]
+
+HOW_TO_CONFIGURE = ("no LLM configured: set [llm] model (and api_key_env) in cartriage.toml, "
+                    "or pass --model, e.g. --model openai/gpt-4o-mini with OPENAI_API_KEY set")
+
+
+def configured_model(config: Config, model: str | None = None) -> str | None:
+    """The default model to review with, or None when no model (or its key) is configured."""
+    name = model or config.get("llm", "model")
+    for strategy in ("single", "multi", "deliberate"):
+        settings = config.strategy(strategy)
+        name = name or settings.get("model") or (settings.get("models") or [None])[0]
+    if not name:
+        return None
+    key_env = config.get("llm", "api_key_env")
+    if key_env:
+        return name if os.environ.get(key_env) else None
+    if config.get("llm", "api_base"):
+        return name
+    try:
+        check = litellm_module().validate_environment(name)
+    except Exception:  # unknown provider: let the call itself say what is wrong
+        return name
+    missing = check.get("missing_keys") or []
+    if check.get("keys_in_environment") or all(k.endswith("_API_BASE") for k in missing):
+        return name
+    return None
+
+
+@dataclass
+class _Planned:
+    """A unit the plan asks to review, ready to run."""
+
+    order: int
+    assignment: Assignment
+    job: Job | None  # None: nothing to send (see `skip_reason`)
+    skip_reason: str = ""
+    redactions: int = 0
+
+
+def run(result: Result, config: Config, *, use_cache: bool = True, model: str | None = None,
+        progress: Progress | None = None) -> Review:
+    """Review every planned unit within the budget; partial results are always returned."""
+    default_model = configured_model(config, model)
+    if default_model is None:
+        raise UsageError(HOW_TO_CONFIGURE)
+    plan = result.plan
+    context, context_redactions = redact(prompts.pr_context(
+        result.change.title, result.change.description, result.change.issue))
+    planned, units = [], {u.id: u for u in result.analysis.units}
+    reviews: dict[str, UnitReview] = {}
+    for order, assignment in enumerate(plan.assignments):
+        unit = units.get(assignment.unit_id)
+        item = _prepare(order, assignment, unit, result, config, context, model, default_model)
+        if item.job is None:
+            reviews[assignment.unit_id] = UnitReview(
+                assignment.unit_id, "skipped", item.skip_reason, strategy=assignment.strategy,
+                planned_tokens=assignment.est_tokens if assignment.strategy != "skip" else 0)
+        else:
+            planned.append(item)
+
+    budget_tokens, budget_usd = plan.budget_tokens, plan.budget_usd
+    if budget_tokens is None and budget_usd is None:
+        budget_tokens, budget_usd = config.get("budget", "tokens"), config.get("budget", "usd")
+    budget = Budget(budget_tokens, budget_usd)
+    settings = Settings.from_config(config)
+    cache = Cache(cache_dir()) if config.get("llm", "cache") else None
+    log = _open_log(config)
+    client = Client(settings, budget, cache, log, read_cache=use_cache)
+    planned.sort(key=lambda p: (-p.assignment.loss_if_skipped, p.order))
+    done = 0
+    lock = threading.Lock()
+    workers = settings.max_concurrency
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="cartriage-unit") as units_pool, \
+                ThreadPoolExecutor(workers * 3, thread_name_prefix="cartriage-call") as calls_pool:
+            futures = {units_pool.submit(_review_unit, item, client, calls_pool): item
+                       for item in planned}
+            for future in as_completed(futures):
+                unit_review = future.result()
+                with lock:
+                    reviews[unit_review.unit_id] = unit_review
+                    done += 1
+                if progress is not None:
+                    progress(unit_review.unit_id, done, len(planned), budget.spent.tokens,
+                             None if client.unpriced else budget.spent.usd)
+    finally:
+        if log is not None:
+            log.close()
+
+    ordered = [reviews[a.unit_id] for a in plan.assignments if a.unit_id in reviews]
+    ordered += [UnitReview(u.id, "skipped", "not in the plan") for u in result.analysis.units
+                if plan.assignment(u.id) is None]
+    redactions = context_redactions + sum(p.redactions for p in planned)
+    return _assemble(ordered, plan, budget, client, redactions, default_model)
+
+
+def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Result,
+             config: Config, context: str, model: str | None, default_model: str) -> _Planned:
+    if assignment.strategy == "skip":
+        return _Planned(order, assignment, None, assignment.reason or "skipped by the plan")
+    if unit is None:
+        return _Planned(order, assignment, None, "unit not found in the analysis")
+    if is_secret_file(unit.path):
+        return _Planned(order, assignment, None, "not sent: the file may hold secrets")
+    change = next((f for f in result.change.files if f.path == unit.path), None)
+    hunks = _unit_hunks(change, unit)
+    if change is None or change.binary or not hunks:
+        return _Planned(order, assignment, None, "nothing to send (binary or no text changes)")
+    deleted = change.status == "deleted"
+    diff, redactions = redact(prompts.render_hunks(hunks, deleted=deleted))
+    facts = result.analysis.facts(unit.path)
+    text = prompts.UnitText(
+        unit_id=unit.id, path=unit.path, status=change.status,
+        roles=facts.role_names if facts else (),
+        symbols=tuple(_describe_symbol(s) for s in facts.symbols) if facts else (),
+        diff=diff, context=context)
+    settings = config.strategy(assignment.strategy)
+    if model:
+        models = [model]
+    else:
+        models = list(settings.get("models") or []) or \
+            [settings.get("model") or config.get("llm", "model") or default_model]
+    samples = max(1, assignment.samples)
+    temperature = settings.get("temperature") or 0.0
+    if samples > 1 and temperature <= 0:
+        temperature = 0.7  # identical samples would be wasted calls
+    job = Job(unit=text, lines=Lines(unit.path, changed_lines(hunks, deleted)),
+              strategy=assignment.strategy,
+              models=tuple(models[i % len(models)] for i in range(samples)),
+              judge_model=model or settings.get("judge_model") or models[0],
+              temperature=temperature, max_tokens=settings.get("max_output_tokens") or 1500,
+              min_tokens=min(settings.get("max_output_tokens") or 1500,
+                             max(256, settings.get("output_tokens") or 0)))
+    return _Planned(order, assignment, job, redactions=redactions)
+
+
+def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor) -> UnitReview:
+    job, assignment = item.job, item.assignment
+    assert job is not None
+    planned_max = job.max_tokens
+    base = {"strategy": job.strategy, "model": job.models[0],
+            "planned_tokens": assignment.est_tokens, "redactions": item.redactions}
+    try:
+        job, reservation = _admit(job, client)
+    except OverBudget as exc:
+        return UnitReview(job.unit.unit_id, "not reviewed: budget", str(exc), **base)
+    tally = Tally()
+    try:
+        outcome = review(job, client, calls_pool, reservation, tally)
+    except CallError as exc:
+        status = "not reviewed: budget" if exc.kind == "budget" else "failed"
+        return UnitReview(job.unit.unit_id, status, str(exc), **_spent(tally), **base)
+    finally:
+        client.budget.release(reservation)
+    reasons = []
+    if job.max_tokens < planned_max:
+        reasons.append(f"answers limited to {job.max_tokens} tokens by the budget")
+    if outcome.failures:
+        reasons.append(f"{outcome.samples} of {job.samples} samples answered; "
+                       f"{len(outcome.failures)} failed: {outcome.failures[0]}")
+    reason = "; ".join(reasons)
+    findings = tuple(Finding(unit_id=job.unit.unit_id, strategy=job.strategy, **f)
+                     for f in outcome.findings)
+    return UnitReview(job.unit.unit_id, "reviewed", reason, findings, samples=outcome.samples,
+                      dropped_findings=outcome.dropped, reanchored_findings=outcome.reanchored,
+                      **_spent(tally), **base)
+
+
+def _admit(job: Job, client: Client) -> tuple[Job, Reservation]:
+    """Reserve the unit's worst case; when the budget is short, allow shorter answers first
+    (a smaller `max_tokens` per call, down to `min_tokens`) rather than skip the unit."""
+    shorter = (job.max_tokens * 2 // 3, job.max_tokens // 2, job.min_tokens)
+    limits = list(dict.fromkeys(
+        [job.max_tokens, *(m for m in shorter if job.min_tokens <= m < job.max_tokens)]))
+    for limit in limits[:-1]:
+        trial = replace(job, max_tokens=limit)
+        try:
+            return trial, client.budget.reserve(_worst_case(trial, client))
+        except OverBudget:
+            continue
+    trial = replace(job, max_tokens=limits[-1])
+    return trial, client.budget.reserve(_worst_case(trial, client))
+
+
+def _worst_case(job: Job, client: Client) -> Cost:
+    """What the unit's calls could cost at most; cached calls cost nothing."""
+    total = Cost(0, 0.0)
+    for index in range(job.samples):
+        request = job.sample_request(index)
+        if not client.is_cached(request):
+            _add(total, client.estimate(request))
+    if job.strategy == "deliberate":
+        # The judge sees the prompt plus candidates no longer than what the samples wrote.
+        judge = client.estimate(job.judge_request([]))
+        extra = int(job.max_tokens * job.samples * 1.2)
+        judge.tokens += extra
+        extra_usd = price(job.judge_model, extra, 0)
+        judge.usd = None if judge.usd is None or extra_usd is None else judge.usd + extra_usd
+        _add(total, judge)
+    return total
+
+
+def _add(total: Cost, cost: Cost) -> None:
+    total.tokens += cost.tokens
+    total.usd = None if total.usd is None or cost.usd is None else total.usd + cost.usd
+
+
+def _spent(tally: Tally) -> dict:
+    return {"calls": tally.calls, "prompt_tokens": tally.prompt_tokens,
+            "completion_tokens": tally.completion_tokens, "usd": tally.usd,
+            "cached": tally.calls > 0 and tally.cached == tally.calls}
+
+
+def _assemble(units: list[UnitReview], plan, budget: Budget, client: Client, redactions: int,
+              model: str) -> Review:
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    findings = sorted((f for u in units for f in u.findings),
+                      key=lambda f: (rank.get(f.severity, 9), f.file, f.line_start))
+    complete = all(u.status in ("reviewed", "skipped") for u in units)
+    notes = []
+    not_budget = [u for u in units if u.status == "not reviewed: budget"]
+    if not_budget:
+        notes.append(f"{len(not_budget)} unit(s) not reviewed: budget")
+    failed = [u for u in units if u.status == "failed"]
+    if failed:
+        notes.append(f"{len(failed)} unit(s) failed")
+    if client.cached_calls:
+        notes.append(f"{client.cached_calls} call(s) answered from the cache at no cost")
+    if client.unpriced:
+        notes.append(f"USD unknown for {', '.join(sorted(client.unpriced))} (not in litellm's "
+                     "cost map): counted as $0")
+    if client.estimated_charges:
+        notes.append(f"{client.estimated_charges:,} tokens of timed-out calls counted against "
+                     "the budget at their estimate")
+    if client.missing_usage:
+        notes.append(f"{client.missing_usage} repl(ies) had no usage block: counted at the "
+                     "worst case")
+    return Review(
+        units=tuple(units), findings=tuple(findings),
+        prompt_tokens=sum(u.prompt_tokens for u in units),
+        completion_tokens=sum(u.completion_tokens for u in units),
+        usd=round(sum(u.usd for u in units), 10), redactions=redactions,
+        dropped_findings=sum(u.dropped_findings for u in units),
+        reanchored_findings=sum(u.reanchored_findings for u in units),
+        complete=complete, notes=tuple(notes),
+        planned_tokens=sum(a.est_tokens for a in plan.assignments if a.strategy != "skip"),
+        planned_usd=plan.total_usd, budget_tokens=budget.cap_tokens, budget_usd=budget.cap_usd,
+        calls=client.calls, cached_calls=client.cached_calls, usd_known=not client.unpriced,
+        model=model,
+    )
+
+
+def changed_lines(hunks: tuple[Hunk, ...], deleted: bool = False) -> tuple[int, ...]:
+    """Lines a finding may point at: added lines, or where lines were removed (old lines for a
+    deleted file)."""
+    lines: set[int] = set()
+    for hunk in hunks:
+        if deleted:
+            lines.update(n for n, _ in hunk.removed())
+            continue
+        added = hunk.added()
+        lines.update(n for n, _ in added)
+        if hunk.removed() and not added:
+            lines.add(max(1, hunk.new_start))
+    return tuple(sorted(lines))
+
+
+def _unit_hunks(change: FileChange | None, unit: Unit) -> tuple[Hunk, ...]:
+    if change is None:
+        return ()
+    if not unit.hunks:
+        return change.hunks
+    return tuple(change.hunks[i] for i in unit.hunks if 0 <= i < len(change.hunks))
+
+
+def _describe_symbol(symbol) -> str:
+    text = f"{symbol.kind} {symbol.name} ({symbol.change}"
+    if symbol.signature_changed and symbol.old_signature and symbol.new_signature:
+        text += f", signature {symbol.old_signature} -> {symbol.new_signature}"
+    return text + (", public)" if symbol.public else ")")
+
+
+def _open_log(config: Config) -> Log | None:
+    if not config.get("llm", "log"):
+        return None
+    try:
+        return Log(log_path())
+    except Exception:  # an unwritable log must not stop a review
+        return None

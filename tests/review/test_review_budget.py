@@ -1,0 +1,141 @@
+"""The budget is a hard cap: never exceeded, and what it stops is reported, not dropped."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from llm_server import finding, findings, prompt_text
+from review_support import config_for, patch_for, result_for
+
+from cartriage import review
+from cartriage.review.budget import Budget, Cost, OverBudget
+
+
+def many_units(count: int) -> str:
+    return "".join(patch_for(f"app/mod{i}.py", [f"def f{i}(x):", f"    return x / {i}"])
+                   for i in range(count))
+
+
+def spent(result) -> int:
+    return result.prompt_tokens + result.completion_tokens
+
+
+def test_units_beyond_the_budget_are_reported_not_reviewed(llm_server, tmp_path):
+    llm_server.responder = lambda body: findings(finding(
+        prompt_text(body).split("File: ", 1)[1].split(" ", 1)[0], 2, "Division by zero"))
+    result = review.run(result_for(many_units(6), budget_tokens=3000),
+                        config_for(llm_server.url, tmp_path, max_concurrency=1))
+    statuses = [u.status for u in result.units]
+    assert "reviewed" in statuses and "not reviewed: budget" in statuses
+    assert spent(result) <= 3000
+    assert not result.complete and result.budget_tokens == 3000
+    assert llm_server.count == statuses.count("reviewed")
+    # Units run in order of loss_if_skipped (the helper gives earlier files more): the
+    # reviewed ones are the first ones.
+    reviewed = [u.unit_id for u in result.units if u.status == "reviewed"]
+    assert reviewed == [f"app/mod{i}.py" for i in range(len(reviewed))]
+    stopped = next(u for u in result.units if u.status == "not reviewed: budget")
+    assert "tokens" in stopped.reason and stopped.calls == 0
+    assert any("not reviewed: budget" in note for note in result.notes)
+    assert len(result.findings) == len(reviewed)
+
+
+@pytest.mark.parametrize("budget", [0, 1500, 2500, 4000, 7000, 12000, 30000])
+def test_spend_never_exceeds_the_budget_under_concurrency(llm_server, tmp_path, budget):
+    llm_server.responder = lambda body: findings(
+        finding("app/mod1.py", 2, "Judge-worthy", explanation="x" * 300))
+    result_in = result_for(many_units(8), budget_tokens=budget, strategies={
+        "app/mod0.py": ("deliberate", 3), "app/mod1.py": ("multi", 3),
+        "app/mod2.py": ("multi", 2)}, strategy="single")
+    config = config_for(llm_server.url, tmp_path, max_concurrency=4)
+    for name in ("single", "multi", "deliberate"):
+        config.strategies[name]["max_output_tokens"] = 400
+    result = review.run(result_in, config)
+    assert spent(result) <= budget
+    assert {u.status for u in result.units} <= {"reviewed", "not reviewed: budget"}
+    assert result.complete == all(u.status == "reviewed" for u in result.units)
+    if budget == 0:
+        assert llm_server.count == 0
+
+
+def test_usd_budget_with_a_priced_model(llm_server, tmp_path):
+    model = "openai/gpt-4o-mini"  # priced in litellm's bundled cost map
+    config = config_for(llm_server.url, tmp_path, model=model, max_concurrency=1)
+    result = review.run(result_for(many_units(5), budget_tokens=None, budget_usd=0.0006),
+                        config)
+    reviewed = [u for u in result.units if u.status == "reviewed"]
+    assert reviewed and len(reviewed) < 5
+    assert 0 < result.usd <= 0.0006 and result.usd_known
+    # The full worst case (1500 completion tokens, $0.001) never fit: answers were shortened.
+    assert {body["max_tokens"] for body in llm_server.requests} <= {1000, 750, 500}
+    assert "answers limited to" in reviewed[0].reason
+    assert result.usd == pytest.approx(sum(u.usd for u in result.units))
+    assert reviewed[0].usd == pytest.approx(
+        reviewed[0].prompt_tokens * 0.15e-6 + reviewed[0].completion_tokens * 0.6e-6)
+
+
+def test_usd_budget_with_an_unpriced_model_makes_no_call(llm_server, tmp_path):
+    result = review.run(result_for(many_units(2), budget_tokens=None, budget_usd=1.0),
+                        config_for(llm_server.url, tmp_path))
+    assert llm_server.count == 0
+    assert all(u.status == "not reviewed: budget" for u in result.units)
+    assert "no price" in result.units[0].reason and not result.complete
+
+
+def test_unpriced_model_is_reported_as_zero_usd(llm_server, tmp_path):
+    result = review.run(result_for(many_units(1)), config_for(llm_server.url, tmp_path))
+    assert result.usd == 0 and not result.usd_known
+    assert any("USD unknown for openai/test-model" in note for note in result.notes)
+
+
+def test_planned_and_actual_are_both_reported(llm_server, tmp_path):
+    result = review.run(result_for(many_units(3), est_tokens=900),
+                        config_for(llm_server.url, tmp_path))
+    assert result.planned_tokens == 2700
+    assert [u.planned_tokens for u in result.units] == [900, 900, 900]
+    assert spent(result) == sum(u.prompt_tokens + u.completion_tokens for u in result.units) > 0
+
+
+def test_reservations_never_overcommit_across_threads():
+    budget = Budget(tokens=1000, usd=None)
+    charged = []
+
+    def unit():
+        try:
+            reservation = budget.reserve(Cost(300, 0.0))
+        except OverBudget:
+            return
+        budget.charge(reservation, Cost(120, 0.0))
+        charged.append(120)
+        budget.release(reservation)
+
+    threads = [threading.Thread(target=unit) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert budget.spent.tokens == sum(charged) <= 1000
+    assert budget.reserved.tokens == 0
+    # Units keep fitting while the worst case fits: spent + 300 <= 1000.
+    assert budget.spent.tokens + 300 > 1000
+
+
+def test_a_reservation_extends_only_into_free_budget():
+    budget = Budget(tokens=500, usd=None)
+    first = budget.reserve(Cost(300, 0.0))
+    with pytest.raises(OverBudget):
+        budget.extend(first, Cost(201, 0.0))
+    budget.take(first, Cost(500, 0.0))
+    assert first.tokens == 500
+    with pytest.raises(OverBudget):
+        budget.reserve(Cost(1, 0.0), wait=False)
+
+
+def test_usd_cap_needs_a_price():
+    budget = Budget(tokens=None, usd=1.0)
+    with pytest.raises(OverBudget, match="no price"):
+        budget.reserve(Cost(10, None))
+    budget.reserve(Cost(10, 0.5))
+    with pytest.raises(OverBudget, match=r"\$"):
+        budget.reserve(Cost(10, 0.6), wait=False)
