@@ -42,6 +42,20 @@ class Scores:
     units: tuple[UnitScore, ...]
     change: Consequence
     model_version: str
+    difficulty: Difficulty | None = None  # the whole change's difficulty
+    mode: str = "diff"  # "issue" when scored from text alone (no reviewed files)
 
     def unit(self, unit_id: str) -> UnitScore | None:
         return next((u for u in self.units if u.unit_id == unit_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordScore:
+    """One change record's prediction (`predict_records`); `error` set when it was not scored."""
+
+    id: str | None
+    consequence: Consequence | None = None
+    difficulty: Difficulty | None = None
+    mode: str = "diff"
+    units: int = 0
+    error: str | None = None

@@ -1,0 +1,287 @@
+"""The one feature function that training and inference share (versioned: FEATURE_VERSION).
+
+A *scope* is what is scored: one review unit (a file or a group of its hunks) or, in training,
+the whole change. Its features combine
+- facts from the analysis stage: roles, symbols (kind, public, signature changed), fan-in when
+  known, language;
+- the change's context: title/description/issue words, size and spread, file counts by role;
+- text of the scope: path tokens, extension, identifiers on changed diff lines.
+
+Categorical tokens are hashed (crc32, stable across runs and machines) into HASH_DIM buckets,
+each namespace L2-normalised so a long diff cannot drown the title; numeric features are
+log-scaled. The hashing lives here rather than in scikit-learn's FeatureHasher so that inference
+needs only numpy (scikit-learn is a training-only extra).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from cartriage.analysis.facts import Analysis, FileFacts, Unit
+from cartriage.intake.change import ChangeSet, FileChange, Hunk
+
+FEATURE_VERSION = "cartriage-features-2"
+HASH_DIM = 2**12
+
+# Roles counted as change-level numeric features; other role names still enter as hashed tokens.
+ROLES = (
+    "migration", "schema", "security", "core", "public-api", "ui", "tests", "docs", "config",
+    "ci", "build", "dependencies", "lockfile", "generated", "vendored", "infrastructure",
+)
+FIX_WORDS = frozenset(
+    ["fix", "fixes", "fixed", "fixing", "bug", "bugs", "regression", "crash", "broken", "race",
+     "deadlock", "leak", "revert", "hotfix", "incorrect", "wrong", "issue", "error", "panic",
+     "fail", "fails", "failing"]
+)
+CONTROL = re.compile(r"\b(if|else|elif|for|while|switch|case|catch|except|rescue|select|go|"
+                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||\?\s*[^:]+:")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+MAX_DIFF_TOKENS = 4000  # identifiers read per scope: bounds time on huge diffs
+
+# Numeric features of the consequence model (names are stable: they appear in top_features).
+CONSEQUENCE_NUMERIC = (
+    "log_added", "log_removed", "log_files", "log_dirs", "log_hunks", "only_deletions",
+    "share_new_files", "share_deleted_files", "log_symbols", "log_public_symbols",
+    "log_signature_changes", "log_removed_symbols", "parsed", "scope_share",
+    *(f"files_with_role:{r}" for r in ROLES), "log_change_files", "log_change_churn",
+    "text_length", "has_text",
+)
+# Numeric features of the difficulty model: change-risk, not consequence.
+DIFFICULTY_NUMERIC = (
+    "log_added", "log_removed", "log_files", "log_dirs", "log_top_dirs", "log_hunks",
+    "file_entropy", "log_symbols", "log_signature_changes", "max_indent", "mean_indent",
+    "log_control_flow", "control_flow_density", "fix_message", "log_languages", "share_tests",
+    "share_docs", "only_deletions", "log_change_files", "log_change_churn", "text_length",
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    """A float32 vector and, for explanations, the readable names behind each non-zero entry."""
+
+    vector: np.ndarray
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    files: tuple[tuple[FileChange, FileFacts | None, tuple[Hunk, ...]], ...]
+    change_files: int
+    change_churn: int
+
+
+def dimension(kind: str) -> int:
+    numeric = CONSEQUENCE_NUMERIC if kind == "consequence" else DIFFICULTY_NUMERIC
+    return len(numeric) + HASH_DIM
+
+
+def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Scope]]:
+    """One scope per analysis unit; none when the change has no reviewed files (issue-only)."""
+    by_path = {f.path: f for f in change.files}
+    out = []
+    for unit in analysis.units:
+        file = by_path.get(unit.path)
+        if file is None:
+            continue
+        hunks = tuple(file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
+        out.append((unit, _scope(change, [(file, analysis.facts(unit.path), hunks)])))
+    return out
+
+
+def whole_change(change: ChangeSet, analysis: Analysis) -> _Scope:
+    """The whole change as one scope (how training sees a labelled record)."""
+    reviewed = {u.path for u in analysis.units}
+    files = [(f, analysis.facts(f.path), f.hunks) for f in change.files if f.path in reviewed]
+    return _scope(change, files)
+
+
+def _scope(change: ChangeSet, files) -> _Scope:
+    return _Scope(tuple(files), len(change.files), change.added + change.removed)
+
+
+def change_text(change: ChangeSet) -> str:
+    return "\n".join(t for t in (change.title, change.description, change.issue) if t)
+
+
+def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
+    """Features for the consequence model; `scope=None` is issue-only (text alone)."""
+    text = change_text(change)
+    numeric = dict.fromkeys(CONSEQUENCE_NUMERIC, 0.0)
+    numeric["text_length"] = math.log1p(len(text)) / 8
+    numeric["has_text"] = float(bool(text.strip()))
+    tokens: dict[str, list[str]] = {"w": _words(text), "b": _bigrams(change.title)}
+    if scope is not None and scope.files:
+        _size(numeric, scope)
+        n = len(scope.files)
+        facts = [f for _, f, _ in scope.files if f is not None]
+        symbols = [s for f in facts for s in f.symbols]
+        numeric["log_symbols"] = math.log1p(len(symbols))
+        numeric["log_public_symbols"] = math.log1p(sum(s.public for s in symbols))
+        numeric["log_signature_changes"] = math.log1p(sum(s.signature_changed for s in symbols))
+        numeric["log_removed_symbols"] = math.log1p(sum(s.change == "removed" for s in symbols))
+        numeric["parsed"] = sum(f.parsed for f in facts) / n
+        numeric["scope_share"] = n / max(scope.change_files, 1)
+        for role in ROLES:
+            numeric[f"files_with_role:{role}"] = sum(role in f.role_names for f in facts) / n
+        tokens["role"] = [r for f in facts for r in f.role_names]
+        tokens["sym"] = [f"{s.kind}:{s.change}:{'public' if s.public else 'private'}"
+                         for s in symbols]
+        tokens["sym"] += [f"{s.kind}:signature" for s in symbols if s.signature_changed]
+        tokens["p"] = [t for file, _, _ in scope.files for t in _path_tokens(file.path)]
+        tokens["ext"] = [_extension(file.path) for file, _, _ in scope.files]
+        tokens["st"] = [file.status for file, _, _ in scope.files]
+        tokens["lang"] = [_language(file, fact) for file, fact, _ in scope.files]
+        tokens["id"] = _diff_identifiers(scope)
+    return _assemble(CONSEQUENCE_NUMERIC, numeric, tokens)
+
+
+def difficulty_features(change: ChangeSet, scope: _Scope | None) -> Features:
+    """Features for the difficulty model: size, spread, entropy, nesting, fix-like messages."""
+    text = change_text(change)
+    numeric = dict.fromkeys(DIFFICULTY_NUMERIC, 0.0)
+    words = _words(text)
+    numeric["fix_message"] = float(any(w in FIX_WORDS for w in words))
+    numeric["text_length"] = math.log1p(len(text)) / 8
+    tokens: dict[str, list[str]] = {"w": [w for w in words if w in FIX_WORDS]}
+    if scope is not None and scope.files:
+        _size(numeric, scope)
+        n = len(scope.files)
+        facts = [f for _, f, _ in scope.files if f is not None]
+        symbols = [s for f in facts for s in f.symbols]
+        numeric["log_symbols"] = math.log1p(len(symbols))
+        numeric["log_signature_changes"] = math.log1p(sum(s.signature_changed for s in symbols))
+        sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]
+        numeric["file_entropy"] = _entropy(sizes)
+        numeric["log_top_dirs"] = math.log1p(len({_top_dir(f.path) for f, _, _ in scope.files}))
+        indents, control, changed = [], 0, 0
+        for _, _, hunks in scope.files:
+            for hunk in hunks:
+                for line in hunk.lines:
+                    if line[:1] in "+-" and line[1:].strip():
+                        changed += 1
+                        body = line[1:].expandtabs(4)
+                        indents.append(len(body) - len(body.lstrip()))
+                        control += len(CONTROL.findall(body))
+        numeric["max_indent"] = min(max(indents, default=0), 64) / 16
+        numeric["mean_indent"] = (sum(indents) / len(indents) / 8) if indents else 0.0
+        numeric["log_control_flow"] = math.log1p(control)
+        numeric["control_flow_density"] = control / max(changed, 1)
+        languages = {_language(file, fact) for file, fact, _ in scope.files}
+        numeric["log_languages"] = math.log1p(len(languages))
+        numeric["share_tests"] = sum("tests" in f.role_names for f in facts) / n
+        numeric["share_docs"] = sum("docs" in f.role_names for f in facts) / n
+        tokens["lang"] = sorted(languages)
+        tokens["role"] = [r for f in facts for r in f.role_names]
+        tokens["ext"] = [_extension(file.path) for file, _, _ in scope.files]
+    return _assemble(DIFFICULTY_NUMERIC, numeric, tokens)
+
+
+def _size(numeric: dict[str, float], scope: _Scope) -> None:
+    added = sum(_count(hunks, "+") for _, _, hunks in scope.files)
+    removed = sum(_count(hunks, "-") for _, _, hunks in scope.files)
+    n = len(scope.files)
+    numeric["log_added"] = math.log1p(added)
+    numeric["log_removed"] = math.log1p(removed)
+    numeric["log_files"] = math.log1p(n)
+    numeric["log_dirs"] = math.log1p(len({f.path.rpartition("/")[0] for f, _, _ in scope.files}))
+    numeric["log_hunks"] = math.log1p(sum(len(h) for _, _, h in scope.files))
+    numeric["only_deletions"] = float(removed > 0 and added == 0)
+    if "share_new_files" in numeric:
+        numeric["share_new_files"] = sum(f.status == "added" for f, _, _ in scope.files) / n
+        numeric["share_deleted_files"] = sum(f.status == "deleted" for f, _, _ in scope.files) / n
+    numeric["log_change_files"] = math.log1p(scope.change_files)
+    numeric["log_change_churn"] = math.log1p(scope.change_churn)
+
+
+def _count(hunks: tuple[Hunk, ...], prefix: str) -> int:
+    return sum(1 for h in hunks for line in h.lines if line[:1] == prefix)
+
+
+def _entropy(sizes: list[int]) -> float:
+    total = sum(sizes)
+    if total <= 0 or len(sizes) < 2:
+        return 0.0
+    return -sum(s / total * math.log2(s / total) for s in sizes if s)
+
+
+def _assemble(names: tuple[str, ...], numeric: dict[str, float], tokens) -> Features:
+    vector = np.zeros(len(names) + HASH_DIM, dtype=np.float32)
+    labels: dict[int, str] = {}
+    for i, name in enumerate(names):
+        vector[i] = numeric[name]
+        if numeric[name]:
+            labels[i] = name
+    offset = len(names)
+    for space in sorted(tokens):
+        counts = Counter(tokens[space])
+        if not counts:
+            continue
+        weight = 1.0 / math.sqrt(len(counts))
+        for token in sorted(counts):
+            name = f"{space}:{token}"
+            index = offset + zlib.crc32(name.encode("utf-8", "replace")) % HASH_DIM
+            vector[index] += weight
+            labels[index] = f"{labels[index]}|{name}" if index in labels else name
+    return Features(vector, labels)
+
+
+def _split(word: str) -> list[str]:
+    return [p.lower() for p in _CAMEL.findall(word)]
+
+
+def _words(text: str) -> list[str]:
+    words = []
+    for word in _WORD.findall(text):
+        parts = _split(word)
+        words.append(word.lower())
+        if len(parts) > 1:
+            words.extend(parts)
+    return [w for w in words if 2 <= len(w) <= 30]
+
+
+def _bigrams(title: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(title)]
+    return [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+def _path_tokens(path: str) -> list[str]:
+    parts = re.split(r"[/._\-\s]+", path)
+    out = []
+    for part in parts:
+        out.extend(p for p in _split(part) if len(p) >= 2)
+    return out
+
+
+def _extension(path: str) -> str:
+    name = path.rpartition("/")[2]
+    return name.rpartition(".")[2].lower() if "." in name else name.lower()
+
+
+def _top_dir(path: str) -> str:
+    return path.partition("/")[0] if "/" in path else ""
+
+
+def _language(file: FileChange, fact: FileFacts | None) -> str:
+    return (fact.language if fact and fact.language else file.language) or _extension(file.path)
+
+
+def _diff_identifiers(scope: _Scope) -> list[str]:
+    seen: list[str] = []
+    for _, _, hunks in scope.files:
+        for hunk in hunks:
+            for line in hunk.lines:
+                if line[:1] not in "+-":
+                    continue
+                for ident in _IDENT.findall(line[1:]):
+                    seen.extend(p for p in _split(ident) if len(p) >= 3)
+                if len(seen) >= MAX_DIFF_TOKENS:
+                    return seen
+    return seen

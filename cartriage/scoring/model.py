@@ -1,0 +1,122 @@
+"""Loading the shipped ONNX models and their cards; onnxruntime is imported only here, lazily.
+
+A model is refused (ModelError, one line naming the file and how to rebuild it) when its file or
+card is missing or corrupt, its sha256 differs from the card's, or its feature version or input
+size differs from features.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import cartriage
+from cartriage.errors import ModelError
+from cartriage.scoring import features
+from cartriage.scoring.decision import Thresholds
+
+NAMES = ("consequence", "consequence-issue", "difficulty")
+REBUILD = "rebuild with `cartriage train --data changes-train.jsonl --out models`"
+_LOADED: dict[tuple[str, str], Model] = {}
+
+
+def model_dir() -> Path:
+    """`$CARTRIAGE_MODEL_DIR`, else the repository's top-level `models/` folder."""
+    override = os.environ.get("CARTRIAGE_MODEL_DIR")
+    return Path(override) if override else Path(cartriage.__file__).resolve().parents[1] / "models"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    card: dict[str, Any]
+    thresholds: Thresholds
+    coefficients: np.ndarray  # (3, dim): for explanations only; predictions come from ONNX
+    session: Any
+
+    @property
+    def version(self) -> str:
+        return f"{self.name}@{self.card['sha256'][:12]}"
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """(n, 3) probabilities for low/medium/high."""
+        if rows.shape[0] == 0:
+            return np.zeros((0, 3), dtype=np.float32)
+        outputs = self.session.run(None, {"features": rows.astype(np.float32, copy=False)})
+        return np.asarray(outputs[1], dtype=np.float64)
+
+    def top_features(self, feats: features.Features, tier_index: int,
+                     k: int = 5) -> tuple[tuple[str, float], ...]:
+        """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j)."""
+        pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
+        items = [(name, float(feats.vector[j] * pull[j])) for j, name in feats.names.items()]
+        items = [(n, round(v, 4)) for n, v in sorted(items, key=lambda kv: -kv[1]) if v > 0]
+        return tuple(items[:k])
+
+
+def load(name: str) -> Model:
+    """The named model from model_dir(), loaded once per process."""
+    folder = model_dir()
+    key = (str(folder), name)
+    if key not in _LOADED:
+        _LOADED[key] = _load(folder / f"{name}.onnx", folder / f"{name}.json", name)
+    return _LOADED[key]
+
+
+def clear_cache() -> None:
+    _LOADED.clear()
+
+
+def _load(path: Path, card_path: Path, name: str) -> Model:
+    def fail(why: str, where: Path = path) -> ModelError:
+        return ModelError(f"{where}: {why}; {REBUILD}")
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise fail("model file missing") from None
+    except OSError as exc:
+        raise fail(f"cannot read model ({exc.strerror})") from None
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise fail("model card missing", card_path) from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"model card unreadable ({exc.__class__.__name__})", card_path) from None
+    if not isinstance(card, dict):
+        raise fail("model card is not a JSON object", card_path)
+    if card.get("feature_version") != features.FEATURE_VERSION:
+        raise fail(f"built for feature version {card.get('feature_version')!r}, this cartriage "
+                   f"computes {features.FEATURE_VERSION!r}")
+    if card.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise fail("file does not match the sha256 in its model card (corrupt or replaced)")
+    kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
+    dim = features.dimension(kind)
+    try:
+        thresholds = Thresholds.from_dict(card["thresholds"])
+        shape = tuple(card["coefficients"]["shape"])
+        raw = base64.b64decode(card["coefficients"]["float32_base64"])
+        coefficients = np.frombuffer(raw, dtype=np.float32).reshape(shape)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"model card incomplete ({exc.__class__.__name__}: {exc})", card_path) from None
+    if card.get("input_dim") != dim or shape != (3, dim):
+        raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(data, sess_options=options,
+                                       providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
+        raise fail(f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
+    return Model(name, path, card, thresholds, coefficients, session)

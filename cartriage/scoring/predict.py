@@ -1,0 +1,169 @@
+"""Scoring at run time: consequence and difficulty per unit and per change, from the ONNX models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cartriage.errors import CartriageError, ModelError
+from cartriage.scoring import decision, features, model
+from cartriage.scoring.records import RecordError, record_id, to_change
+from cartriage.scoring.scores import (
+    TIERS,
+    Consequence,
+    Difficulty,
+    RecordScore,
+    Scores,
+    UnitScore,
+)
+
+if TYPE_CHECKING:
+    from cartriage.analysis.facts import Analysis
+    from cartriage.config import Config, Rule
+    from cartriage.intake.change import ChangeSet
+
+
+def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
+    """Score every unit; the change's consequence is its riskiest unit's (see decision.envelope).
+
+    Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
+    """
+    weights = {t: float(config.get("weights", t)) for t in TIERS}
+    difficulty_model = model.load("difficulty")
+    whole = features.whole_change(change, analysis)
+    change_difficulty = _difficulties(difficulty_model, change, [whole if whole.files else None])
+    scoped = features.scopes(change, analysis)
+    if not scoped:
+        issue_model = model.load("consequence-issue")
+        consequence = _consequences(issue_model, change, [None], weights)[0]
+        return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
+                      model_version=f"{issue_model.version} {difficulty_model.version}")
+    consequence_model = model.load("consequence")
+    scope_list = [scope for _, scope in scoped]
+    consequences = _consequences(consequence_model, change, scope_list, weights)
+    difficulties = _difficulties(difficulty_model, change, scope_list)
+    units = []
+    for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
+        facts = analysis.facts(unit.path)
+        rule = _pinning_rule(config.rules, unit.path, facts.role_names if facts else ())
+        if rule is not None:
+            found = Consequence(tier=rule.consequence, probabilities=found.probabilities,
+                                expected_weight=weights[rule.consequence],
+                                top_features=found.top_features, override=rule.describe())
+        units.append(UnitScore(unit_id=unit.id, consequence=found, difficulty=hard))
+    return Scores(units=tuple(units), change=_riskiest(units, weights),
+                  difficulty=change_difficulty[0],
+                  model_version=f"{consequence_model.version} {difficulty_model.version}")
+
+
+def _consequences(found: model.Model, change, scopes, weights) -> list[Consequence]:
+    feats = [features.consequence_features(change, s) for s in scopes]
+    # Rounded once, so tiers, weights and the change envelope agree with what is shown.
+    probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
+    out = []
+    for f, row in zip(feats, probabilities, strict=True):
+        tier = decision.tier(row, found.thresholds)
+        out.append(Consequence(
+            tier=tier, probabilities=_named(row),
+            expected_weight=_expected(row, weights),
+            top_features=found.top_features(f, decision.rank(tier)),
+        ))
+    return out
+
+
+def _difficulties(found: model.Model, change, scopes) -> list[Difficulty]:
+    feats = [features.difficulty_features(change, s) for s in scopes]
+    # Rounded once, so tiers, weights and the change envelope agree with what is shown.
+    probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
+    rates = found.card["defect_rates"]
+    out = []
+    for f, row in zip(feats, probabilities, strict=True):
+        tier = decision.tier(row, found.thresholds)
+        out.append(Difficulty(
+            tier=tier, probabilities=_named(row),
+            defect_probability=_expected(row, rates),
+            top_features=found.top_features(f, decision.rank(tier)),
+        ))
+    return out
+
+
+def _expected(row, values: dict[str, float]) -> float:
+    """The expectation of a per-tier value (cost weight, defect rate) under tier probabilities."""
+    return round(float(sum(p * values[t] for p, t in zip(row, TIERS, strict=True))), 4)
+
+
+def _named(row) -> dict[str, float]:
+    return {t: round(float(p), 4) for t, p in zip(TIERS, row, strict=True)}
+
+
+def _pinning_rule(rules: Iterable[Rule], path: str, roles: tuple[str, ...]) -> Rule | None:
+    """The last `[[rules]]` entry that matches the unit and pins a consequence tier."""
+    pinned = [r for r in rules if r.consequence and r.matches(path, roles)]
+    return pinned[-1] if pinned else None
+
+
+def _riskiest(units: list[UnitScore], weights: dict[str, float]) -> Consequence:
+    """The change's consequence: the envelope of its units (a pinned unit counts as certain)."""
+    rows = [decision.one_hot(u.consequence.tier) if u.consequence.override
+            else tuple(u.consequence.probabilities[t] for t in TIERS) for u in units]
+    probabilities = decision.envelope(rows)
+    top = max(units, key=lambda u: (decision.rank(u.consequence.tier),
+                                    u.consequence.probabilities["high"]))
+    tier = top.consequence.tier
+    model_tiers = [u.consequence.tier for u in units if not u.consequence.override]
+    override = top.consequence.override if tier not in model_tiers else None
+    return Consequence(
+        tier=tier, probabilities=_named(probabilities),
+        expected_weight=_expected(probabilities, weights),
+        top_features=top.consequence.top_features if len(units) == 1 else tuple(
+            (f"{top.unit_id}: {name}", value) for name, value in top.consequence.top_features),
+        override=override,
+    )
+
+
+def predict_records(records: Iterable[dict[str, Any]], config: Config) -> list[RecordScore]:
+    """One RecordScore per record, in order; a record that cannot be scored gets `error` set.
+
+    Reads only the change fields (`id`, `title`, `message`, `issue`, `description`, `diff`,
+    `diff_truncated`), never `labels` or `signals`. A missing or broken model is fatal.
+    """
+    from cartriage.analysis import analyze
+
+    out = []
+    for record in records:
+        name = record.get("id") if isinstance(record, dict) else None
+        name = name if isinstance(name, str) else None
+        try:
+            if not isinstance(record, dict):
+                raise RecordError("not a JSON object")
+            name = record_id(record)
+            change = to_change(record, config)
+            scores = score(change, analyze(change, config), config)
+        except ModelError:
+            raise
+        except CartriageError as exc:
+            out.append(RecordScore(id=name, error=str(exc)))
+            continue
+        out.append(RecordScore(id=name, consequence=scores.change, difficulty=scores.difficulty,
+                               mode=scores.mode, units=len(scores.units)))
+    return out
+
+
+def to_line(scored: RecordScore) -> dict[str, Any]:
+    """The `cartriage score` JSON line for one record."""
+    if scored.error is not None:
+        return {"id": scored.id, "error": scored.error}
+    change = scored.consequence
+    line: dict[str, Any] = {
+        "id": scored.id, "consequence": change.tier, "probabilities": change.probabilities,
+        "expected_weight": change.expected_weight, "mode": scored.mode, "units": scored.units,
+    }
+    if change.override:
+        line["override"] = change.override
+    if scored.difficulty is not None:
+        d = scored.difficulty
+        line["difficulty"] = {"tier": d.tier, "probabilities": d.probabilities,
+                              "defect_probability": d.defect_probability}
+    return line

@@ -1,0 +1,103 @@
+"""Change records (the shared JSONL schema) -> ChangeSet. Never reads `labels` or `signals`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cartriage.errors import InputError
+from cartriage.intake import parse_diff
+from cartriage.intake.change import ChangeSet
+
+if TYPE_CHECKING:
+    from cartriage.config import Config
+
+TEXT_FIELDS = ("title", "message", "issue", "description")
+
+
+class RecordError(InputError):
+    """One record cannot be scored; the others still are."""
+
+
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, error or None) for each non-blank line."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"--data {path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"--data {path}: cannot read: {exc.strerror}") from None
+    out = []
+    with handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8", errors="replace"))
+            except json.JSONDecodeError as exc:
+                out.append((number, None, f"line {number}: not JSON: {exc.msg}"))
+                continue
+            if not isinstance(record, dict):
+                out.append((number, None, f"line {number}: not a JSON object"))
+                continue
+            out.append((number, record, None))
+    return out
+
+
+def record_id(record: dict[str, Any]) -> str:
+    value = record.get("id")
+    if not isinstance(value, str) or not value:
+        raise RecordError("field 'id' must be a non-empty string")
+    return value
+
+
+def to_change(record: dict[str, Any], config: Config | None = None) -> ChangeSet:
+    """A ChangeSet from a record: the diff if present, else issue-only (title/message text)."""
+    name = record_id(record)
+    text = {}
+    for key in TEXT_FIELDS:
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RecordError(f"{name}: field {key!r} must be a string")
+        text[key] = value or ""
+    title = text["title"]
+    description = text["description"] or text["message"]
+    first, _, rest = description.partition("\n")
+    if title and first.strip() == title.strip():
+        description = rest.strip()
+    elif not title:
+        title, description = first.strip(), rest.strip()
+    diff = record.get("diff")
+    if diff is not None and not isinstance(diff, str):
+        raise RecordError(f"{name}: field 'diff' must be a string")
+    change = ChangeSet(source=f"record {name}", title=title, description=description.strip(),
+                       issue=text["issue"])
+    if not diff:
+        return change
+    files = _parse(diff, name, bool(record.get("diff_truncated")))
+    if config is not None:
+        kept = tuple(f for f in files if not config.ignored(f.path))
+        ignored = tuple(f.path for f in files if config.ignored(f.path))
+        return replace(change, files=kept, ignored=ignored)
+    return replace(change, files=files)
+
+
+def _parse(diff: str, name: str, truncated: bool):
+    data = diff.encode("utf-8", errors="replace")
+    try:
+        return parse_diff(data, name)
+    except InputError as exc:
+        if not truncated:
+            raise RecordError(f"{name}: {_after(str(exc), name)}") from None
+    # A diff cut at a size limit ends inside a hunk: drop the incomplete last hunk.
+    cut = data.rfind(b"\n@@ ")
+    try:
+        return parse_diff(data[: cut + 1], name) if cut > 0 else ()
+    except InputError as exc:
+        raise RecordError(f"{name}: {_after(str(exc), name)}") from None
+
+
+def _after(message: str, name: str) -> str:
+    return message[len(name) + 2:] if message.startswith(name + ": ") else message

@@ -1,0 +1,72 @@
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from cartriage import config as configuration
+from cartriage.analysis import analyze
+from cartriage.scoring import features
+from cartriage.scoring.records import to_change
+from tests.scoring.helpers import record
+
+CONFIG = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": "/nonexistent"})
+
+
+def _change():
+    rec = record("a1", "Fix token check in login", {
+        "app/auth/session.py": ["def check(token):", "    if token is None:", "        return 1"],
+        "docs/guide.md": ["Some words"],
+    })
+    change = to_change(rec, CONFIG)
+    return change, analyze(change, CONFIG)
+
+
+def test_same_change_gives_identical_vectors_and_names():
+    first = [features.consequence_features(*_s) for _s in _scoped()]
+    second = [features.consequence_features(*_s) for _s in _scoped()]
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a.vector, b.vector)
+        assert a.names == b.names
+        assert a.vector.dtype == np.float32
+        assert a.vector.shape == (features.dimension("consequence"),)
+
+
+def _scoped():
+    change, analysis = _change()
+    return [(change, scope) for _, scope in features.scopes(change, analysis)]
+
+
+def test_units_differ_by_their_own_files_and_share_the_title():
+    (change, auth), (_, docs) = _scoped()
+    a = features.consequence_features(change, auth)
+    d = features.consequence_features(change, docs)
+    assert not np.array_equal(a.vector, d.vector)
+    assert any("p:auth" in n for n in a.names.values())
+    assert not any("p:auth" in n for n in d.names.values())
+    assert any("w:token" in n for n in d.names.values())
+
+
+def test_issue_only_uses_text_alone():
+    change, _ = _change()
+    text_only = features.consequence_features(replace(change, files=()), None)
+    names = " ".join(text_only.names.values())
+    assert "w:login" in names
+    assert "p:" not in names and "id:" not in names and "log_added" not in names
+
+
+def test_difficulty_features_measure_size_spread_and_nesting():
+    change, analysis = _change()
+    whole = features.whole_change(change, analysis)
+    f = features.difficulty_features(change, whole)
+    numeric = features.DIFFICULTY_NUMERIC
+    values = dict(zip(numeric, f.vector[: len(numeric)], strict=True))
+    assert values["log_files"] > 0 and values["file_entropy"] > 0
+    assert values["log_control_flow"] > 0 and values["max_indent"] > 0
+    assert values["fix_message"] == 1.0
+
+
+def test_hashing_is_stable_across_processes():
+    # crc32, not Python's salted hash(): the bucket of a token is fixed forever.
+    f = features._assemble(("x",), {"x": 0.0}, {"w": ["migration"]})
+    (index,) = [i for i in f.names]
+    assert index == 1 + 1281 and f.vector[index] == 1.0

@@ -1,0 +1,71 @@
+import json
+import shutil
+
+import pytest
+
+from cartriage.errors import ModelError
+from cartriage.scoring import features, model
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    shutil.copytree(model.model_dir(), folder)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(folder))
+    model.clear_cache()
+    yield folder
+    model.clear_cache()
+
+
+def test_shipped_models_load_and_match_the_feature_version(models):
+    for name in model.NAMES:
+        loaded = model.load(name)
+        assert loaded.card["feature_version"] == features.FEATURE_VERSION
+        assert loaded.path == models / f"{name}.onnx"
+
+
+def _one_line_error(name, folder):
+    with pytest.raises(ModelError) as info:
+        model.load(name)
+    message = str(info.value)
+    assert "\n" not in message and "cartriage train" in message
+    return message
+
+
+def test_missing_model_names_the_path(models):
+    (models / "consequence.onnx").unlink()
+    message = _one_line_error("consequence", models)
+    assert str(models / "consequence.onnx") in message and "missing" in message
+
+
+def test_corrupt_model_is_refused(models):
+    path = models / "difficulty.onnx"
+    path.write_bytes(path.read_bytes()[:500])
+    assert "sha256" in _one_line_error("difficulty", models)
+
+
+def test_corrupt_model_with_matching_card_is_refused(models):
+    import hashlib
+
+    path = models / "difficulty.onnx"
+    path.write_bytes(b"not an onnx graph")
+    card = json.loads((models / "difficulty.json").read_text())
+    card["sha256"] = hashlib.sha256(b"not an onnx graph").hexdigest()
+    (models / "difficulty.json").write_text(json.dumps(card))
+    assert "not a loadable ONNX model" in _one_line_error("difficulty", models)
+
+
+def test_feature_version_mismatch_is_refused(models):
+    card_path = models / "consequence.json"
+    card = json.loads(card_path.read_text())
+    card["feature_version"] = "cartriage-features-0"
+    card_path.write_text(json.dumps(card))
+    message = _one_line_error("consequence", models)
+    assert "cartriage-features-0" in message and features.FEATURE_VERSION in message
+
+
+def test_missing_or_broken_card_is_refused(models):
+    (models / "consequence-issue.json").write_text("{not json")
+    assert "model card unreadable" in _one_line_error("consequence-issue", models)
+    (models / "consequence-issue.json").unlink()
+    assert "model card missing" in _one_line_error("consequence-issue", models)

@@ -1,0 +1,97 @@
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from cartriage import config as configuration
+from cartriage.analysis import analyze
+from cartriage.scoring import decision, model, predict_records, score
+from cartriage.scoring.records import to_change
+from cartriage.scoring.scores import TIERS
+from tests.scoring.helpers import record
+
+
+def _config(tmp_path: Path, text: str = ""):
+    path = tmp_path / "cartriage.toml"
+    path.write_text(text)
+    return configuration.load(cwd=tmp_path, explicit=path, env={"XDG_CONFIG_HOME": "/x"})
+
+
+MIXED = record("m1", "Add invoice export and fix typo in README", {
+    "billing/invoices.py": ["def export(invoice):", "    return invoice.total"],
+    "README.md": ["Fix a typo"],
+})
+
+
+def _score(config):
+    change = to_change(MIXED, config)
+    return score(change, analyze(change, config), config)
+
+
+def test_units_and_change_carry_probabilities_and_expected_weight(tmp_path):
+    scores = _score(_config(tmp_path))
+    assert [u.unit_id for u in scores.units] == ["billing/invoices.py", "README.md"]
+    for unit in scores.units:
+        c, d = unit.consequence, unit.difficulty
+        assert abs(sum(c.probabilities.values()) - 1) < 1e-3
+        expected = sum(c.probabilities[t] * w for t, w in zip(TIERS, (1, 5, 25), strict=True))
+        assert abs(c.expected_weight - expected) < 1e-2
+        assert 0 < d.defect_probability < 1 and d.tier in TIERS
+        assert c.top_features and all(v > 0 for _, v in c.top_features)
+    assert scores.mode == "diff" and scores.difficulty is not None
+
+
+def test_change_is_its_riskiest_unit_not_the_average(tmp_path):
+    scores = _score(_config(tmp_path))
+    highs = [u.consequence.probabilities["high"] for u in scores.units]
+    lows = [u.consequence.probabilities["low"] for u in scores.units]
+    assert scores.change.probabilities["high"] == max(highs)
+    assert scores.change.probabilities["low"] == min(lows)
+    assert scores.change.expected_weight >= max(u.consequence.expected_weight
+                                                for u in scores.units)
+    assert TIERS.index(scores.change.tier) == max(TIERS.index(u.consequence.tier)
+                                                  for u in scores.units)
+
+
+def test_envelope_tier_is_the_highest_unit_tier():
+    thresholds = model.load("consequence").thresholds
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 5):
+        for _ in range(200):
+            rows = rng.dirichlet([1, 1, 1], size=size)
+            tiers = [decision.tier(r, thresholds) for r in rows]
+            best = max(tiers, key=decision.rank)
+            assert decision.tier(decision.envelope(rows), thresholds) == best
+
+
+def test_rule_pins_a_tier_and_is_shown_as_override(tmp_path):
+    config = _config(tmp_path, '[[rules]]\npath = "billing/**"\nconsequence = "high"\n'
+                               '[[rules]]\npath = "*.md"\nconsequence = "low"\n')
+    scores = _score(config)
+    billing, readme = scores.units
+    assert billing.consequence.tier == "high"
+    assert billing.consequence.override == "rules[0] (path='billing/**')"
+    assert billing.consequence.expected_weight == 25.0
+    assert readme.consequence.tier == "low" and readme.consequence.override.startswith("rules[1]")
+    assert scores.change.tier == "high" and scores.change.probabilities["high"] == 1.0
+
+
+def test_issue_only_change_uses_the_text_model(tmp_path):
+    config = _config(tmp_path)
+    change = to_change(record("i1", "Users lose data when the migration drops a column"), config)
+    scores = score(change, analyze(change, config), config)
+    assert scores.mode == "issue" and scores.units == ()
+    assert "consequence-issue@" in scores.model_version
+    assert scores.change.tier in TIERS and scores.difficulty is not None
+
+
+def test_predict_records_never_reads_labels_or_signals(tmp_path):
+    config = _config(tmp_path)
+    base = dict(MIXED)
+    variants = [dict(base, labels={"consequence": c, "difficulty": d}, signals={"reverted": r})
+                for c, d, r in itertools.product(("low", "high"), ("low", "high"), (True, False))]
+    scored = predict_records([base, *variants], config)
+    assert all(s == scored[0] for s in scored)
+    assert scored[0].error is None and scored[0].id == "acme/app@m1"
+    assert scored[0].consequence.tier in TIERS and scored[0].difficulty.tier in TIERS
+    assert scored[0].mode == "diff" and scored[0].units == 2

@@ -1,0 +1,80 @@
+import hashlib
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cartriage import config as configuration
+from cartriage.errors import CartriageError
+from tests.scoring.helpers import record, write_jsonl
+
+CONFIG = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": "/nonexistent"})
+KINDS = {
+    "low": ("Fix typo in docs", "docs/guide.md", ["Some clearer words here"], "low"),
+    "medium": ("Handle empty search results", "app/search/view.py",
+               ["def search(q):", "    if not q:", "        return []"], "medium"),
+    "high": ("Add migration dropping the sessions table", "db/migrations/0007_sessions.py",
+             ["op.drop_table('sessions')", "op.add_column('users', 'token_hash')"], "high"),
+}
+
+
+def _records(tmp_path: Path) -> Path:
+    rows = []
+    for r, repo in enumerate(("acme/a", "acme/b", "acme/c")):
+        for n in range(4):
+            for tier, (title, path, lines, difficulty) in KINDS.items():
+                name = f"{tier}{r}{n}"
+                rows.append(record(name, f"{title} {n}", {path.replace(".", f"{n}."): lines},
+                                   labels=(tier, difficulty), repo=repo))
+    return write_jsonl(tmp_path / "train.jsonl", rows)
+
+
+def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
+    pytest.importorskip("sklearn")
+    from cartriage.scoring import train
+
+    data = _records(tmp_path)
+    logs = []
+    first = train.train(data, tmp_path / "one", CONFIG, log=logs.append)
+    second = train.train(data, tmp_path / "two", CONFIG, log=lambda _: None)
+    assert first == second
+    assert "leave-one-repository-out" in logs[0] and "high->low" in logs[0]
+    for name in ("consequence", "consequence-issue", "difficulty"):
+        a = (tmp_path / "one" / f"{name}.onnx").read_bytes()
+        b = (tmp_path / "two" / f"{name}.onnx").read_bytes()
+        assert a == b and len(a) < 5 * 2**20
+        card = json.loads((tmp_path / "one" / f"{name}.json").read_text())
+        assert card["sha256"] == hashlib.sha256(a).hexdigest()
+        assert card["training_data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+        assert card["feature_version"] and card["libraries"]["scikit-learn"]
+        assert set(card["metrics"]["loo"]) >= {"confusion", "macro_f1", "recall_high",
+                                               "high_predicted_low"}
+
+
+def test_trained_models_serve_predictions(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.scoring import model, predict_records, train
+
+    data = _records(tmp_path)
+    train.train(data, tmp_path / "models", CONFIG, log=lambda _: None)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    try:
+        rows = [json.loads(line) for line in data.read_text().splitlines()]
+        lines = predict_records(rows, CONFIG)
+    finally:
+        model.clear_cache()
+    predicted = np.array([s.consequence.probabilities["high"] for s in lines])
+    truth = np.array([row["labels"]["consequence"] == "high" for row in rows])
+    assert predicted[truth].min() > predicted[~truth].max()
+
+
+def test_missing_train_extra_is_one_clear_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.delitem(sys.modules, "cartriage.scoring.train", raising=False)
+    with pytest.raises(CartriageError) as info:
+        importlib.import_module("cartriage.scoring.train")
+    assert "pip install -e .[train]" in str(info.value) and "\n" not in str(info.value)
