@@ -90,11 +90,8 @@ def oracle_inputs(records, config) -> dict[str, np.ndarray]:
     }
 
 
-def predicted_inputs(records, config) -> dict[str, np.ndarray]:
-    """The scoring model's predictions per record (never reads labels)."""
-    from cartriage.scoring import predict_records
-
-    scored = predict_records(records, config)
+def predicted_inputs(scored) -> dict[str, np.ndarray]:
+    """The scoring model's predictions per record (`scoring.predict_records`, no labels)."""
     return {
         "difficulty": np.array([[float(s.difficulty.probabilities.get(t, 0.0)) for t in TIERS]
                                 for s in scored]),

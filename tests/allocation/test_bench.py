@@ -15,7 +15,8 @@ TIERS = ("low", "medium", "high")
 
 
 def record(i: int, consequence: str, difficulty: str, lines: int, **extra) -> dict:
-    diff = f"diff --git a/f{i}.py b/f{i}.py\n@@ -1,1 +1,{lines} @@\n" + "+x\n" * lines
+    diff = (f"diff --git a/src/f{i}.py b/src/f{i}.py\n--- /dev/null\n+++ b/src/f{i}.py\n"
+            f"@@ -0,0 +1,{lines} @@\n" + "+x\n" * lines)
     return {"id": f"o/r@{i:09d}", "repo": "o/r", "title": f"change {i}",
             "files": [{"path": f"src/f{i}.py", "added": lines, "removed": 0}], "churn": lines,
             "diff": diff, "labels": {"consequence": consequence, "difficulty": difficulty,
@@ -96,11 +97,16 @@ def test_command_writes_json_with_rows(tmp_path):
     from cartriage.commands import bench as command
 
     data = tmp_path / "data.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in records(12)) + "\n", encoding="utf-8")
+    broken = {**record(99, "high", "high", 3), "diff": "@@ -1,5 +1,1 @@\n+x\n"}
+    lines = [json.dumps(r) for r in [*records(12), broken]]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "bench.json"
     assert command.run(data=data, fmt="json", output=out, config=None) == 0
     result = json.loads(out.read_text(encoding="utf-8"))
-    assert "oracle" in {r["inputs"] for r in result["rows"]}
+    assert {r["inputs"] for r in result["rows"]} == {"predicted", "oracle"}
+    assert result["records"] == 12
+    assert any("1 record(s) could not be scored" in n for n in result["notes"])
+    assert result["oracle_share"]
     assert {r["policy"] for r in result["rows"]} == {
         "uniform", "difficulty-ranked", "difficulty-aware", "consequence-aware",
         "priority-aware"}
