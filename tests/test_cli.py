@@ -1,0 +1,172 @@
+"""The command line end to end, in real git repositories, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cartriage import __version__
+from cartriage.commands.common import parse_budget
+from cartriage.config import UNSET
+from cartriage.errors import UsageError
+
+PATCH = b"""\
+diff --git a/app/auth.py b/app/auth.py
+--- a/app/auth.py
++++ b/app/auth.py
+@@ -1,3 +1,3 @@
+ def can_edit(user, doc):
+-    return user.is_admin
++    return user.is_admin or doc.owner == user
+ # end
+"""
+
+
+def cartriage(*args: str, cwd: Path, stdin: bytes | None = None, env: dict | None = None):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("OPENAI_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "cartriage", *args], cwd=cwd, input=stdin,
+                          capture_output=True, env=full_env, check=False)
+
+
+def out(done) -> str:
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def err(done) -> str:
+    return done.stderr.decode("utf-8", errors="replace")
+
+
+@pytest.fixture
+def project(repo):
+    repo.commit("Initial import", {"app/auth.py": "def can_edit(user, doc):\n"
+                                   "    return user.is_admin\n# end\n",
+                                   "README.md": "# demo\n"})
+    repo.commit("Let owners edit their documents\n\nOwners could not edit.",
+                {"app/auth.py": "def can_edit(user, doc):\n"
+                 "    return user.is_admin or doc.owner == user\n# end\n",
+                 "docs/guide.md": "How to edit.\n"})
+    return repo
+
+
+def test_version_and_help(tmp_path):
+    done = cartriage("--version", cwd=tmp_path)
+    assert done.returncode == 0 and out(done).strip() == f"cartriage {__version__}"
+    done = cartriage("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for command in ("review", "plan", "explain", "init", "config"):
+        assert command in out(done)
+
+
+def test_plan_last_commit_text_and_json(project):
+    done = cartriage("plan", "HEAD~1", cwd=project.path)
+    assert done.returncode == 0, err(done)
+    assert "app/auth.py" in out(done) and "docs/guide.md" in out(done)
+    done = cartriage("plan", "HEAD~1", "--format", "json", cwd=project.path)
+    assert done.returncode == 0, err(done)
+    document = json.loads(out(done))
+    assert document["schema_version"] == 1
+    assert document["change"]["title"] == "Let owners edit their documents"
+    assert document["kind"] == "plan" and document["review"] is None
+    units = {a["unit_id"] for a in document["plan"]["assignments"]}
+    assert units == {"app/auth.py", "docs/guide.md"}
+
+
+def test_review_without_a_model_prints_the_plan_and_how_to_configure(project, tmp_path):
+    report = tmp_path / "plan.json"
+    done = cartriage("review", "HEAD~1", "--format", "json", "--output", str(report),
+                     cwd=project.path)
+    assert done.returncode == 0, err(done)
+    assert "no LLM configured" in err(done) and "--model" in err(done)
+    assert json.loads(report.read_text())["review"] is None
+
+
+def test_diff_from_file_and_stdin_outside_a_repository(tmp_path):
+    patch = tmp_path / "change.diff"
+    patch.write_bytes(PATCH)
+    for args, stdin in ((["--diff", str(patch)], None), (["--diff", "-"], PATCH)):
+        done = cartriage("plan", *args, "--format", "json", cwd=tmp_path, stdin=stdin)
+        assert done.returncode == 0, err(done)
+        document = json.loads(out(done))
+        assert [u["path"] for u in document["analysis"]["units"]] == ["app/auth.py"]
+        assert "no repository" in " ".join(document["analysis"]["notes"]).lower()
+
+
+def test_issue_alone_is_triaged(tmp_path):
+    issue = tmp_path / "issue.md"
+    issue.write_text("Password reset tokens never expire\n\nAnyone with an old reset link "
+                     "can take over the account.\n", encoding="utf-8")
+    done = cartriage("plan", "--issue", str(issue), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, err(done)
+    document = json.loads(out(done))
+    assert document["scores"]["change"]["tier"] in ("low", "medium", "high")
+
+
+def test_empty_change_is_nothing_to_review(project):
+    project.commit("empty")
+    done = cartriage("review", "HEAD~1", cwd=project.path)
+    assert done.returncode == 0
+    assert "nothing to review" in err(done)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["plan", "no-such-rev"], 3, "unknown revision: 'no-such-rev'"),
+        (["plan", "HEAD~1", "--staged"], 2, "give one change to review"),
+        (["plan", "HEAD~1", "--format", "yaml"], 2, "unknown --format 'yaml'"),
+        (["plan", "HEAD~1", "--budget", "lots"], 2, "--budget 'lots'"),
+        (["plan", "--diff", "missing.diff"], 3, "no such file"),
+        (["review", "HEAD~1", "--fail-on", "sever"], 2, "'review.fail_on' must be one of"),
+    ],
+)
+def test_errors_are_one_line_with_distinct_exit_codes(project, args, code, message):
+    done = cartriage(*args, cwd=project.path)
+    assert done.returncode == code, err(done)
+    assert message in err(done)
+    assert "Traceback" not in err(done) and len(err(done).strip().splitlines()) == 1
+
+
+def test_not_a_repository_and_malformed_patch(tmp_path):
+    done = cartriage("plan", "HEAD~1", cwd=tmp_path)
+    assert done.returncode == 3 and "not a git repository" in err(done)
+    bad = tmp_path / "bad.diff"
+    bad.write_bytes(b"--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n?? junk\n")
+    done = cartriage("plan", "--diff", str(bad), cwd=tmp_path)
+    assert done.returncode == 3 and "line 5" in err(done) and "Traceback" not in err(done)
+
+
+def test_invalid_config_names_the_key(project):
+    (project.path / "cartriage.toml").write_text("[budget]\ntokenz = 5\n", encoding="utf-8")
+    done = cartriage("plan", "HEAD~1", cwd=project.path)
+    assert done.returncode == 2
+    assert "unknown key 'budget.tokenz' (did you mean 'budget.tokens'?)" in err(done)
+    done = cartriage("plan", "HEAD~1", "--debug", cwd=project.path)
+    assert done.returncode != 0 and "Traceback" in err(done)
+
+
+def test_init_then_config_shows_sources(project):
+    done = cartriage("init", cwd=project.path)
+    assert done.returncode == 0 and (project.path / "cartriage.toml").is_file()
+    assert cartriage("init", cwd=project.path).returncode == 2  # exists: needs --force
+    done = cartriage("config", "--format", "json", cwd=project.path,
+                     env={"CARTRIAGE_BUDGET__TOKENS": "1234"})
+    assert done.returncode == 0, err(done)
+    values = {row["key"]: row for row in json.loads(out(done))["values"]}
+    assert values["budget.tokens"]["value"] == 1234
+    assert values["budget.tokens"]["source"] == "environment $CARTRIAGE_BUDGET__TOKENS"
+    assert values["weights.high"]["source"] == "default"
+
+
+def test_parse_budget():
+    assert parse_budget("50k") == {("budget", "tokens"): 50_000, ("budget", "usd"): UNSET}
+    assert parse_budget("120000")[("budget", "tokens")] == 120_000
+    assert parse_budget("$0.50") == {("budget", "usd"): 0.5, ("budget", "tokens"): UNSET}
+    assert parse_budget("2usd")[("budget", "usd")] == 2.0
+    with pytest.raises(UsageError):
+        parse_budget("soon")
