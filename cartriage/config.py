@@ -140,6 +140,7 @@ RULE_KEYS = {
     "path": Key("str", OPTIONAL, "glob the file path must match"),
     "has_role": Key("str", OPTIONAL, "role the file must have (from analysis)"),
     "role": Key("str", OPTIONAL, "role to add to matching files"),
+    "remove_role": Key("str", OPTIONAL, "role the analysis found that matching files do not have"),
     "consequence": Key("str", OPTIONAL, "pin the consequence tier", choices=TIERS),
     "min_strategy": Key("str", OPTIONAL, "cheapest strategy allowed", choices=STRATEGY_NAMES),
 }
@@ -155,6 +156,7 @@ class Rule:
     role: str | None = None
     consequence: str | None = None
     min_strategy: str | None = None
+    remove_role: str | None = None
 
     def matches(self, path: str, roles: tuple[str, ...] = ()) -> bool:
         if self.path is not None and not glob_match(path, self.path):
@@ -337,10 +339,10 @@ def _parse_rules(label: str, table: Any) -> tuple[Rule, ...]:
             values[key] = _check(label, where, RULE_KEYS[key], value, "file")
         if not values.get("path") and not values.get("has_role"):
             raise ConfigError(f"{label}: rules[{index}] needs 'path' or 'has_role'")
-        if not any(values.get(k) for k in ("role", "consequence", "min_strategy")):
+        if not any(values.get(k) for k in ("role", "consequence", "min_strategy", "remove_role")):
             raise ConfigError(
-                f"{label}: rules[{index}] sets nothing: give 'role', 'consequence' or "
-                "'min_strategy'"
+                f"{label}: rules[{index}] sets nothing: give 'role', 'consequence', "
+                "'min_strategy' or 'remove_role'"
             )
         rules.append(Rule(index=index, **values))
     return tuple(rules)

@@ -8,22 +8,14 @@ that cannot be parsed degrades to path-based roles with a note: analysis never f
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import astuple, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cartriage.analysis import fanin, languages, roles
+from cartriage.analysis import fanin, languages, roles, store
 from cartriage.analysis.facts import Analysis, FileFacts, RoleHit, Symbol, Unit
-from cartriage.analysis.symbols import (
-    Definition,
-    Import,
-    Outline,
-    changed_symbols,
-    fragment_symbols,
-    outline,
-)
+from cartriage.analysis.symbols import changed_symbols, fragment_symbols, outline
 from cartriage.intake.change import WORKTREE, ChangeSet, FileChange
 
 if TYPE_CHECKING:
@@ -32,8 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "units_for"]
 
 MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
-OUTLINES_FILE = "outlines-v1.json"  # definitions of changed files' blobs, for re-plans
-MAX_CACHED_OUTLINES = 2_000
 HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
 TEXT_BYTES = 65_536  # of a file known by role only (SQL, YAML), they read this much
 _NULL_BLOB = "0" * 40
@@ -52,14 +42,17 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
         index = _index(change, files, config, notes)
     max_bytes = config.get("analysis", "max_file_bytes")
     contents = _contents(change, files, max_bytes) if change.repo_root else {}
-    cache_path = fanin.cache_folder(change.repo_root) if change.repo_root else None
-    cache = _load_outlines(cache_path) if cache_path else None
+    db = store.connect(fanin.cache_folder(change.repo_root)) if change.repo_root else None
+    worktree = change.new_rev == WORKTREE
+    cache = store.get(db, _outline_keys(files, worktree)) if db is not None else None
     size = len(cache) if cache is not None else 0
     facts = tuple(_file_facts(f, contents.get(f.path, (None, None)), index, config, max_bytes,
-                              change.repo_root is not None, cache, change.new_rev == WORKTREE)
+                              change.repo_root is not None, cache, worktree)
                   for f in files)
-    if cache is not None and len(cache) != size:
-        _save_outlines(cache_path, cache)
+    if db is not None:
+        if cache is not None and len(cache) != size:
+            store.put(db, {k: store.encode(v) for k, v in list(cache.items())[size:]})
+        db.close()
     limit = config.get("analysis", "unit_max_lines")
     units = tuple(u for f in files for u in units_for(f, limit))
     return Analysis(files=facts, units=units,
@@ -131,17 +124,18 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
     return index
 
 
-def _load_outlines(folder: Path) -> dict:
-    try:
-        data = json.loads((folder / OUTLINES_FILE).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _save_outlines(folder: Path, cache: dict) -> None:
-    entries = list(cache.items())[-MAX_CACHED_OUTLINES:]  # insertion order: oldest go first
-    fanin.write_json(folder / OUTLINES_FILE, dict(entries))
+def _outline_keys(files: list[FileChange], worktree: bool) -> list[str]:
+    """Store keys ("blob:language") of the versions `_outline` may look up."""
+    keys = []
+    for f in files:
+        lang = languages.detect(f.path)
+        if lang is None or f.binary or f.submodule:
+            continue
+        if f.status != "added" and f.old_blob:
+            keys.append(f"{f.old_blob}:{lang}")
+        if f.status != "deleted" and f.new_blob and not worktree:
+            keys.append(f"{f.new_blob}:{lang}")
+    return keys
 
 
 def _rev(rev: str) -> str:
@@ -258,13 +252,10 @@ def _outline(language, data: bytes | None, blob: str | None, cache: dict | None)
         return None
     key = f"{blob}:{language.name}" if blob and cache is not None else None
     if key and key in cache:
-        definitions, imports, error = cache[key]
-        return Outline([Definition(*d) for d in definitions],
-                       [Import(spec, tuple(names)) for spec, names in imports], error)
+        return cache[key]
     result = outline(language, data)
     if key:
-        cache[key] = [[astuple(d) for d in result.definitions],
-                      [[i.spec, list(i.symbols)] for i in result.imports], result.syntax_error]
+        cache[key] = result
     return result
 
 

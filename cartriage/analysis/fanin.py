@@ -2,14 +2,16 @@
 
 Imports are extracted with tree-sitter from every source file at the change's new revision and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
-the blobs it has not seen. Resolving imports to files (module keys, relative paths, package
-re-exports) is cheap and done on every run.
+the blobs it has not seen. The same parse gives each blob's definitions, kept in the outline
+store (store.py) so that analysing a change does not parse its files again. Resolving imports
+to files (module keys, relative paths, package re-exports) is cheap and done on every run.
 """
 
 from __future__ import annotations
 
 import bisect
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -21,12 +23,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartriage.analysis import languages
-from cartriage.analysis.symbols import imports_only
+from cartriage.analysis import languages, store
+from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
-CACHE_VERSION = 1
-CACHE_FILE = "imports-v1.json"
+CACHE_VERSION = 2  # 2: blobs indexed since also have their outline in the store
+CACHE_FILE = "imports-v2.json"
 RESOLVED_FILE = "fan-in-v1.json"
 PARALLEL_FROM = 200  # blobs to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
@@ -75,16 +77,23 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
     the exact tree, the extracted imports per blob.
     """
     started = time.perf_counter()
-    tree = list_tree(repo_root, rev)
+    # A commit's tree id names its listing: a warm run need not list (and hash) 3,000 paths.
+    tree = named = None
+    if rev in (INDEX, WORKTREE):
+        tree = named = list_tree(repo_root, rev)
+    else:
+        named = _git(repo_root, "rev-parse", f"{rev}^{{tree}}").decode().strip()
     cache_path = _cache_path(repo_root)
-    tree_key = hashlib.sha1(json.dumps([tree, sorted((extra or {}).items()), max_bytes,
-                                        ignored.pattern if ignored else None])
+    tree_key = hashlib.sha1(json.dumps([CACHE_VERSION, named, sorted((extra or {}).items()),
+                                        max_bytes, ignored.pattern if ignored else None])
                             .encode()).hexdigest()
     resolved = _load_resolved(cache_path, tree_key)
     if resolved is not None:
         resolved.stats = {"files": len(resolved.files) - len(extra or {}), "parsed": 0,
                           "parsed_bytes": 0, "seconds": time.perf_counter() - started}
         return resolved
+    if tree is None:
+        tree = list_tree(repo_root, rev)
     entries = [(path, blob, lang) for path, blob, size in tree
                if (size is None or size <= max_bytes)
                and (lang := _language(path)) is not None
@@ -94,7 +103,8 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
                if f"{blob}:{lang}" not in cache}
     parsed_bytes = 0
     if missing:
-        parsed_bytes = _extract_missing(repo_root, rev, missing, cache, workers)
+        parsed_bytes = _extract_missing(repo_root, rev, missing, cache, workers,
+                                        cache_path.parent if cache_path else None)
         _save(cache_path, cache, {f"{b}:{lang}" for _, b, lang in entries})
     files = {path: lang for path, _, lang in entries}
     imports = {path: cache.get(f"{blob}:{lang}", []) for path, blob, lang in entries}
@@ -227,7 +237,8 @@ def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
     return blobs
 
 
-def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int) -> int:
+def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,
+                     folder: Path | None = None) -> int:
     by_sha = read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()}))
     if rev == WORKTREE:
         for blob, _, path in missing.values():
@@ -236,31 +247,49 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
     jobs = [(key, lang, by_sha[blob]) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
     total = sum(len(data) for _, _, data in jobs)
+    outlines: dict[str, str] = {}
     if workers > 1 and len(jobs) >= PARALLEL_FROM:
         import multiprocessing
 
         jobs.sort(key=lambda job: -len(job[2]))  # big files first: even the workers' load
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.imap_unordered(_extract, jobs, chunksize=8)
-            cache.update(results)
+            _collect(results, cache, outlines)
     else:
-        cache.update(map(_extract, jobs))
+        _collect(map(_extract, jobs), cache, outlines)
+    if outlines and folder is not None:
+        db = store.connect(folder)
+        store.put(db, outlines)
+        if db is not None:
+            db.close()
     return total
 
 
-def _extract(job: tuple[str, str, bytes]) -> tuple[str, list]:
+def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
+    for key, imports, encoded in results:
+        cache[key] = imports
+        if encoded is not None:
+            outlines[key] = encoded
+
+
+def _extract(job: tuple[str, str, bytes]) -> tuple[str, list, str | None]:
+    """Imports of one blob for the index, and its whole outline (encoded) for the store."""
     key, lang, data = job
-    if lang in ("vue", "svelte"):
+    embedded = lang in ("vue", "svelte")
+    if embedded:
         data, lang = b"\n".join(_SCRIPT.findall(data)), "typescript"
     language = languages.get(lang)
     try:
-        return key, [[spec, list(symbols)] for spec, symbols in imports_only(language, data)]
+        result = outline(language, data)
     except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
-        return key, []
+        return key, [], None
+    imports = [[i.spec, list(i.symbols)] for i in result.imports]
+    return key, imports, None if embedded else store.encode(result)
 
 
 # The on-disk cache.
 
+@functools.lru_cache(maxsize=16)
 def cache_folder(repo_root: str) -> Path | None:
     """`.git/cartriage/` of the repository (the common git folder for worktrees)."""
     try:

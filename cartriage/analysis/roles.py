@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -17,18 +18,81 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 
+class Glob:
+    """A path glob matched case-insensitively; `**/` may also match nothing, like
+    config.glob_match. Globs made of literals and `*` (nearly all of roles.toml) are matched
+    with string operations: compiling hundreds of regexes would cost a plan 0.2 s."""
+
+    __slots__ = ("text", "_variants", "_regex", "_tail")
+
+    def __init__(self, pattern: str) -> None:
+        self.text = pattern
+        variants = [pattern.lower()]
+        while variants[-1].startswith("**/"):
+            variants.append(variants[-1][3:])
+        self._regex = None
+        self._variants: tuple[tuple[str, ...], ...] = ()
+        if any(c in pattern for c in "?["):
+            self._regex = re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
+            self._tail = ""
+        else:
+            self._variants = tuple(_pieces(v) for v in variants)
+            ends = [pieces[-1][::-1] for pieces in self._variants]
+            self._tail = os.path.commonprefix(ends)[::-1]
+
+    def match(self, path: str) -> bool:
+        """Whether `path` (already lower-cased) matches, with fnmatch's `*` (crossing `/`)."""
+        if not path.endswith(self._tail):  # what every variant ends with: a quick no
+            return False
+        if self._regex is not None:
+            return self._regex.match(path) is not None
+        return any(_star_match(pieces, path) for pieces in self._variants)
+
+
+def _pieces(glob: str) -> tuple[str, ...]:
+    """Literal pieces between `*`s; runs of `*` are one `*`."""
+    parts = glob.split("*")
+    return (parts[0], *(p for p in parts[1:-1] if p), parts[-1]) if len(parts) > 1 else (glob,)
+
+
+def _star_match(pieces: tuple[str, ...], text: str) -> bool:
+    """fnmatch for a glob split on `*`: leftmost matching of the inner pieces is exact."""
+    if len(pieces) == 1:
+        return text == pieces[0]
+    first, last = pieces[0], pieces[-1]
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position = len(first)
+    for piece in pieces[1:-1]:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+@functools.cache
+def _regex(source: str, flags: int = 0) -> re.Pattern:
+    """Content regexes are compiled on first use: most plans never need most of them."""
+    return re.compile(source, flags)
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """One `[[pattern]]` of roles.toml; every condition given must hold."""
+    """One `[[pattern]]` of roles.toml; every condition given must hold. Regexes are kept as
+    source text and compiled when first needed."""
 
     role: str
     what: str
-    path: tuple[tuple[str, re.Pattern], ...] = ()
-    path_re: tuple[re.Pattern, ...] = ()
-    not_path: tuple[tuple[str, re.Pattern], ...] = ()
+    path: tuple[Glob, ...] = ()
+    path_re: tuple[str, ...] = ()
+    not_path: tuple[Glob, ...] = ()
     language: frozenset[str] = frozenset()
-    imports: tuple[re.Pattern, ...] = ()
-    text: tuple[re.Pattern, ...] = ()
+    imports: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    unless_role: frozenset[str] = frozenset()
+    changed_lines: bool = False  # `text` searched in the changed lines only, not the file's head
 
     @property
     def needs_content(self) -> bool:
@@ -42,16 +106,6 @@ class Catalogue:
     core_min_fan_in: int
 
 
-def _glob(pattern: str) -> tuple[str, re.Pattern]:
-    """A glob as one regex; `**/` may also match nothing, like config.glob_match."""
-    variants = [pattern]
-    while pattern.startswith("**/"):
-        pattern = pattern[3:]
-        variants.append(pattern)
-    return variants[0], re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants),
-                                   re.IGNORECASE)
-
-
 @functools.lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
     """The role patterns shipped with cartriage (roles.toml), compiled once."""
@@ -61,12 +115,14 @@ def catalogue() -> Catalogue:
     for entry in data.get("pattern", []):
         patterns.append(Pattern(
             role=entry["role"], what=entry.get("what", entry["role"]),
-            path=tuple(_glob(g) for g in entry.get("path", ())),
-            path_re=tuple(re.compile(r, re.IGNORECASE) for r in entry.get("path_re", ())),
-            not_path=tuple(_glob(g) for g in entry.get("not_path", ())),
+            path=tuple(Glob(g) for g in entry.get("path", ())),
+            path_re=tuple(entry.get("path_re", ())),
+            not_path=tuple(Glob(g) for g in entry.get("not_path", ())),
             language=frozenset(entry.get("language", ())),
-            imports=tuple(re.compile(r) for r in entry.get("imports", ())),
-            text=tuple(re.compile(r) for r in entry.get("text", ())),
+            imports=tuple(entry.get("imports", ())),
+            text=tuple(entry.get("text", ())),
+            unless_role=frozenset(entry.get("unless_role", ())),
+            changed_lines=bool(entry.get("changed_lines", False)),
         ))
     core = data.get("core", {})
     return Catalogue(tuple(patterns), float(core.get("percentile", 90.0)),
@@ -86,19 +142,21 @@ class Content:
 
 def detect(path: str, language: str | None, content: Content | None) -> list[RoleHit]:
     """Role hits for one file: by path always, by imports and text when content is known."""
-    hits: list[RoleHit] = []
+    found: list[tuple[Pattern, RoleHit]] = []
     seen: set[tuple[str, str]] = set()
+    lowered = path.lower()
     for pattern in catalogue().patterns:
         if (pattern.role, pattern.what) in seen:
             continue
-        evidence = _evaluate(pattern, path, language, content)
+        evidence = _evaluate(pattern, path, lowered, language, content)
         if evidence is not None:
             seen.add((pattern.role, pattern.what))
-            hits.append(RoleHit(pattern.role, f"{pattern.what}: {evidence}"))
-    return hits
+            found.append((pattern, RoleHit(pattern.role, f"{pattern.what}: {evidence}")))
+    unconditional = {hit.role for pattern, hit in found if not pattern.unless_role}
+    return [hit for pattern, hit in found if not pattern.unless_role & unconditional]
 
 
-def _evaluate(pattern: Pattern, path: str, language: str | None,
+def _evaluate(pattern: Pattern, path: str, lowered: str, language: str | None,
               content: Content | None) -> str | None:
     if not (pattern.path or pattern.path_re or pattern.language or pattern.needs_content):
         return None
@@ -109,39 +167,43 @@ def _evaluate(pattern: Pattern, path: str, language: str | None,
         if not (pattern.path or pattern.path_re or pattern.needs_content):
             parts.append(f"language {language}")
     if pattern.path:
-        glob = next((g for g, regex in pattern.path if regex.match(path)), None)
+        glob = next((g for g in pattern.path if g.match(lowered)), None)
         if glob is None:
             return None
-        parts.append(f"path matches {glob!r}")
+        parts.append(f"path matches {glob.text!r}")
     if pattern.path_re:
-        found = next((m for m in (r.search(path) for r in pattern.path_re) if m), None)
+        found = next((m for m in (_regex(r, re.IGNORECASE).search(path)
+                                  for r in pattern.path_re) if m), None)
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
-    if any(regex.match(path) for _, regex in pattern.not_path):
+    if any(g.match(lowered) for g in pattern.not_path):
         return None
     if pattern.imports:
         if content is None:
             return None
-        module = next((m for m in content.imports if any(r.match(m) for r in pattern.imports)),
-                      None)
+        regex = _regex("|".join(f"(?:{r})" for r in pattern.imports))
+        module = next((m for m in content.imports if regex.match(m)), None)
         if module is None:
             return None
         parts.append(f"imports {module!r}")
     if pattern.text:
         if content is None:
             return None
-        found_text = _search(pattern.text, content.segments)
+        segments = content.segments
+        if pattern.changed_lines:
+            segments = tuple(s for s in segments if s[1] is None)
+        found_text = _search(pattern.text, segments)
         if found_text is None:
             return None
         parts.append(found_text)
     return "; ".join(parts)
 
 
-def _search(regexes: tuple[re.Pattern, ...], segments) -> str | None:
+def _search(regexes: tuple[str, ...], segments) -> str | None:
     for text, first_line, label in segments:
-        for regex in regexes:
-            match = regex.search(text)
+        for source in regexes:
+            match = _regex(source).search(text)
             if match is None:
                 continue
             snippet = " ".join(match.group(0).split())[:60]
@@ -153,12 +215,18 @@ def _search(regexes: tuple[re.Pattern, ...], segments) -> str | None:
 
 
 def from_rules(path: str, hits: list[RoleHit], rules) -> list[RoleHit]:
-    """Roles added by `[[rules]]` (path and/or has_role -> role), in order, with the rule named."""
+    """Roles added (`role`) or taken away (`remove_role`) by `[[rules]]` (path and/or has_role),
+    in order; an added role names the rule as its evidence."""
     hits = list(hits)
     for rule in rules:
-        if not rule.role:
+        removed = rule.remove_role
+        if not rule.role and not removed:
             continue
         names = tuple(dict.fromkeys(h.role for h in hits))
-        if rule.matches(path, names) and rule.role not in names:
+        if not rule.matches(path, names):
+            continue
+        if removed:
+            hits = [h for h in hits if h.role != removed]
+        if rule.role and rule.role not in names:
             hits.append(RoleHit(rule.role, f"added by {rule.describe()}"))
     return hits

@@ -58,18 +58,19 @@ def outline(language: Language, source: bytes, definitions: bool = True,
     tree = language.parser().parse(source)
     root = tree.root_node
     result = Outline(syntax_error=root.has_error)
-    if definitions:
+    if definitions and imports:
+        split = language.query("DEFINITIONS").pattern_count
+        matches = QueryCursor(language.query("OUTLINE")).matches(root)
+        result.definitions = _definitions(language, root, source,
+                                          [m for m in matches if m[0] < split])
+        result.imports = _imports(m for m in matches if m[0] >= split)
+    elif definitions:
         matches = QueryCursor(language.query("DEFINITIONS")).matches(root)
         result.definitions = _definitions(language, root, source, matches)
-    if imports:
+    elif imports:
         matches = QueryCursor(language.query("IMPORTS")).matches(root)
         result.imports = _imports(matches)
     return result
-
-
-def imports_only(language: Language, source: bytes) -> list[tuple[str, tuple[str, ...]]]:
-    """Imports as plain tuples (for the fan-in index and its on-disk cache)."""
-    return [(i.spec, i.symbols) for i in outline(language, source, definitions=False).imports]
 
 
 def _key(node) -> tuple[int, int, str]:
@@ -167,8 +168,8 @@ def _innermost(defs: list[Definition], lines: list[int]) -> set[str]:
     for line in lines:
         best = None
         for d in defs:
-            if d.start <= line <= d.end and (
-                best is None or d.end - d.start < best.end - best.start
+            if d.start <= line <= d.end and (  # on a tie (one-line class and method) the
+                best is None or d.end - d.start <= best.end - best.start  # inner one, later
             ):
                 best = d
         if best is not None:

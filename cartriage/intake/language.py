@@ -12,15 +12,18 @@ _BY_SUFFIX = {
     ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".cs": "csharp", ".php": "php",
     ".sql": "sql", ".yml": "yaml", ".yaml": "yaml", ".toml": "toml", ".json": "json",
     ".tf": "hcl", ".hcl": "hcl", ".tfvars": "hcl", ".sh": "shell", ".bash": "shell",
-    ".zsh": "shell", ".vue": "vue", ".svelte": "svelte", ".html": "html", ".htm": "html",
-    ".css": "css", ".scss": "css", ".less": "css", ".md": "markdown", ".rst": "rst",
+    ".zsh": "shell", ".fish": "shell", ".vue": "vue", ".svelte": "svelte", ".html": "html",
+    ".htm": "html", ".css": "css", ".scss": "css", ".sass": "css", ".less": "css",
+    ".md": "markdown", ".rst": "rst",
     ".kt": "kotlin", ".swift": "swift", ".scala": "scala", ".ex": "elixir", ".exs": "elixir",
     ".erb": "erb", ".haml": "haml", ".proto": "protobuf", ".graphql": "graphql",
-    ".gql": "graphql", ".xml": "xml", ".ini": "ini", ".cfg": "ini",
+    ".gql": "graphql", ".xml": "xml", ".ini": "ini", ".cfg": "ini", ".prisma": "prisma",
+    ".txt": "text",
 }
 _BY_NAME = {
     "Dockerfile": "dockerfile", "Containerfile": "dockerfile", "Makefile": "make",
-    "Gemfile": "ruby", "Rakefile": "ruby", "Jenkinsfile": "groovy", "CMakeLists.txt": "cmake",
+    "GNUmakefile": "make", "Gemfile": "ruby", "Rakefile": "ruby", "Vagrantfile": "ruby",
+    "Jenkinsfile": "groovy", "CMakeLists.txt": "cmake",
 }
 
 
@@ -29,6 +32,6 @@ def guess_language(path: str) -> str | None:
     name = PurePosixPath(path).name
     if name in _BY_NAME:
         return _BY_NAME[name]
-    if name.startswith("Dockerfile.") or name.endswith(".dockerfile"):
+    if name.startswith(("Dockerfile.", "Containerfile.")) or name.endswith(".dockerfile"):
         return "dockerfile"
     return _BY_SUFFIX.get(PurePosixPath(name).suffix.lower())

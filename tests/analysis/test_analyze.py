@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from analysis_support import diff_only, file_change, fixture
 
+import cartriage.analysis as analysis_package
 from cartriage import config as configuration
-from cartriage.analysis import NO_REPOSITORY, analyze, file_summary, units_for
+from cartriage.analysis import NO_REPOSITORY, analyze, fanin, file_summary, store, units_for
 from cartriage.intake import ChangeRequest, read_change
 
 CORE = "def slugify(text):\n    return text.lower().replace(' ', '-')\n\n\ndef clean(text):\n" \
@@ -132,14 +133,25 @@ def test_symbols_and_json(analysed):
     assert summary["public_api_changed"] and "core" in summary["roles"]
 
 
-def test_second_run_uses_the_cache(repo, tmp_path):
+def test_second_run_uses_the_cache(repo, tmp_path, monkeypatch):
     _edit_everything(repo)
     config = _config(tmp_path)
     change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~1"), config)
-    analyze(change, config)
-    assert (repo.path / ".git" / "cartriage" / "imports-v1.json").is_file()
-    again = analyze(change, config)
+    first = analyze(change, config)
+    folder = repo.path / ".git" / "cartriage"
+    assert (folder / fanin.CACHE_FILE).is_file() and (folder / store.FILE).is_file()
+    new_blob = next(f.new_blob for f in change.files if f.path == "shop/utils/text.py")
+    stored = store.get(store.connect(folder), [f"{new_blob}:python"])  # written by the index
+    assert [d.name for d in stored[f"{new_blob}:python"].definitions] == ["slugify", "clean"]
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(analysis_package, "outline", no_parsing)
+    again = analyze(change, config)  # every outline comes from the store
     assert any("(0 parsed, the rest cached)" in n for n in again.notes)
+    assert again.files == first.files
+    monkeypatch.undo()
     assert again.facts("shop/utils/text.py").fan_in == 7
     repo.commit("more", {"shop/views/v9.py": "from shop.utils.text import clean\n"})
     change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~2"), config)
@@ -169,6 +181,16 @@ def test_rules_add_roles_and_name_the_rule(analysed, tmp_path):
     models = edited.facts("shop/models.py")
     hit = next(h for h in models.roles if h.role == "billing-data")
     assert hit.evidence == "added by rules[1] (has_role='schema')"
+
+
+def test_rules_can_remove_a_role_the_patterns_found(analysed, tmp_path):
+    _, change, _ = analysed
+    assert "security" in analyze(change, _config(tmp_path)).facts(
+        "shop/accounts/auth.py").role_names
+    config = _config(tmp_path, '[[rules]]\npath = "shop/accounts/**"\n'
+                               'remove_role = "security"\n')
+    facts = analyze(change, config).facts("shop/accounts/auth.py")
+    assert facts.role_names == () and facts.symbols
 
 
 def test_diff_without_repository_says_so(tmp_path):

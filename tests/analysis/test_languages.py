@@ -113,3 +113,33 @@ def test_nested_functions_are_not_public():
 ])
 def test_recognised_languages(path, language):
     assert languages.recognise(path) == language
+
+
+@pytest.mark.parametrize(("lang", "source", "expected"), [
+    ("rust", b"pub(crate) fn inner() {}\npub fn outer() {}\npub(super) struct Hidden;\n",
+     {"inner": False, "outer": True, "Hidden": False}),
+    ("go", b"package x\ntype t struct{}\nfunc (v t) Exported() {}\nfunc (v *T) Shown() {}\n"
+           b"func (l *List[K]) Push() {}\n",
+     {"t": False, "t.Exported": False, "T.Shown": True, "List.Push": True}),
+])
+def test_restricted_visibility_is_not_public(lang, source, expected):
+    found = {d.name: d.public for d in outline(languages.get(lang), source).definitions}
+    assert found == expected
+
+
+def test_go_hunk_headers_see_the_receiver_type():
+    go = languages.get("go").module
+    assert not go.section_public("Exported", "func (v t) Exported() {")
+    assert go.section_public("Shown", "func (v *T) Shown() {")
+    rust = languages.get("rust").module
+    assert not rust.section_public("f", "pub(crate) fn f() {")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_one_query_walk_finds_what_two_find(name):
+    language = languages.get(CASES[name][0])
+    source = fixture(name).encode()
+    both = outline(language, source)
+    assert both.definitions == outline(language, source, imports=False).definitions
+    assert both.imports == outline(language, source, definitions=False).imports
+    assert both.definitions and both.imports

@@ -115,3 +115,10 @@ def test_go_hunk_header_qualifies_methods_by_receiver(repo):
     change = _git_change(repo, "server.go", old, old.replace("x15 := 15", "x15 := 16"))
     symbols, _, _ = fragment_symbols(languages.get("go"), change)
     assert [(s.name, s.kind, s.public) for s in symbols] == [("Server.handle", "method", False)]
+
+
+def test_one_line_class_and_method_name_the_method():
+    change = file_change("web/box.js", "export class Box { open(x) { return x; } }\n",
+                         "export class Box { open(x, y) { return x; } }\n")
+    symbols, _, _ = fragment_symbols(languages.get("javascript"), change)
+    assert [(s.name, s.signature_changed) for s in symbols] == [("Box.open", True)]

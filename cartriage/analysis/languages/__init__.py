@@ -27,26 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import ModuleType
 
+from cartriage.intake.language import guess_language
+
 MODULES = ("python", "javascript", "typescript", "go", "rust", "java", "ruby", "c", "cpp",
            "csharp", "php")
-
-# Languages recognised by name only (roles, not symbols): suffix or file name -> language.
-_RECOGNISED = {
-    ".sql": "sql", ".yml": "yaml", ".yaml": "yaml", ".toml": "toml", ".json": "json",
-    ".tf": "hcl", ".tfvars": "hcl", ".hcl": "hcl", ".sh": "shell", ".bash": "shell",
-    ".zsh": "shell", ".fish": "shell", ".vue": "vue", ".svelte": "svelte", ".html": "html",
-    ".htm": "html", ".css": "css", ".scss": "css", ".sass": "css", ".less": "css",
-    ".md": "markdown", ".rst": "rst", ".proto": "protobuf", ".graphql": "graphql",
-    ".gql": "graphql", ".xml": "xml", ".ini": "ini", ".cfg": "ini", ".erb": "erb",
-    ".haml": "haml", ".prisma": "prisma", ".kt": "kotlin", ".swift": "swift",
-    ".scala": "scala", ".ex": "elixir", ".exs": "elixir", ".txt": "text",
-}
-_RECOGNISED_NAMES = {
-    "Dockerfile": "dockerfile", "Containerfile": "dockerfile", "Makefile": "make",
-    "GNUmakefile": "make", "Gemfile": "ruby", "Rakefile": "ruby", "Jenkinsfile": "groovy",
-    "CMakeLists.txt": "cmake", "Vagrantfile": "ruby",
-}
-
 
 @dataclass
 class Language:
@@ -75,11 +59,15 @@ class Language:
         return _grammar(self.module)
 
     def query(self, which: str):
-        """The compiled DEFINITIONS or IMPORTS query."""
+        """The compiled DEFINITIONS or IMPORTS query, or OUTLINE: both in one (one walk of the
+        tree instead of two; its first `query("DEFINITIONS").pattern_count` patterns are the
+        definitions)."""
         if which not in self._queries:
             from tree_sitter import Query
 
-            self._queries[which] = Query(self.grammar(), getattr(self.module, which))
+            source = (self.module.DEFINITIONS + "\n" + self.module.IMPORTS
+                      if which == "OUTLINE" else getattr(self.module, which))
+            self._queries[which] = Query(self.grammar(), source)
         return self._queries[which]
 
 
@@ -133,12 +121,7 @@ def detect(path: str) -> str | None:
 
 def recognise(path: str) -> str | None:
     """A language name for any file cartriage knows by name: parseable or role-only."""
-    name = PurePosixPath(path).name
-    if name in _RECOGNISED_NAMES:
-        return _RECOGNISED_NAMES[name]
-    if name.startswith(("Dockerfile.", "Containerfile.")) or name.endswith(".dockerfile"):
-        return "dockerfile"
-    return detect(path) or _RECOGNISED.get(PurePosixPath(name).suffix.lower())
+    return detect(path) or guess_language(path)
 
 
 # Helpers the language modules share.

@@ -20,6 +20,8 @@ DEFINITIONS = """
 IMPORTS = """
 (import_spec path: (_) @import)
 """
+_SECTION_RECEIVER = re.compile(r"func\s*\([^)]*?\*?\s*(\w+)\s*(?:\[[^\]]*\])?\s*\)")
+_RECEIVER = re.compile(r"\*?\s*(\w+)\s*(?:\[[^\]]*\])?\s*\)$")
 SECTION = re.compile(
     r"^\s*(?:func\s+(?:\(\s*\w*\s*\*?(?P<owner>\w+)[^)]*\)\s*)?(?P<name>\w+)"
     r"|type\s+(?P<name2>\w+)\s+(?P<kind>struct|interface))"
@@ -33,10 +35,20 @@ def grammar():
 
 
 def is_public(node, name: str, context) -> bool:
+    """Capitalised; a method also needs an exported receiver type (`func (t *T) M()`)."""
+    if node.type == "method_declaration":
+        receiver = node.child_by_field_name("receiver")
+        found = _RECEIVER.search(receiver.text.decode("utf-8", errors="replace")) if receiver \
+            else None
+        if found and not found.group(1)[:1].isupper():
+            return False
     return name[:1].isupper()
 
 
 def section_public(name: str, line: str) -> bool:
+    found = _SECTION_RECEIVER.match(line.strip())
+    if found and not found.group(1)[:1].isupper():
+        return False
     return name[:1].isupper()
 
 

@@ -32,6 +32,8 @@ def grammar():
 
 
 def module_context(root, source: bytes) -> set[str] | None:
+    if b"__all__" not in source:
+        return None
     names = [re.findall(rb"[\"'](\w+)[\"']", m.group(1)) for m in _ALL.finditer(source)]
     return {n.decode() for group in names for n in group} if names else None
 

@@ -35,13 +35,18 @@ def grammar():
     return tree_sitter_rust.language()
 
 
+def _exported(node) -> bool:
+    """`pub`, not `pub(crate)`, `pub(super)` or `pub(in path)`: those stay inside the crate."""
+    return any(c.type == "visibility_modifier" and c.text.strip() == b"pub" for c in node.children)
+
+
 def is_public(node, name: str, context) -> bool:
     if has_child(node, "visibility_modifier"):
-        return True
+        return _exported(node)
     parent = node.parent
     while parent is not None:
         if parent.type == "trait_item":
-            return has_child(parent, "visibility_modifier")
+            return _exported(parent)
         if parent.type == "impl_item":
             return parent.child_by_field_name("trait") is not None
         parent = parent.parent
@@ -49,7 +54,7 @@ def is_public(node, name: str, context) -> bool:
 
 
 def section_public(name: str, line: str) -> bool:
-    return line.lstrip().startswith("pub")
+    return line.lstrip().startswith("pub") and not line.lstrip().startswith("pub(")
 
 
 def _module_parts(path: str) -> list[str]:

@@ -1,0 +1,81 @@
+"""Outlines (definitions, imports, syntax errors) of blobs, cached on disk keyed by blob hash.
+
+The fan-in index parses every new blob anyway, so it stores the whole outline here; `analyze`
+then parses only the versions of changed files the index never saw (usually the old side).
+SQLite rather than one JSON file: a plan looks up 20-40 blobs among thousands without reading
+them all, and adds new ones without rewriting the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from cartriage.analysis.symbols import Definition, Import, Outline
+
+FILE = "outlines-v1.sqlite"  # bump when what `outline` extracts changes (queries, is_public)
+MAX_ROWS = 60_000  # about 15 MB; beyond it the oldest written go first
+KEEP_ROWS = 40_000
+
+
+def connect(folder: Path | None) -> sqlite3.Connection | None:
+    """The store under `folder` (`.git/cartriage/`), or None when it cannot be opened."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(folder / FILE, timeout=5)
+        db.execute("CREATE TABLE IF NOT EXISTS outline (key TEXT PRIMARY KEY, data TEXT)")
+        return db
+    except (OSError, sqlite3.Error):
+        return None  # a read-only repository: everything works, nothing is cached
+
+
+def encode(result: Outline) -> str:
+    return json.dumps([[(d.name, d.kind, d.start, d.end, d.public, d.signature)
+                        for d in result.definitions],
+                       [[i.spec, list(i.symbols)] for i in result.imports],
+                       result.syntax_error], separators=(",", ":"))
+
+
+def decode(data: str) -> Outline:
+    definitions, imports, error = json.loads(data)
+    return Outline([Definition(*d) for d in definitions],
+                   [Import(spec, tuple(names)) for spec, names in imports], bool(error))
+
+
+def get(db: sqlite3.Connection | None, keys: list[str]) -> dict[str, Outline]:
+    """Stored outlines of `keys` ("blob:language"); unreadable entries are left out."""
+    if db is None or not keys:
+        return {}
+    found = {}
+    try:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, data in db.execute(f"SELECT key, data FROM outline WHERE key IN ({marks})",
+                                        chunk):
+                try:
+                    found[key] = decode(data)
+                except (ValueError, TypeError):
+                    continue
+    except sqlite3.Error:
+        return found
+    return found
+
+
+def put(db: sqlite3.Connection | None, entries: dict[str, str]) -> None:
+    """Store encoded outlines; trims the oldest rows when the store outgrows MAX_ROWS."""
+    if db is None or not entries:
+        return
+    try:
+        with db:
+            db.executemany("INSERT OR REPLACE INTO outline (key, data) VALUES (?, ?)",
+                           entries.items())
+            (rows,) = db.execute("SELECT count(*) FROM outline").fetchone()
+            if rows > MAX_ROWS:
+                db.execute("DELETE FROM outline WHERE rowid IN (SELECT rowid FROM outline "
+                           "ORDER BY rowid LIMIT ?)", (rows - KEEP_ROWS,))
+    except sqlite3.Error:
+        pass

@@ -1,0 +1,39 @@
+"""The on-disk outline store: round trip, trimming, and never failing a run."""
+
+from __future__ import annotations
+
+from cartriage.analysis import languages, store
+from cartriage.analysis.symbols import outline
+
+
+def test_round_trip_and_unknown_keys(tmp_path):
+    result = outline(languages.get("python"), b"import os\n\n\ndef f(x):\n    return x\n")
+    db = store.connect(tmp_path / "cache")
+    store.put(db, {"abc:python": store.encode(result)})
+    found = store.get(db, ["abc:python", "missing:python"])
+    assert list(found) == ["abc:python"]
+    assert found["abc:python"] == result
+
+
+def test_oldest_rows_go_first_when_the_store_outgrows_its_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "MAX_ROWS", 5)
+    monkeypatch.setattr(store, "KEEP_ROWS", 3)
+    db = store.connect(tmp_path)
+    empty = store.encode(outline(languages.get("python"), b"x = 1\n"))
+    for n in range(6):
+        store.put(db, {f"{n}:python": empty})
+    assert sorted(store.get(db, [f"{n}:python" for n in range(6)])) == [
+        "3:python", "4:python", "5:python"]
+
+
+def test_unusable_stores_are_no_store(tmp_path):
+    assert store.connect(None) is None
+    assert store.get(None, ["a:python"]) == {}
+    store.put(None, {"a:python": "[]"})
+    (tmp_path / store.FILE).write_bytes(b"not a database" * 100)
+    db = store.connect(tmp_path)
+    assert store.get(db, ["a:python"]) == {}
+    store.put(db, {"a:python": "[]"})  # no exception
+    blocked = tmp_path / "file"
+    blocked.write_text("", encoding="utf-8")
+    assert store.connect(blocked / "cartriage") is None  # cannot create the folder
