@@ -144,6 +144,9 @@ def score(
 def train(
     data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the trained models.")],
+    repo_facts: Annotated[Path | None, typer.Option(
+        "--repo-facts", help="The records' repository facts (fan-in); default: the shipped "
+        "models/training-repo-facts.jsonl when present. /dev/null: none.")] = None,
     debug: Debug = False,
 ) -> None:
     """Train the consequence and difficulty models (needs `pip install -e .[train]`)."""

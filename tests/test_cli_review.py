@@ -43,8 +43,13 @@ def review(project, env, *args):
 
 
 def test_findings_gate_cache_and_log(project, server, env, tmp_path):
-    server.responder = lambda body: Reply(findings(finding("app/auth.py", 3, "Owner check "
-                                                           "lets any owner edit", "major")))
+    def responder(body):  # answers the judge too: a high unit may be planned `deliberate`
+        if "final judge" in prompt_text(body):
+            return Reply({"confirmed": [{"candidate": 1, "reason": "any owner may edit"}]})
+        return Reply(findings(finding("app/auth.py", 3, "Owner check lets any owner edit",
+                                      "major")))
+
+    server.responder = responder
     done = review(project, env, "--fail-on", "major")
     assert done.returncode == 1, err(done)
     document = json.loads(out(done))

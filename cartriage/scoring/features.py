@@ -2,8 +2,8 @@
 
 A *scope* is what is scored: one review unit (a file or a group of its hunks) or, in training,
 the whole change. Its features combine
-- facts from the analysis stage: roles, symbols (kind, public, signature changed), fan-in when
-  known, language;
+- facts from the analysis stage: roles, symbols (kind, public, signature changed), fan-in and
+  its percentile when a repository was indexed (`fan_in_known` says so), language;
 - the change's context: title/description/issue words, size and spread, file counts by role;
 - text of the scope: path tokens, extension, identifiers on changed diff lines.
 
@@ -26,7 +26,7 @@ import numpy as np
 from cartriage.analysis.facts import Analysis, FileFacts, Unit
 from cartriage.intake.change import ChangeSet, FileChange, Hunk
 
-FEATURE_VERSION = "cartriage-features-2"
+FEATURE_VERSION = "cartriage-features-3"
 HASH_DIM = 2**12
 
 # Roles counted as change-level numeric features; other role names still enter as hashed tokens.
@@ -52,7 +52,7 @@ CONSEQUENCE_NUMERIC = (
     "share_new_files", "share_deleted_files", "log_symbols", "log_public_symbols",
     "log_signature_changes", "log_removed_symbols", "parsed", "scope_share",
     *(f"files_with_role:{r}" for r in ROLES), "log_change_files", "log_change_churn",
-    "text_length", "has_text",
+    "text_length", "has_text", "fan_in_known", "max_fan_in_percentile", "log_max_fan_in",
 )
 # Numeric features of the difficulty model: change-risk, not consequence.
 DIFFICULTY_NUMERIC = (
@@ -131,6 +131,7 @@ def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
         numeric["scope_share"] = n / max(scope.change_files, 1)
         for role in ROLES:
             numeric[f"files_with_role:{role}"] = sum(role in f.role_names for f in facts) / n
+        _fan_in(numeric, facts, n)
         tokens["role"] = [r for f in facts for r in f.role_names]
         tokens["sym"] = [f"{s.kind}:{s.change}:{'public' if s.public else 'private'}"
                          for s in symbols]
@@ -182,6 +183,16 @@ def difficulty_features(change: ChangeSet, scope: _Scope | None) -> Features:
         tokens["role"] = [r for f in facts for r in f.role_names]
         tokens["ext"] = [_extension(file.path) for file, _, _ in scope.files]
     return _assemble(DIFFICULTY_NUMERIC, numeric, tokens)
+
+
+def _fan_in(numeric: dict[str, float], facts: list[FileFacts], n: int) -> None:
+    """Fan-in when a repository was indexed (all zero from a diff alone: `fan_in_known` 0)."""
+    known = [f for f in facts if f.fan_in is not None]
+    if not known:
+        return
+    numeric["fan_in_known"] = len(known) / n
+    numeric["max_fan_in_percentile"] = max(f.fan_in_percentile or 0.0 for f in known) / 100
+    numeric["log_max_fan_in"] = math.log1p(max(f.fan_in for f in known)) / 4
 
 
 def _size(numeric: dict[str, float], scope: _Scope) -> None:

@@ -28,9 +28,14 @@ _LOADED: dict[tuple[str, str], Model] = {}
 
 
 def model_dir() -> Path:
-    """`$CARTRIAGE_MODEL_DIR`, else the repository's top-level `models/` folder."""
+    """`$CARTRIAGE_MODEL_DIR`, else the repository's top-level `models/` folder (installed
+    wheels carry it as `cartriage/models`, through the `cartriage/models` symlink)."""
     override = os.environ.get("CARTRIAGE_MODEL_DIR")
-    return Path(override) if override else Path(cartriage.__file__).resolve().parents[1] / "models"
+    if override:
+        return Path(override)
+    package = Path(cartriage.__file__).resolve().parent
+    shipped = package / "models"
+    return shipped if shipped.is_dir() else package.parent / "models"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from cartriage.errors import CartriageError, InputError
-from cartriage.scoring import decision, features
+from cartriage.scoring import decision, features, repo_facts
 from cartriage.scoring.records import RecordError, to_change
 from cartriage.scoring.scores import TIERS
 
@@ -51,11 +51,21 @@ C = {"consequence": 0.1, "consequence-issue": 3.0, "difficulty": 1.0}
 # the rubric's ordering and are documented as an assumption in the model card.
 DEFECT_RATES = {"low": 0.05, "medium": 0.15, "high": 0.35}
 HIGH = 2
+# Rows of the consequence model (see consequence_rows). "both" (with and without repository
+# facts) was measured against "diff" at the same analysis stage (python -m
+# cartriage.scoring.train --compare): its gain with repository facts was within one to two
+# records and it did slightly worse from a diff alone, so the shipped model keeps "diff"
+# (the fan-in features then get zero weight; see the scoring README for the figures).
+ROWS = "diff"
 
 
 @dataclass
 class Prepared:
-    """One labelled record, featurised for every model."""
+    """One labelled record, featurised for every model.
+
+    `record_c`/`units_c` see the stored repository facts (fan-in) when the record has them;
+    `record_c_diff`/`units_c_diff` are the same record analysed from its diff alone.
+    """
 
     id: str
     repo: str
@@ -65,10 +75,15 @@ class Prepared:
     record_d: np.ndarray
     issue: np.ndarray
     units_c: np.ndarray
+    record_c_diff: np.ndarray
+    units_c_diff: np.ndarray
+    has_facts: bool = False
 
 
-def prepare(records: list[dict[str, Any]], config, analyzer: Callable) -> list[Prepared]:
-    """Featurise labelled records with diff-only analysis (no repository: no fan-in)."""
+def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
+            facts: dict[str, dict] | None = None) -> list[Prepared]:
+    """Featurise labelled records with diff-only analysis, plus the stored repository facts
+    (`repo_facts.load`) where a record has them."""
     out = []
     for record in records:
         labels = record.get("labels") or {}
@@ -78,20 +93,31 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable) -> list[P
             raise InputError(f"training record unusable: {exc}") from None
         if labels.get("consequence") not in TIERS or labels.get("difficulty") not in TIERS:
             raise InputError(f"{record.get('id')}: labels.consequence/difficulty missing")
-        analysis = analyzer(change, config)
-        whole = features.whole_change(change, analysis)
-        scopes = [scope for _, scope in features.scopes(change, analysis)]
-        text_only = _text_only(change)
+        diff_only = analyzer(change, config)
+        known = (facts or {}).get(record["id"])
+        analysis = repo_facts.apply(diff_only, known)
+        record_c, units_c = _consequence_rows(change, analysis)
+        record_c_diff, units_c_diff = (_consequence_rows(change, diff_only) if known is not None
+                                       else (record_c, units_c))
+        whole = features.whole_change(change, diff_only)
         out.append(Prepared(
             id=record["id"], repo=str(record.get("repo") or record["id"].split("@")[0]),
             consequence=TIERS.index(labels["consequence"]),
             difficulty=TIERS.index(labels["difficulty"]),
-            record_c=features.consequence_features(change, whole).vector,
-            record_d=features.difficulty_features(change, whole).vector,
-            issue=features.consequence_features(text_only, None).vector,
-            units_c=_stack([features.consequence_features(change, s).vector for s in scopes]),
+            record_c=record_c, record_d=features.difficulty_features(change, whole).vector,
+            issue=features.consequence_features(_text_only(change), None).vector,
+            units_c=units_c, record_c_diff=record_c_diff, units_c_diff=units_c_diff,
+            has_facts=known is not None,
         ))
     return out
+
+
+def _consequence_rows(change, analysis) -> tuple[np.ndarray, np.ndarray]:
+    """The whole record's consequence features (a training row) and its units' (deployment)."""
+    whole = features.whole_change(change, analysis)
+    scopes = [scope for _, scope in features.scopes(change, analysis)]
+    return (features.consequence_features(change, whole).vector,
+            _stack([features.consequence_features(change, s).vector for s in scopes]))
 
 
 def _text_only(change):
@@ -103,12 +129,42 @@ def _stack(rows: list[np.ndarray]) -> np.ndarray:
     return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
-def fit(name: str, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
+def fit(name: str, X: np.ndarray, y: np.ndarray,
+        weights: np.ndarray | None = None) -> LogisticRegression:
     model = LogisticRegression(C=C[name], class_weight="balanced", solver="newton-cg",
                                max_iter=1000,
                                random_state=SEED)
-    model.fit(X, y)
+    model.fit(X, y, sample_weight=weights)
     return model
+
+
+def consequence_rows(data: list[Prepared],
+                     rows: str = ROWS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, sample weights) of the consequence model.
+
+    `rows` names the training rows: "diff" the records' diff-only analysis, "facts" their
+    analysis with repository facts, "both" each record twice (with and without its facts, half
+    weight each), so that one model serves a change with a repository and a bare diff.
+    "+units" adds, for each low record of several units, its units labelled low (together the
+    weight of one record): a change is as risky as its riskiest unit, so every unit of a low
+    change is low, an exact unit label (the units of medium and high changes have none).
+    """
+    base, _, extra = rows.partition("+")
+    X, y, w = [], [], []
+    for p in data:
+        variants = {"diff": [(p.record_c_diff, p.units_c_diff)],
+                    "facts": [(p.record_c, p.units_c)],
+                    "both": [(p.record_c, p.units_c), (p.record_c_diff, p.units_c_diff)]
+                    if p.has_facts else [(p.record_c, p.units_c)]}[base]
+        for record, units in variants:
+            X.append(record[None, :])
+            y.append(p.consequence)
+            w.append(1.0 / len(variants))
+            if extra == "units" and p.consequence == 0 and units.shape[0] > 1:
+                X.append(units)
+                y += [0] * units.shape[0]
+                w += [1.0 / len(variants) / units.shape[0]] * units.shape[0]
+    return np.vstack(X), np.array(y), np.array(w)
 
 
 def _proba(model, X: np.ndarray) -> np.ndarray:
@@ -118,21 +174,27 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
-    """Leave-one-repository-out probabilities per record for each model, as deployed."""
+def out_of_fold(data: list[Prepared], rows: str = ROWS) -> dict[str, np.ndarray]:
+    """Leave-one-repository-out probabilities per record for each model, as deployed.
+
+    `consequence` scores a held-out record with its repository facts (where it has them),
+    `consequence-diff` the same record from its diff alone.
+    """
     repos = sorted({p.repo for p in data})
-    oof = {name: np.zeros((len(data), 3)) for name in ("consequence", "issue", "difficulty")}
+    oof = {name: np.zeros((len(data), 3))
+           for name in ("consequence", "consequence-diff", "issue", "difficulty")}
     for repo in repos:
-        train = [i for i, p in enumerate(data) if p.repo != repo]
+        train = [data[i] for i, p in enumerate(data) if p.repo != repo]
         test = [i for i, p in enumerate(data) if p.repo == repo]
-        yc = np.array([data[i].consequence for i in train])
-        yd = np.array([data[i].difficulty for i in train])
-        mc = fit("consequence", np.vstack([data[i].record_c for i in train]), yc)
-        mi = fit("consequence-issue", np.vstack([data[i].issue for i in train]), yc)
-        md = fit("difficulty", np.vstack([data[i].record_d for i in train]), yd)
+        yc = np.array([p.consequence for p in train])
+        yd = np.array([p.difficulty for p in train])
+        mc = fit("consequence", *consequence_rows(train, rows))
+        mi = fit("consequence-issue", np.vstack([p.issue for p in train]), yc)
+        md = fit("difficulty", np.vstack([p.record_d for p in train]), yd)
         for i in test:
             oof["issue"][i] = _proba(mi, data[i].issue[None, :])[0]
             oof["consequence"][i] = _deployed(mc, data[i].units_c, oof["issue"][i])
+            oof["consequence-diff"][i] = _deployed(mc, data[i].units_c_diff, oof["issue"][i])
             oof["difficulty"][i] = _proba(md, data[i].record_d[None, :])[0]
     return oof
 
@@ -212,16 +274,27 @@ def nested(P: np.ndarray, y: np.ndarray, repos: list[str]) -> dict[str, Any]:
     return metrics(y, pred)
 
 
-def validate(data: list[Prepared]) -> dict[str, Any]:
-    """The leave-one-repository-out report for the three models."""
-    oof = out_of_fold(data)
+def validate(data: list[Prepared], rows: str = ROWS) -> dict[str, Any]:
+    """The leave-one-repository-out report for the three models.
+
+    The consequence model is reported in two conditions, with the records' repository facts
+    (`consequence`) and from the diff alone (`consequence-diff`); one set of thresholds, chosen
+    on both conditions' predictions together, serves both.
+    """
+    oof = out_of_fold(data, rows)
     repos = [p.repo for p in data]
-    report: dict[str, Any] = {"records": len(data), "repositories": sorted(set(repos))}
+    report: dict[str, Any] = {"records": len(data), "repositories": sorted(set(repos)),
+                              "records_with_repo_facts": sum(p.has_facts for p in data),
+                              "consequence_rows": rows}
+    yc = np.array([p.consequence for p in data])
+    both = choose_thresholds(np.vstack([oof["consequence"], oof["consequence-diff"]]),
+                             np.concatenate([yc, yc]))
     for name, key, label in (("consequence", "consequence", "consequence"),
+                             ("consequence-diff", "consequence-diff", "consequence"),
                              ("consequence-issue", "issue", "consequence"),
                              ("difficulty", "difficulty", "difficulty")):
         y = np.array([getattr(p, label) for p in data])
-        t = choose_thresholds(oof[key], y)
+        t = both if key.startswith("consequence") else choose_thresholds(oof[key], y)
         pred = predict(oof[key], t)
         argmax = oof[key].argmax(axis=1)
         per_repo = {}
@@ -245,13 +318,17 @@ def export(model, dim: int, path: Path) -> bytes:
 
 
 def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Validate, fit on everything, export the three models and their cards; return the report."""
+          log: Callable[[str], None] = print, facts_path: Path | None = None) -> dict[str, Any]:
+    """Validate, fit on everything, export the three models and their cards; return the report.
+
+    `facts_path`: the repository facts of the records (repo_facts.py), or None for none.
+    """
     raw = _read(data_path)
     records = [json.loads(line) for line in raw.splitlines() if line.strip()]
     if analyzer is None:
         from cartriage.analysis import analyze as analyzer
-    data = prepare(records, config, analyzer)
+    facts, facts_card = _facts(facts_path)
+    data = prepare(records, config, analyzer, facts)
     report = validate(data)
     log(format_report(report))
     out.mkdir(parents=True, exist_ok=True)
@@ -265,7 +342,10 @@ def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
                       "numpy": np.__version__},
         "seed": SEED,
         "classes": list(TIERS),
-        "analysis": "diff only: no repository, so fan-in is absent in training and unused",
+        "analysis": ("diff-only analysis of each record; its stored repository facts (fan-in, "
+                     "fan-in percentile, core) give the 'with repository facts' condition of the "
+                     f"validation; consequence trained on rows={ROWS!r} (train.consequence_rows)"),
+        "repo_facts": {**facts_card, "records_with_facts": report["records_with_repo_facts"]},
     }
     specs = (
         ("consequence", "record_c", "consequence", "features.consequence_features(unit scope)"),
@@ -275,7 +355,7 @@ def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
     for name, attr, label, inputs in specs:
         X = np.vstack([getattr(p, attr) for p in data])
         y = np.array([getattr(p, label) for p in data])
-        model = fit(name, X, y)
+        model = fit(name, *consequence_rows(data)) if name == "consequence" else fit(name, X, y)
         onnx_bytes = export(model, X.shape[1], out / f"{name}.onnx")
         _check_export(out / f"{name}.onnx", model, X)
         card = {
@@ -293,11 +373,22 @@ def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
     return report
 
 
-def _read(path: Path) -> bytes:
+def _facts(path: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:
+    if path is None:
+        return {}, {"file": None}
+    raw = _read(path, "--repo-facts")
+    try:
+        facts = repo_facts.load(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--repo-facts {exc}") from None
+    return facts, {"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def _read(path: Path, option: str = "--data") -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"--data {path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{option} {path}: cannot read: {exc.strerror}") from None
 
 
 def _encode(model) -> dict[str, Any]:
@@ -318,10 +409,14 @@ def _check_export(path: Path, model, X: np.ndarray) -> None:
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"leave-one-repository-out validation: {report['records']} records, "
-             f"{len(report['repositories'])} repositories"]
-    for name in ("consequence", "consequence-issue", "difficulty"):
+             f"{len(report['repositories'])} repositories, "
+             f"{report['records_with_repo_facts']} with repository facts (fan-in)"]
+    titles = {"consequence": "consequence, with repository facts",
+              "consequence-diff": "consequence, diff only (repository facts withheld)",
+              "consequence-issue": "consequence-issue", "difficulty": "difficulty"}
+    for name, title in titles.items():
         r = report[name]
-        lines.append(f"\n== {name}  thresholds {r['thresholds']}")
+        lines.append(f"\n== {title}  thresholds {r['thresholds']}")
         for key, title in (("loo", "pooled thresholds (shipped)"),
                            ("loo_nested_thresholds", "nested thresholds (held-out repo unseen)"),
                            ("loo_argmax", "argmax (no decision rule)")):
@@ -335,3 +430,51 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [f"    {repo:32} {m['macro_f1']:.3f} {m['recall_high']:.3f} "
                   f"{m['high_predicted_low']}" for repo, m in r["per_repository"].items()]
     return "\n".join(lines)
+
+
+def compare(data_path: Path, facts_path: Path | None, variants: list[str], config,
+            log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """The consequence model's leave-one-repository-out figures for several training-row
+    variants (see consequence_rows), in both conditions; nothing is written."""
+    records = [json.loads(line) for line in _read(data_path).splitlines() if line.strip()]
+    from cartriage.analysis import analyze
+
+    data = prepare(records, config, analyze, _facts(facts_path)[0])
+    out = {}
+    for rows in variants:
+        report = validate(data, rows)
+        out[rows] = {k: report[k] for k in ("consequence", "consequence-diff")}
+        for name, title in (("consequence", "with repository facts"),
+                            ("consequence-diff", "diff only")):
+            r = report[name]
+            for key in ("loo", "loo_nested_thresholds"):
+                m = r[key]
+                log(f"rows={rows:12} {title:22} {key:22} macro-F1 {m['macro_f1']:.3f}  "
+                    f"recall(high) {m['recall_high']:.3f}  precision(high) "
+                    f"{m['precision_high']:.3f}  high->low {m['high_predicted_low']}  "
+                    f"confusion {m['confusion']}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cartriage.scoring.train --compare diff both --data F [--repo-facts F]`."""
+    import argparse
+    import os
+
+    from cartriage import config as configuration
+
+    parser = argparse.ArgumentParser(prog="python -m cartriage.scoring.train",
+                                     description=compare.__doc__.split(";")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--repo-facts", type=Path, default=None)
+    parser.add_argument("--compare", nargs="+", required=True,
+                        choices=[f"{b}{u}" for b in ("diff", "facts", "both")
+                                 for u in ("", "+units")])
+    args = parser.parse_args(argv)
+    settings = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": os.devnull})
+    compare(args.data, args.repo_facts, args.compare, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -160,3 +160,19 @@ def test_diff_file_outside_a_repository_and_issue(tmp_path: Path):
     assert read_blob(change, "x.py", "new") is None
     alone = read_change(ChangeRequest(repo=tmp_path, issue=str(issue)), config)
     assert alone.files == () and alone.issue.startswith("Login")
+
+
+def test_submodule_bump(repo, tmp_path: Path):
+    library = type(repo)(tmp_path / "library")  # conftest's GitRepo (the name `conftest` is
+    # ambiguous once tests/review and tests/report conftests are collected)
+    library.commit("v1", {"lib.py": "x = 1\n"})
+    repo.commit("base", {"a.py": "a = 1\n"})
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library.path),
+             "vendored/lib")
+    repo.commit("add the library")
+    library.commit("v2", {"lib.py": "x = 2\n"})
+    repo.git("-C", "vendored/lib", "-c", "protocol.file.allow=always", "pull", "-q")
+    repo.git("add", "vendored/lib")
+    repo.commit("bump the library")
+    files = by_path(change_of(repo, rev="HEAD~1"))
+    assert files["vendored/lib"].submodule and files["vendored/lib"].status == "modified"

@@ -32,16 +32,35 @@ def _records(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "train.jsonl", rows)
 
 
+def _facts(tmp_path: Path, data: Path) -> Path:
+    """Repository facts for half the records: the high ones' files are core (high fan-in)."""
+    rows = []
+    for n, line in enumerate(data.read_text().splitlines()):
+        row = json.loads(line)
+        if n % 2:
+            continue
+        high = row["labels"]["consequence"] == "high"
+        path = row["diff"].split(" b/", 1)[1].split("\n", 1)[0]
+        rows.append({"id": row["id"], "files": [{"path": path, "fan_in": 40 if high else 1,
+                                                 "fan_in_percentile": 99.0 if high else 50.0,
+                                                 "core": high}]})
+    return write_jsonl(tmp_path / "facts.jsonl", rows)
+
+
 def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
     pytest.importorskip("sklearn")
     from cartriage.scoring import train
 
     data = _records(tmp_path)
+    facts = _facts(tmp_path, data)
     logs = []
-    first = train.train(data, tmp_path / "one", CONFIG, log=logs.append)
-    second = train.train(data, tmp_path / "two", CONFIG, log=lambda _: None)
+    first = train.train(data, tmp_path / "one", CONFIG, log=logs.append, facts_path=facts)
+    second = train.train(data, tmp_path / "two", CONFIG, log=lambda _: None, facts_path=facts)
     assert first == second
     assert "leave-one-repository-out" in logs[0] and "high->low" in logs[0]
+    assert "diff only (repository facts withheld)" in logs[0]
+    assert first["records_with_repo_facts"] == 18
+    assert first["consequence"]["thresholds"] == first["consequence-diff"]["thresholds"]
     for name in ("consequence", "consequence-issue", "difficulty"):
         a = (tmp_path / "one" / f"{name}.onnx").read_bytes()
         b = (tmp_path / "two" / f"{name}.onnx").read_bytes()
@@ -50,6 +69,7 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
         assert card["sha256"] == hashlib.sha256(a).hexdigest()
         assert card["training_data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
         assert card["feature_version"] and card["libraries"]["scikit-learn"]
+        assert card["repo_facts"]["sha256"] == hashlib.sha256(facts.read_bytes()).hexdigest()
         assert set(card["metrics"]["loo"]) >= {"confusion", "macro_f1", "recall_high",
                                                "high_predicted_low"}
 
@@ -78,3 +98,18 @@ def test_missing_train_extra_is_one_clear_line(monkeypatch):
     with pytest.raises(CartriageError) as info:
         importlib.import_module("cartriage.scoring.train")
     assert "pip install -e .[train]" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unreadable_repo_facts_is_one_clear_line(tmp_path):
+    pytest.importorskip("sklearn")
+    from cartriage.errors import InputError
+    from cartriage.scoring import train
+
+    data = _records(tmp_path)
+    broken = write_jsonl(tmp_path / "facts.jsonl", ["{not json"])
+    with pytest.raises(InputError) as info:
+        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None, facts_path=broken)
+    assert "--repo-facts" in str(info.value) and "line 1" in str(info.value)
+    with pytest.raises(InputError, match="--repo-facts .*cannot read"):
+        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None,
+                    facts_path=tmp_path / "absent.jsonl")
