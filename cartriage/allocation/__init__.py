@@ -7,7 +7,7 @@ Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +17,7 @@ from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_pr
 from cartriage.allocation.model import TIERS
 from cartriage.allocation.plan import Assignment, BatchPlan, Plan
 from cartriage.errors import CartriageError, ConfigError
+from cartriage.review.redact import is_secret_file
 
 if TYPE_CHECKING:
     from cartriage.analysis.facts import Analysis
@@ -68,17 +69,25 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
 
 
 def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weight, floor,
-                  budget: float, usd: bool = False) -> policies.Problem:
-    """A Problem from per-unit arrays; `difficulty` is (units, 3) tier probabilities."""
+                  budget: float, usd: bool = False, ceiling=None) -> policies.Problem:
+    """A Problem from per-unit arrays; `difficulty` is (units, 3) tier probabilities.
+
+    `floor` and `ceiling` are per-unit strategy indexes: the cheapest and deepest allowed."""
     prompt_tokens = np.asarray(prompt_tokens, dtype=float)
     difficulty = np.asarray(difficulty, dtype=float).reshape(-1, len(TIERS))
     cost = table.usd(prompt_tokens) if usd else table.tokens(prompt_tokens)
     floor = np.asarray(floor, dtype=int)
-    allowed = np.arange(len(table.names))[None, :] >= floor[:, None]
+    columns = np.arange(len(table.names))[None, :]
+    allowed = columns >= floor[:, None]
+    if ceiling is not None:
+        allowed &= columns <= np.asarray(ceiling, dtype=int)[:, None]
     return policies.Problem(
         cost=cost, miss=difficulty @ table.miss_tier.T, defect=np.asarray(defect, dtype=float),
         weight=np.asarray(weight, dtype=float), hardness=difficulty @ np.arange(len(TIERS)),
         allowed=allowed, budget=float(budget))
+
+
+SECRET_REASON = "skipped: the file may hold secrets (.env, keys, credentials), so it is never sent"
 
 
 def _policy(config: Config, policy: str | None) -> str:
@@ -88,14 +97,18 @@ def _policy(config: Config, policy: str | None) -> str:
     return chosen
 
 
-def _budget(config: Config) -> tuple[float, bool]:
-    """(budget, in USD?): [budget] usd when set (it replaces the token budget), else tokens."""
+def _budget(config: Config) -> tuple[float | None, float | None]:
+    """(token cap, USD cap); None: no cap on that axis.
+
+    Both caps hold when both are configured. A dollar budget replaces the built-in default
+    token budget (100,000), not one that was set in a file, the environment or a flag.
+    """
     usd, tokens = config.get("budget", "usd"), config.get("budget", "tokens")
-    if usd is not None:
-        return float(usd), True
-    if tokens is None:
+    if usd is not None and config.sources.get("budget.tokens", "default") == "default":
+        tokens = None
+    if usd is None and tokens is None:
         raise ConfigError("no budget: set [budget] tokens or usd, or pass --budget")
-    return float(tokens), False
+    return (None if tokens is None else float(tokens)), (None if usd is None else float(usd))
 
 
 @dataclass
@@ -110,10 +123,11 @@ class _Units:
     weight: list[float]
     floor: list[int]
     forced_by: list[str | None]
+    ceiling: list[int]
 
     @classmethod
     def empty(cls) -> _Units:
-        return cls([], [], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [], [])
 
     def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
         by_id = {s.unit_id: s for s in scores.units}
@@ -138,8 +152,10 @@ class _Units:
             self.difficulty.append([float(probs.get(t, 0.0)) for t in TIERS])
             self.defect.append(float(score.difficulty.defect_probability))
             self.weight.append(float(score.consequence.expected_weight))
-            self.floor.append(floor)
-            self.forced_by.append(forced)
+            secret = is_secret_file(unit.path)  # never sent, so never worth a token
+            self.floor.append(0 if secret else floor)
+            self.forced_by.append(SECRET_REASON if secret else forced)
+            self.ceiling.append(0 if secret else len(strategies.NAMES) - 1)
 
 
 def allocate(analysis: Analysis, scores: Scores, config: Config,
@@ -162,28 +178,29 @@ def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
         units.add(analysis, scores, config, label)
     chosen = _policy(config, policy)
     plans, total = _plans(units, config, chosen, labels=[c[0] for c in changes])
-    budget, usd = _budget(config)
-    return BatchPlan(policy=chosen, plans=tuple(plans), budget_tokens=None if usd else int(budget),
-                     budget_usd=budget if usd else None, total_tokens=total.total_tokens,
+    return BatchPlan(policy=chosen, plans=tuple(plans), budget_tokens=total.budget_tokens,
+                     budget_usd=total.budget_usd, total_tokens=total.total_tokens,
                      total_usd=total.total_usd, expected_loss=total.expected_loss,
                      notes=total.notes)
 
 
 def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
-    budget, usd = _budget(config)
-    table = strategy_table(config, usd)
+    caps = _budget(config)
+    table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
     prompt = np.asarray(units.prompt, dtype=float)
-    problem = build_problem(table, prompt, np.asarray(units.difficulty).reshape(n, len(TIERS)),
-                            units.defect, units.weight, units.floor, budget, usd)
-    result = policies.run(policy, problem)
     tokens = table.tokens(prompt)
     dollars = table.usd(prompt)
-    loss = problem.loss()
+    difficulty = np.asarray(units.difficulty).reshape(n, len(TIERS))
+
+    base = build_problem(table, prompt, difficulty, units.defect, units.weight, units.floor,
+                         caps[0] if caps[0] is not None else 0.0, ceiling=units.ceiling)
+    result = _run_policy(policy, base, tokens, dollars, caps)
+    loss = base.loss()
     rows = np.arange(n)
     choice = result.choice
     assignments = [
-        _assignment(u, units, table, tokens, dollars, loss, problem.miss, choice, result)
+        _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result)
         for u in range(n)
     ]
     groups = [None] if labels is None else list(labels)
@@ -191,10 +208,42 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     for label in groups:
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
-                           loss, choice, result, budget, usd, label))
+                           loss, choice, result, caps, label))
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
-                  budget, usd, None)
+                  caps, None)
     return plans, total
+
+
+def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
+    """Run the policy under every configured cap (tokens and/or USD), each a hard limit.
+
+    With one cap this is one run. With both, the policy runs with each cap alone and with the
+    cost normalised as max(tokens / token cap, USD / USD cap) against 1 (whose plans keep both
+    caps); of the plans that keep both caps, the one best by the policy's own objective wins.
+    A cap left out only lowers the optimum, so the larger of the two single-cap LP bounds
+    remains a lower bound.
+    """
+    tok_cap, usd_cap = caps
+    if usd_cap is None:
+        return policies.run(policy, base)
+    if tok_cap is None:
+        return policies.run(policy, replace(base, cost=dollars, budget=usd_cap))
+    runs = [policies.run(policy, base),
+            policies.run(policy, replace(base, cost=dollars, budget=usd_cap))]
+    if tok_cap > 0 and usd_cap > 0:
+        scaled = np.maximum(tokens / tok_cap, dollars / usd_cap)
+        runs.append(policies.run(policy, replace(base, cost=scaled, budget=1.0)))
+    rows = np.arange(len(tokens))
+    objective = base.loss(policy not in ("uniform", "difficulty-ranked", "difficulty-aware"))
+
+    def keeps_both(run):
+        return (tokens[rows, run.choice].sum() <= tok_cap + 1e-9
+                and dollars[rows, run.choice].sum() <= usd_cap + 1e-12)
+
+    feasible = [r for r in runs if keeps_both(r)] or runs[-1:]
+    best = min(feasible, key=lambda r: float(objective[rows, r.choice].sum()))
+    bounds = [r.lower_bound for r in runs[:2] if r.lower_bound is not None]
+    return replace(best, lower_bound=max(bounds) if bounds else None)
 
 
 def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) -> Assignment:
@@ -202,7 +251,9 @@ def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) ->
     name = table.names[j]
     reason, value = _reason(u, j, table, tokens, loss, result)
     forced = units.forced_by[u] if units.floor[u] and not result.unmet[u] else None
-    if forced:
+    if units.forced_by[u] == SECRET_REASON:
+        reason = SECRET_REASON
+    elif forced:
         reason = f"at least {table.names[units.floor[u]]} ({forced}); {reason}"
     elif result.unmet[u]:
         reason = (f"minimum {table.names[units.floor[u]]} from {units.forced_by[u]} does not "
@@ -240,7 +291,7 @@ def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
             f"{int(extra):,} more tokens{per}"), value
 
 
-def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, budget, usd,
+def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
           label) -> Plan:
     members = np.asarray(members, dtype=int)
     picked = choice[members]
@@ -248,10 +299,14 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, b
     total_usd = float(dollars[members, picked].sum()) if dollars is not None else None
     expected = float(loss[members, picked].sum()) if len(members) else 0.0
     skipped_all = float(loss[members, 0].sum()) if len(members) else 0.0
-    skipped = [a for a in assignments if a.strategy == "skip" and a.loss_if_skipped > 0]
+    secret = [a for a in assignments if a.reason == SECRET_REASON]
+    skipped = [a for a in assignments if a.strategy == "skip" and a.loss_if_skipped > 0
+               and a.reason != SECRET_REASON]
     unmet = tuple(a.unit_id for a in assignments if "does not fit the budget" in a.reason)
-    spent = f"${total_usd:.4f} of ${budget:.4f}" if usd else f"{total_tokens:,} of " \
-        f"{int(budget):,} tokens"
+    tok_cap, usd_cap = caps
+    spent = "; ".join(
+        ([f"{total_tokens:,} of {int(tok_cap):,} tokens"] if tok_cap is not None else [])
+        + ([f"${total_usd:.4f} of ${usd_cap:.4f}"] if usd_cap is not None else []))
     notes = [f"{policy}: {spent}; expected loss {expected:.3g} "
              f"(skipping everything: {skipped_all:.3g})"]
     if skipped:
@@ -260,6 +315,9 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, b
         notes.append(f"skipped {len(skipped)} unit(s) that would each save less per token than "
                      f"the units reviewed ({sum(a.loss_if_skipped for a in skipped):.3g} expected"
                      f" loss left unreviewed): {shown}")
+    if secret:
+        notes.append(f"not sent, so not planned: {', '.join(a.unit_id for a in secret[:5])}"
+                     + (" ..." if len(secret) > 5 else "") + " (files that may hold secrets)")
     if unmet:
         notes.append(f"OVER BUDGET: the rule minimums need more than the budget; the budget is "
                      f"kept and {len(unmet)} unit(s) get less than their minimum: "
@@ -268,7 +326,7 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, b
         notes.append(f"no plan within the budget has expected loss below "
                      f"{result.lower_bound:.3g} (LP bound)")
     return Plan(policy=policy, assignments=tuple(assignments),
-                budget_tokens=None if usd else int(budget), budget_usd=budget if usd else None,
+                budget_tokens=None if tok_cap is None else int(tok_cap), budget_usd=usd_cap,
                 total_tokens=total_tokens, total_usd=total_usd, expected_loss=expected,
                 notes=tuple(notes), loss_if_all_skipped=skipped_all,
                 lower_bound=result.lower_bound if label is None else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,7 +31,27 @@ def run(*, data: Path, fmt: str = "text", output: Path | None = None,
     inputs = {"predicted": bench.predicted_inputs(scored),
               "oracle": bench.oracle_inputs(records, settings)}
     result = bench.run(records, settings, inputs)
+    trained_on = _trained_on(data)
+    if trained_on:
+        notes.append(f"the {trained_on} model was trained on these records, so the predicted "
+                     "inputs are in-sample and flatter the predictors; bench held-out records "
+                     "for a fair share of the oracle's gain")
     result["notes"] = notes
     text = json.dumps(result, indent=2) if fmt == "json" else bench.format_text(result)
     common.write(text, output)
     return 0
+
+
+def _trained_on(data: Path) -> str | None:
+    """The shipped model (by its card) that was trained on exactly this file, if any."""
+    from cartriage.scoring.model import model_dir
+
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    for name in ("consequence", "difficulty"):
+        try:
+            card = json.loads((model_dir() / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (card.get("training_data") or {}).get("sha256") == digest:
+            return name
+    return None

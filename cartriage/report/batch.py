@@ -6,6 +6,8 @@ import io
 import json
 from collections import Counter
 
+from cartriage.report import view
+
 FORMATS = ("text", "json")
 SCHEMA_VERSION = 1
 
@@ -54,11 +56,12 @@ def _text(span: str, rows: list[dict], batch) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, no_color=True, highlight=False)
     console.print(table)
-    budget = (f"{batch.budget_tokens:,} tokens" if batch.budget_tokens is not None
-              else f"${batch.budget_usd:.2f}")
-    spent = (f"{batch.total_tokens:,} tokens" if batch.budget_tokens is not None
-             else f"${(batch.total_usd or 0):.2f}")
-    console.print(f"Planned {spent} of {budget}; expected loss {batch.expected_loss:.2f}.")
+    spent = []
+    if batch.budget_tokens is not None:
+        spent.append(f"{batch.total_tokens:,} of {batch.budget_tokens:,} tokens")
+    if batch.budget_usd is not None:
+        spent.append(f"{view.usd(batch.total_usd or 0)} of {view.usd(batch.budget_usd)}")
+    console.print(f"Planned {' and '.join(spent)}; expected loss {batch.expected_loss:.2f}.")
     for note in batch.notes:
         console.print(f"note: {note}")
     return buffer.getvalue()

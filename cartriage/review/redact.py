@@ -8,7 +8,6 @@ favour recall: a redacted non-secret costs a little review context, a leaked key
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 REDACTED = "[REDACTED]"
 
@@ -68,7 +67,7 @@ _HARMLESS = re.compile(
 
 def is_secret_file(path: str) -> bool:
     """True for files that must never be sent (`.env`, key stores, credential files)."""
-    name = PurePosixPath(path).name.lower()
+    name = path.rstrip("/").rsplit("/", 1)[-1].lower()
     if name in _SECRET_NAMES:
         return True
     if name.startswith(".env.") or name.endswith(".env"):

@@ -192,6 +192,9 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
     reasons = []
     if job.max_tokens < planned_max:
         reasons.append(f"answers limited to {job.max_tokens} tokens by the budget")
+    if outcome.judge_error:
+        reasons.append(f"judge failed, {len(outcome.findings)} candidate(s) reported "
+                       f"unconfirmed: {outcome.judge_error}")
     if outcome.failures:
         reasons.append(f"{outcome.samples} of {job.samples} samples answered; "
                        f"{len(outcome.failures)} failed: {outcome.failures[0]}")

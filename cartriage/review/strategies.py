@@ -4,7 +4,8 @@
 - multi: K calls at temperature > 0, concurrently, models taken in turn from `models`; findings
   merged by location and normalised title, each carrying its support k/K.
 - deliberate: as multi, then a judge call that sees the code and the merged candidates and
-  returns the confirmed ones with reasons.
+  returns the confirmed ones with reasons. When the judge fails (provider error, malformed
+  JSON after one repair), the merged candidates are reported unconfirmed and the unit says why.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Outcome:
     dropped: int = 0
     reanchored: int = 0
     failures: list[CallError] = field(default_factory=list)
+    judge_error: str = ""  # the judge failed: the candidates are kept, unconfirmed
 
 
 def review(job: Job, client: Client, pool: Executor, reservation: Reservation,
@@ -114,8 +116,11 @@ def review(job: Job, client: Client, pool: Executor, reservation: Reservation,
         findings.append({**anchored, "reanchored": reanchored})
     outcome = Outcome(findings, len(results), dropped, moved, failures)
     if job.strategy == "deliberate":
-        outcome.findings, outcome.dropped = _judge(job, findings, client, reservation, tally,
-                                                   outcome.dropped)
+        try:
+            outcome.findings, outcome.dropped = _judge(job, findings, client, reservation,
+                                                       tally, outcome.dropped)
+        except CallError as exc:  # partial results are kept: the samples' merged findings
+            outcome.judge_error = str(exc)
     return outcome
 
 

@@ -100,6 +100,33 @@ def test_usd_budget_uses_litellm_prices(tmp_path):
         allocation.allocate(analysis, scores, load(tmp_path, "[budget]\nusd = 1.0\n"))
 
 
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize(("tokens", "usd"), [(5000, 0.02), (60000, 0.002), (15000, 0.003),
+                                             (0, 1.0), (200000, 0.0)])
+def test_token_and_usd_budgets_both_hold(tmp_path, policy, tokens, usd):
+    analysis, scores = change(UNITS)
+    text = f'[llm]\nmodel = "gpt-4o-mini"\n[budget]\ntokens = {tokens}\nusd = {usd}\n'
+    plan = allocation.allocate(analysis, scores, load(tmp_path, text), policy=policy)
+    assert (plan.budget_tokens, plan.budget_usd) == (tokens, usd)
+    assert plan.total_tokens <= tokens
+    assert plan.total_usd <= usd + 1e-12
+    assert "tokens" in plan.notes[0] and "$" in plan.notes[0]
+
+
+def test_the_tighter_cap_binds_and_a_default_token_budget_gives_way_to_usd(tmp_path):
+    analysis, scores = change(UNITS)
+    usd_only = allocation.allocate(
+        analysis, scores, load(tmp_path, '[llm]\nmodel = "gpt-4o-mini"\n[budget]\nusd = 0.01\n'))
+    assert usd_only.budget_tokens is None  # the built-in 100,000 tokens do not apply
+    assert usd_only.total_tokens > 12000  # so the dollars alone would buy more than 12k tokens
+    both = allocation.allocate(analysis, scores, load(
+        tmp_path, '[llm]\nmodel = "gpt-4o-mini"\n[budget]\ntokens = 12000\nusd = 0.01\n'))
+    assert both.total_tokens <= 12000 and both.total_usd <= 0.01
+    assert both.expected_loss >= usd_only.expected_loss
+    # the LP bound of either cap alone stays a bound
+    assert both.lower_bound <= both.expected_loss + 1e-9
+
+
 def test_batch_shares_one_global_budget(tmp_path):
     risky = change([("app/auth/login.py", 80, "high", "high"), ("app/db/store.py", 50, "high",
                                                                  "medium")])
@@ -111,3 +138,19 @@ def test_batch_shares_one_global_budget(tmp_path):
     assert batch.total_tokens == sum(p.total_tokens for p in batch.plans)
     assert batch.plans[0].total_tokens > batch.plans[1].total_tokens
     assert batch.expected_loss == pytest.approx(sum(p.expected_loss for p in batch.plans))
+
+
+def test_files_that_are_never_sent_get_no_budget(tmp_path):
+    units = [("app/auth/session.py", 60, "high", "high"), (".env", 5, "high", "high"),
+             ("deploy/server.key", 30, "high", "high")]
+    analysis, scores = change(units)
+    text = '[[rules]]\npath = "**"\nmin_strategy = "single"\n'
+    for policy in POLICIES:
+        plan = allocation.allocate(analysis, scores, load(tmp_path, text), policy=policy)
+        for secret in (".env", "deploy/server.key"):
+            assignment = plan.assignment(secret)
+            assert assignment.strategy == "skip" and assignment.est_tokens == 0
+            assert "secrets" in assignment.reason and assignment.forced_by is None
+        assert plan.assignment("app/auth/session.py").strategy != "skip"
+        assert not plan.unmet_minimums
+        assert any(note.startswith("not sent, so not planned: .env") for note in plan.notes)

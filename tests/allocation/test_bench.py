@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -113,3 +115,24 @@ def test_command_writes_json_with_rows(tmp_path):
     text = tmp_path / "bench.txt"
     assert command.run(data=data, fmt="text", output=text, config=None) == 0
     assert "expected cost-weighted loss" in text.read_text(encoding="utf-8")
+
+
+def test_command_says_when_the_records_are_the_models_training_data(tmp_path, monkeypatch):
+    from cartriage.commands import bench as command
+    from cartriage.scoring.model import model_dir
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in records(12)) + "\n", encoding="utf-8")
+    models = tmp_path / "models"
+    shutil.copytree(model_dir(), models)
+    card = json.loads((models / "difficulty.json").read_text(encoding="utf-8"))
+    card["training_data"]["sha256"] = hashlib.sha256(data.read_bytes()).hexdigest()
+    (models / "difficulty.json").write_text(json.dumps(card), encoding="utf-8")
+    out = tmp_path / "bench.json"
+    assert command.run(data=data, fmt="json", output=out, config=None) == 0
+    assert not any("in-sample" in n for n in json.loads(out.read_text())["notes"])
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(models))
+    assert command.run(data=data, fmt="json", output=out, config=None) == 0
+    notes = json.loads(out.read_text())["notes"]
+    assert any("difficulty model was trained on these records" in n and "in-sample" in n
+               for n in notes)

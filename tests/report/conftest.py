@@ -14,7 +14,11 @@ from cartriage.review.findings import Finding, Review, UnitReview
 from cartriage.scoring.scores import Consequence, Difficulty, Scores, UnitScore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SARIF_SCHEMA = REPO_ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+# The official OASIS schema, from the shared data next to the checkout (or where it lives on the
+# build machines, for a clone made elsewhere).
+SARIF_SCHEMA = next((p for p in (REPO_ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json",
+                                 Path("/work/shared/data/sarif-schema-2.1.0.json")) if p.is_file()),
+                    REPO_ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json")
 
 
 def consequence(tier, p=0.8, features=(("role:migration", 0.42), ("fan_in_pct", 0.11)),

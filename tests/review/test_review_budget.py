@@ -75,6 +75,16 @@ def test_usd_budget_with_a_priced_model(llm_server, tmp_path):
         reviewed[0].prompt_tokens * 0.15e-6 + reviewed[0].completion_tokens * 0.6e-6)
 
 
+@pytest.mark.parametrize(("tokens", "usd"), [(2500, 1.0), (1_000_000, 0.0006)])
+def test_token_and_usd_caps_both_hold(llm_server, tmp_path, tokens, usd):
+    config = config_for(llm_server.url, tmp_path, model="openai/gpt-4o-mini", max_concurrency=2)
+    result = review.run(result_for(many_units(5), budget_tokens=tokens, budget_usd=usd), config)
+    assert (result.budget_tokens, result.budget_usd) == (tokens, usd)
+    assert spent(result) <= tokens and result.usd <= usd
+    statuses = [u.status for u in result.units]
+    assert "reviewed" in statuses and "not reviewed: budget" in statuses  # either cap binds
+
+
 def test_usd_budget_with_an_unpriced_model_makes_no_call(llm_server, tmp_path):
     result = review.run(result_for(many_units(2), budget_tokens=None, budget_usd=1.0),
                         config_for(llm_server.url, tmp_path))

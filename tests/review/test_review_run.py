@@ -118,6 +118,23 @@ def test_deliberate_judge_confirms_candidates_with_reasons(llm_server, tmp_path)
     assert result.dropped_findings == 1  # the judge's reference to a missing candidate
 
 
+def test_a_failed_judge_keeps_the_candidates_unconfirmed(llm_server, tmp_path):
+    def responder(body):
+        if "final judge" in prompt_text(body):
+            return {"verdicts": "no idea"}  # not the judge's schema, twice (with the repair)
+        return findings(finding("app/auth.py", 13, "Empty password accepted"))
+
+    llm_server.responder = responder
+    result = run(llm_server, tmp_path, result_for(AUTH_PATCH, "deliberate", 2))
+    assert llm_server.count == 4  # 2 samples, the judge and its repair
+    (unit,) = result.units
+    assert unit.status == "reviewed" and result.complete
+    assert "judge failed, 1 candidate(s) reported unconfirmed" in unit.reason
+    assert "confirmed" in unit.reason  # the validation error is named
+    (kept,) = result.findings
+    assert kept.title == "Empty password accepted" and (kept.support, kept.samples) == (2, 2)
+
+
 def test_deliberate_without_candidates_makes_no_judge_call(llm_server, tmp_path):
     result = run(llm_server, tmp_path, result_for(AUTH_PATCH, "deliberate", 3))
     assert llm_server.count == 3
