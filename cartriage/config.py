@@ -94,6 +94,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       minimum=0),
         "usd": Key("float", OPTIONAL, "per-change budget in US dollars (needs known model prices)",
                    minimum=0),
+        "min_gain_per_1k_tokens": Key(
+            "float", 0.02, "buy a deeper strategy only if 1,000 more tokens cut the expected "
+            "cost-weighted loss by at least this (0 spends the whole budget)", minimum=0),
     },
     "weights": {
         "low": Key("float", 1.0, "cost of a missed error in a low-consequence unit", minimum=0),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cartriage.allocation import policies, strategies
+from cartriage.allocation import policies, solver, strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
 from cartriage.allocation.model import TIERS
 from cartriage.allocation.plan import Assignment, BatchPlan, Plan
@@ -195,10 +195,17 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
 
     base = build_problem(table, prompt, difficulty, units.defect, units.weight, units.floor,
                          caps[0] if caps[0] is not None else 0.0, ceiling=units.ceiling)
+    min_gain = config.get("budget", "min_gain_per_1k_tokens")
+    worth = _worth_buying(base, tokens, min_gain)
+    cut = base.allowed & ~worth
+    base = replace(base, allowed=worth)
     result = _run_policy(policy, base, tokens, dollars, caps)
     loss = base.loss()
     rows = np.arange(n)
     choice = result.choice
+    deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
+    held = {units.ids[u] for u in range(n) if cut[u].any() and choice[u] == deepest[u]}
+    value = (held, min_gain)
     assignments = [
         _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result)
         for u in range(n)
@@ -208,10 +215,29 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     for label in groups:
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
-                           loss, choice, result, caps, label))
+                           loss, choice, result, caps, label, value))
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
-                  caps, None)
+                  caps, None, value)
     return plans, total
+
+
+def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float) -> np.ndarray:
+    """Options worth their tokens: along each unit's lower convex hull of (tokens, expected
+    loss), from its cheapest allowed option, stop at the first step that saves less than
+    `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept."""
+    worth = problem.allowed.copy()
+    if min_gain <= 0:
+        return worth
+    loss = problem.loss()
+    _, hulls = solver.frontier(tokens, loss, problem.allowed)
+    for u, hull in enumerate(hulls):
+        last = hull[0]
+        for j in hull[1:]:
+            if (loss[u, last] - loss[u, j]) * 1000 < min_gain * (tokens[u, j] - tokens[u, last]):
+                break
+            last = j
+        worth[u] &= tokens[u] <= tokens[u, last] + 1e-9
+    return worth
 
 
 def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
@@ -292,7 +318,7 @@ def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
 
 
 def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
-          label) -> Plan:
+          label, value) -> Plan:
     members = np.asarray(members, dtype=int)
     picked = choice[members]
     total_tokens = int(tokens[members, picked].sum()) if len(members) else 0
@@ -315,6 +341,12 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
         notes.append(f"skipped {len(skipped)} unit(s) that would each save less per token than "
                      f"the units reviewed ({sum(a.loss_if_skipped for a in skipped):.3g} expected"
                      f" loss left unreviewed): {shown}")
+    held = [a.unit_id for a in assignments if a.unit_id in value[0]]
+    if held:
+        notes.append(f"{len(held)} unit(s) kept from a deeper strategy that would save less "
+                     f"than {value[1]:g} expected loss per 1,000 tokens ([budget] "
+                     f"min_gain_per_1k_tokens): " + ", ".join(held[:5])
+                     + (" ..." if len(held) > 5 else ""))
     if secret:
         notes.append(f"not sent, so not planned: {', '.join(a.unit_id for a in secret[:5])}"
                      + (" ..." if len(secret) > 5 else "") + " (files that may hold secrets)")

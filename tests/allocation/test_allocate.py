@@ -20,7 +20,9 @@ UNITS = [
 
 
 def load(tmp_path, text: str = "", **overrides):
+    """The configuration for `text`; no value floor unless asked, so the budget is the limit."""
     (tmp_path / "cartriage.toml").write_text(text, encoding="utf-8")
+    overrides.setdefault("budget.min_gain_per_1k_tokens", 0.0)
     return configuration.load(cwd=tmp_path, env={},
                               overrides={tuple(k.split(".")): v for k, v in overrides.items()})
 
@@ -154,3 +156,31 @@ def test_files_that_are_never_sent_get_no_budget(tmp_path):
         assert plan.assignment("app/auth/session.py").strategy != "skip"
         assert not plan.unmet_minimums
         assert any(note.startswith("not sent, so not planned: .env") for note in plan.notes)
+
+
+def test_value_floor_stops_buying_reviews_that_save_too_little(tmp_path):
+    analysis, scores = change(UNITS)
+    spend_all = allocation.allocate(analysis, scores, load(tmp_path))
+    floor = 0.5
+    thrifty = allocation.allocate(analysis, scores,
+                                  load(tmp_path, **{"budget.min_gain_per_1k_tokens": floor}))
+    assert thrifty.total_tokens < spend_all.total_tokens
+    assert thrifty.expected_loss >= spend_all.expected_loss
+    assert any("min_gain_per_1k_tokens" in note for note in thrifty.notes)
+    names = list(allocation.strategy_table(load(tmp_path), False).names)
+    for a in thrifty.assignments:
+        deeper = spend_all.assignment(a.unit_id)
+        if names.index(deeper.strategy) <= names.index(a.strategy):
+            continue
+        # the step the budget alone would have bought saves less than the floor per 1k tokens
+        saved = a.expected_loss - deeper.expected_loss
+        extra = deeper.est_tokens - a.est_tokens
+        assert saved * 1000 < floor * extra * (1 + 1e-9)
+
+
+def test_value_floor_keeps_minimums(tmp_path):
+    analysis, scores = change(UNITS)
+    text = '[[rules]]\npath = "**"\nmin_strategy = "multi"\n'
+    plan = allocation.allocate(analysis, scores,
+                               load(tmp_path, text, **{"budget.min_gain_per_1k_tokens": 100.0}))
+    assert {a.strategy for a in plan.assignments} <= {"multi", "deliberate"}
