@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_result
+from report_support import make_result
 
 from cartriage.errors import UsageError
 from cartriage.report import explain

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FILES, default_findings, make_result
+from report_support import FILES, default_findings, make_result
 
 from cartriage import report
 from cartriage.errors import UsageError

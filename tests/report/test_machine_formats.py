@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SARIF_SCHEMA, default_findings, make_result
+from report_support import SARIF_SCHEMA, default_findings, make_result
 
 from cartriage import report
 from cartriage.review.findings import Finding
