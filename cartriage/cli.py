@@ -156,7 +156,11 @@ def train(
 @app.command()
 def bench(
     data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
-    fmt: Format = "text", output: Output = None, config: ConfigFile = None, debug: Debug = False,
+    fmt: Format = "text", output: Output = None, config: ConfigFile = None,
+    cross_repo: Annotated[bool, typer.Option(
+        "--cross-repo", help="Also bench predictions by models trained without each record's "
+        "repository (needs the train extra).")] = False,
+    debug: Debug = False,
 ) -> None:
     """Compare allocation policies at matched budgets on labelled records."""
     _run("bench", locals())

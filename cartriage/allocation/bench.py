@@ -2,8 +2,9 @@
 
 Each record is one unit. The labels are the ground truth for the loss (consequence tier ->
 weight, difficulty tier -> P(defect) and P(miss | strategy) under the miss model, or the
-record's observed `outcomes`); the allocator sees either the scoring model's predictions
-(`predicted`) or the labels themselves (`oracle`).
+record's observed `outcomes`); the allocator sees the scoring model's predictions
+(`predicted`), predictions by models trained without the record's repository (`cross-repo`,
+leave-one-repository-out with the scoring stage's training code) or the labels (`oracle`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from cartriage.allocation import build_problem, policies, strategies, strategy_table
 from cartriage.allocation.cost import estimate_lines_tokens
 from cartriage.allocation.model import DEFECT_RATE, TIERS, observed_miss
-from cartriage.errors import InputError
+from cartriage.errors import CartriageError, InputError
 
 LEVELS = 10
 COMPARED = ("consequence-aware", "priority-aware")
@@ -100,6 +101,44 @@ def predicted_inputs(scored) -> dict[str, np.ndarray]:
     }
 
 
+def cross_repo_inputs(records, config, train_config,
+                      facts: dict[str, dict] | None = None) -> dict[str, np.ndarray]:
+    """Each record predicted by models trained on the other repositories' records.
+
+    The models are fitted as `cartriage train` fits them (`scoring.train.prepare` with
+    `train_config`, then `out_of_fold`); a held-out record is scored from its diff alone, as
+    `predicted_inputs` scores it, so the two kinds differ only in what the models saw.
+    `facts`: the records' repository facts (the shipped sidecar), as in training.
+    """
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise CartriageError('--cross-repo trains models and needs the train extra: '
+                             'pip install -e ".[train]"') from None
+    missing = [r.get("id") for r in records if not isinstance(r.get("repo"), str)
+               or not r["repo"]]
+    if missing:
+        raise InputError(f"--cross-repo needs a `repo` field on every record: {len(missing)} "
+                         f"record(s) have none, first {missing[0]}")
+    repos = {r["repo"] for r in records}
+    if len(repos) < 2:
+        raise InputError(f"--cross-repo holds one repository out at a time and needs records "
+                         f"from at least 2 repositories; the data has {len(repos)}")
+    for repo in sorted(repos):
+        for label in ("consequence", "difficulty"):
+            if len({r["labels"][label] for r in records if r["repo"] != repo}) < 2:
+                raise InputError(f"--cross-repo: without {repo} the records have only one "
+                                 f"{label} tier; a model needs at least two")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import train
+
+    oof = train.out_of_fold(train.prepare(records, train_config, analyze, facts))
+    rates = np.array([train.DEFECT_RATES[t] for t in TIERS])
+    weights = np.array([float(config.get("weights", t)) for t in TIERS])
+    return {"difficulty": oof["difficulty"], "defect": oof["difficulty"] @ rates,
+            "weight": oof["consequence-diff"] @ weights}
+
+
 def truth_loss(records, config, table) -> np.ndarray:
     """(records, strategies): the ground-truth expected loss of each strategy per record."""
     oracle = oracle_inputs(records, config)
@@ -180,23 +219,29 @@ def _reductions(rows) -> list[dict[str, Any]]:
 
 
 def _oracle_share(rows) -> list[dict[str, Any]]:
-    """Per budget: (uniform - policy with predictions) / (uniform - policy with the labels)."""
-    kinds = {r["inputs"] for r in rows}
-    if not {"predicted", "oracle"} <= kinds:
+    """Per predicted kind of inputs and budget: (uniform - policy with those inputs) /
+    (uniform - policy with the labels); uniform is the labels' uniform. None where the labels
+    gain less than 0.5% of uniform's loss (every policy deliberating nearly everywhere): a
+    share of that is noise."""
+    kinds = [k for k in dict.fromkeys(r["inputs"] for r in rows) if k != "oracle"]
+    if not any(r["inputs"] == "oracle" for r in rows):
         return []
     out = []
-    for budget in dict.fromkeys(r["budget"] for r in rows):
-        for policy in policies.POLICIES[1:]:
-            uniform = _loss(rows, "uniform", budget, "oracle")
-            gain = uniform - _loss(rows, policy, budget, "oracle")
-            kept = uniform - _loss(rows, policy, budget, "predicted")
-            out.append({"budget": budget, "policy": policy,
-                        "share": round(kept / gain, 6) if gain > 1e-12 else None})
+    for kind in kinds:
+        for budget in dict.fromkeys(r["budget"] for r in rows):
+            for policy in policies.POLICIES[1:]:
+                uniform = _loss(rows, "uniform", budget, "oracle")
+                gain = uniform - _loss(rows, policy, budget, "oracle")
+                kept = uniform - _loss(rows, policy, budget, kind)
+                out.append({"inputs": kind, "budget": budget, "policy": policy,
+                            "share": round(kept / gain, 6) if gain > 0.005 * uniform
+                            else None})
     return out
 
 
 def _summary(rows) -> dict[str, Any]:
-    """Mean loss over the budget levels per policy and inputs (lower is better)."""
+    """Mean loss over the budget levels per policy and inputs (lower is better); for predicted
+    inputs, the share of the oracle's gain over uniform they keep, over all budgets together."""
     summary: dict[str, Any] = {}
     for kind in dict.fromkeys(r["inputs"] for r in rows):
         mean = {p: float(np.mean([r["loss"] for r in rows
@@ -204,6 +249,15 @@ def _summary(rows) -> dict[str, Any]:
                 for p in policies.POLICIES}
         summary[kind] = {"mean_loss": {p: round(v, 6) for p, v in mean.items()},
                          "best": min(mean, key=lambda p: (mean[p], p))}
+    oracle = summary.get("oracle")
+    for kind, entry in summary.items():
+        if oracle is None or kind == "oracle":
+            continue
+        uniform = oracle["mean_loss"]["uniform"]
+        entry["oracle_share"] = {
+            p: (round((uniform - entry["mean_loss"][p]) / (uniform - oracle["mean_loss"][p]), 6)
+                if uniform - oracle["mean_loss"][p] > 1e-12 else None)
+            for p in policies.POLICIES[1:]}
     return summary
 
 
@@ -230,13 +284,13 @@ def format_text(result: dict[str, Any]) -> str:
                       if x["inputs"] == kind and x["budget"] == budget}
             lines.append(f"{budget:>16,} " + " ".join(f"{values[pair]:>18.1%}" for pair in pairs))
         lines.append("")
-    if result["oracle_share"]:
-        lines.append("share of the oracle's gain over uniform kept with predicted inputs")
-        shown = policies.POLICIES[1:]
+    shown = policies.POLICIES[1:]
+    for kind in dict.fromkeys(x["inputs"] for x in result["oracle_share"]):
+        lines.append(f"share of the oracle's gain over uniform kept with {kind} inputs")
         lines.append(f"{'budget (tokens)':>16} " + " ".join(f"{short[p]:>10}" for p in shown))
         for budget in result["levels"]:
             values = {x["policy"]: x["share"] for x in result["oracle_share"]
-                      if x["budget"] == budget}
+                      if x["budget"] == budget and x["inputs"] == kind}
             lines.append(f"{budget:>16,} " + " ".join(
                 f"{values[p]:>10.1%}" if values[p] is not None else f"{'-':>10}"
                 for p in shown))
@@ -244,6 +298,10 @@ def format_text(result: dict[str, Any]) -> str:
     for kind, summary in result["summary"].items():
         means = ", ".join(f"{p} {v:.4g}" for p, v in summary["mean_loss"].items())
         lines.append(f"mean loss over budgets, {kind}: {means}; best: {summary['best']}")
+        if summary.get("oracle_share"):
+            kept = ", ".join(f"{p} {v:.0%}" if v is not None else f"{p} -"
+                             for p, v in summary["oracle_share"].items())
+            lines.append(f"  share of the oracle's gain kept over budgets, {kind}: {kept}")
     for note in result.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -136,3 +136,77 @@ def test_command_says_when_the_records_are_the_models_training_data(tmp_path, mo
     notes = json.loads(out.read_text())["notes"]
     assert any("difficulty model was trained on these records" in n and "in-sample" in n
                for n in notes)
+
+
+def three_repos(n: int = 24) -> list[dict]:
+    """Every repository holds every tier of both labels (a latin square over nine records)."""
+    return [{**r, "repo": f"o/r{(i + i // 3) % 3}", "id": f"o/r{(i + i // 3) % 3}@{i:09d}"}
+            for i, r in enumerate(records(n))]
+
+
+def test_cross_repo_inputs_never_see_the_held_out_repository():
+    settings = configuration.load(env={})
+    recs = three_repos()
+    base = bench.cross_repo_inputs(recs, settings, settings)
+    assert base["difficulty"].shape == (len(recs), 3)
+    assert np.allclose(base["difficulty"].sum(axis=1), 1)
+    # relabel repository o/r0: its own predictions stay, the others' (trained on it) move
+    flipped = [{**r, "labels": {**r["labels"], "consequence": "high", "difficulty": "high"}}
+               if r["repo"] == "o/r0" else r for r in recs]
+    moved = bench.cross_repo_inputs(flipped, settings, settings)
+    held = np.array([r["repo"] == "o/r0" for r in recs])
+    for key in ("difficulty", "defect", "weight"):
+        assert np.allclose(moved[key][held], base[key][held])
+        assert not np.allclose(moved[key][~held], base[key][~held])
+
+
+def test_cross_repo_needs_a_repo_field_and_two_repositories():
+    settings = configuration.load(env={})
+    recs = three_repos(9)
+    with pytest.raises(InputError, match="needs a `repo` field"):
+        bench.cross_repo_inputs([*recs, {**records(1)[0], "repo": None}], settings, settings)
+    with pytest.raises(InputError, match="at least 2 repositories"):
+        bench.cross_repo_inputs(records(9), settings, settings)
+    # without o/r1 the records would all be high: no model can be trained for that fold
+    one_tier = [r if r["repo"] == "o/r1" else
+                {**r, "labels": {**r["labels"], "consequence": "high"}} for r in recs]
+    with pytest.raises(InputError, match="without o/r1 .* only one consequence tier"):
+        bench.cross_repo_inputs(one_tier, settings, settings)
+
+
+def test_cross_repo_without_scikit_learn_says_how_to_install(monkeypatch):
+    from cartriage.errors import CartriageError
+
+    monkeypatch.setitem(__import__("sys").modules, "sklearn", None)
+    with pytest.raises(CartriageError, match=r'pip install -e "\.\[train\]"'):
+        bench.cross_repo_inputs(three_repos(9), configuration.load(env={}), None)
+
+
+def test_command_adds_cross_repo_rows_and_their_share_of_the_oracle(tmp_path):
+    from cartriage.commands import bench as command
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in three_repos()) + "\n", encoding="utf-8")
+    out = tmp_path / "bench.json"
+    assert command.run(data=data, fmt="json", output=out, config=None, cross_repo=True) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert [k for k in dict.fromkeys(r["inputs"] for r in result["rows"])] == [
+        "predicted", "cross-repo", "oracle"]
+    assert {"policy", "budget", "inputs", "loss"} <= result["rows"][0].keys()
+    assert {s["inputs"] for s in result["oracle_share"]} == {"predicted", "cross-repo"}
+    assert set(result["summary"]["cross-repo"]["oracle_share"]) == {
+        "difficulty-ranked", "difficulty-aware", "consequence-aware", "priority-aware"}
+    # other models, other choices: the cross-repo losses are not the in-sample ones
+    loss = {(r["inputs"], r["policy"], r["budget"]): r["loss"] for r in result["rows"]}
+    assert any(loss[("cross-repo", p, b)] != loss[("predicted", p, b)]
+               for _, p, b in loss if p != "uniform")
+    text = tmp_path / "bench.txt"
+    assert command.run(data=data, fmt="text", output=text, config=None, cross_repo=True) == 0
+    shown = text.read_text(encoding="utf-8")
+    assert "expected cost-weighted loss, cross-repo inputs" in shown
+    assert "share of the oracle's gain over uniform kept with cross-repo inputs" in shown
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("\n".join(json.dumps({k: v for k, v in r.items() if k != "repo"})
+                              for r in three_repos(6)) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="needs a `repo` field"):
+        command.run(data=bare, fmt="json", output=out, config=None, cross_repo=True)
