@@ -28,8 +28,7 @@ diff --git a/app/auth.py b/app/auth.py
 
 
 def cartriage(*args: str, cwd: Path, stdin: bytes | None = None, env: dict | None = None):
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("OPENAI_API_KEY", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"} | (env or {})
     return subprocess.run([sys.executable, "-m", "cartriage", *args], cwd=cwd, input=stdin,
                           capture_output=True, env=full_env, check=False)
 

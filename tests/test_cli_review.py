@@ -111,3 +111,11 @@ def test_retry_after_429_then_success(project, server, env):
     done = review(project, env)
     assert done.returncode == 0, err(done)
     assert server.count >= 2
+
+
+def test_an_empty_provider_key_counts_as_no_model(project, env):
+    done = cartriage("review", "HEAD~1", "--model", "openai/gpt-4o-mini", cwd=project.path,
+                     env={k: v for k, v in env.items() if k != "CARTRIAGE_LLM__API_BASE"}
+                     | {"OPENAI_API_KEY": ""})
+    assert done.returncode == 0, err(done)
+    assert "no LLM configured" in err(done)

@@ -50,13 +50,19 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
         return None
     key_env = config.get("llm", "api_key_env")
     if key_env:
-        return name if os.environ.get(key_env) else None
+        return name if os.environ.get(key_env, "").strip() else None
     if config.get("llm", "api_base"):
         return name
+    # An empty variable (`OPENAI_API_KEY=`) is no key: hide such variables from the check.
+    empty = {k: v for k, v in os.environ.items() if k.endswith("_KEY") and not v.strip()}
+    for variable in empty:
+        del os.environ[variable]
     try:
         check = litellm_module().validate_environment(name)
     except Exception:  # unknown provider: let the call itself say what is wrong
         return name
+    finally:
+        os.environ.update(empty)
     missing = check.get("missing_keys") or []
     if check.get("keys_in_environment") or all(k.endswith("_API_BASE") for k in missing):
         return name
