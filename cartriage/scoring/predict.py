@@ -60,33 +60,26 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
 
 def _consequences(found: model.Model, change, scopes, weights) -> list[Consequence]:
     feats = [features.consequence_features(change, s) for s in scopes]
-    # Rounded once, so tiers, weights and the change envelope agree with what is shown.
-    probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
-    out = []
-    for f, row in zip(feats, probabilities, strict=True):
-        tier = decision.tier(row, found.thresholds)
-        out.append(Consequence(
-            tier=tier, probabilities=_named(row),
-            expected_weight=_expected(row, weights),
-            top_features=found.top_features(f, decision.rank(tier)),
-        ))
-    return out
+    return [Consequence(tier=tier, probabilities=_named(row),
+                        expected_weight=_expected(row, weights), top_features=top)
+            for row, tier, top in _predict(found, feats)]
 
 
 def _difficulties(found: model.Model, change, scopes) -> list[Difficulty]:
     feats = [features.difficulty_features(change, s) for s in scopes]
+    rates = found.card["defect_rates"]
+    return [Difficulty(tier=tier, probabilities=_named(row),
+                       defect_probability=_expected(row, rates), top_features=top)
+            for row, tier, top in _predict(found, feats)]
+
+
+def _predict(found: model.Model, feats):
+    """(tier probabilities, tier, top features) per feature row."""
     # Rounded once, so tiers, weights and the change envelope agree with what is shown.
     probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
-    rates = found.card["defect_rates"]
-    out = []
     for f, row in zip(feats, probabilities, strict=True):
         tier = decision.tier(row, found.thresholds)
-        out.append(Difficulty(
-            tier=tier, probabilities=_named(row),
-            defect_probability=_expected(row, rates),
-            top_features=found.top_features(f, decision.rank(tier)),
-        ))
-    return out
+        yield row, tier, found.top_features(f, decision.rank(tier))
 
 
 def _expected(row, values: dict[str, float]) -> float:
