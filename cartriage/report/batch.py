@@ -41,6 +41,7 @@ def _row(change, scores, plan) -> dict:
 
 def _text(span: str, rows: list[dict], batch) -> str:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Batch plan for {span}: {len(rows)} changes, policy {batch.policy}")
@@ -51,8 +52,9 @@ def _text(span: str, rows: list[dict], batch) -> str:
                          "left")
     for row in rows:
         mix = ", ".join(f"{k} {v}" for k, v in row["strategies"].items())
-        table.add_row(row["commit"][:9], row["title"][:60], str(row["files"]), row["consequence"],
-                      mix, f"{row['tokens']:,}", f"{row['expected_loss']:.2f}")
+        table.add_row(row["commit"][:9], escape(row["title"][:60]), str(row["files"]),
+                      row["consequence"], mix, f"{row['tokens']:,}",
+                      f"{row['expected_loss']:.2f}")
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, no_color=True, highlight=False)
     console.print(table)
@@ -63,5 +65,5 @@ def _text(span: str, rows: list[dict], batch) -> str:
         spent.append(f"{view.usd(batch.total_usd or 0)} of {view.usd(batch.budget_usd)}")
     console.print(f"Planned {' and '.join(spent)}; expected loss {batch.expected_loss:.2f}.")
     for note in batch.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)
     return buffer.getvalue()

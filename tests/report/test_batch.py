@@ -26,3 +26,15 @@ def test_batch_report_shows_both_caps(tmp_path):
     document = json.loads(batch_report.render("A..B", results, batch, "json"))
     assert document["budget"] == {"tokens": 9000, "usd": 0.002}
     assert document["total_tokens"] <= 9000 and document["total_usd"] <= 0.002
+
+
+def test_batch_text_keeps_square_brackets_in_notes(tmp_path):
+    from cartriage.report import batch as batch_report
+
+    class Batch:
+        policy, budget_tokens, budget_usd = "consequence-aware", 1000, None
+        total_tokens, total_usd, expected_loss, plans = 0, None, 0.0, ()
+        notes = ("held back by [budget] min_gain_per_1k_tokens",)
+
+    text = batch_report.render("A..B", [], Batch(), "text")
+    assert "[budget] min_gain_per_1k_tokens" in text
