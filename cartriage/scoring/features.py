@@ -111,6 +111,16 @@ def change_text(change: ChangeSet) -> str:
     return "\n".join(t for t in (change.title, change.description, change.issue) if t)
 
 
+def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
+    """The size, spread and symbol counts both models use; returns (files, facts, symbols)."""
+    _size(numeric, scope)
+    facts = [f for _, f, _ in scope.files if f is not None]
+    symbols = [s for f in facts for s in f.symbols]
+    numeric["log_symbols"] = math.log1p(len(symbols))
+    numeric["log_signature_changes"] = math.log1p(sum(s.signature_changed for s in symbols))
+    return len(scope.files), facts, symbols
+
+
 def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
     """Features for the consequence model; `scope=None` is issue-only (text alone)."""
     text = change_text(change)
@@ -119,13 +129,8 @@ def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
     numeric["has_text"] = float(bool(text.strip()))
     tokens: dict[str, list[str]] = {"w": _words(text), "b": _bigrams(change.title)}
     if scope is not None and scope.files:
-        _size(numeric, scope)
-        n = len(scope.files)
-        facts = [f for _, f, _ in scope.files if f is not None]
-        symbols = [s for f in facts for s in f.symbols]
-        numeric["log_symbols"] = math.log1p(len(symbols))
+        n, facts, symbols = _size_and_symbols(numeric, scope)
         numeric["log_public_symbols"] = math.log1p(sum(s.public for s in symbols))
-        numeric["log_signature_changes"] = math.log1p(sum(s.signature_changed for s in symbols))
         numeric["log_removed_symbols"] = math.log1p(sum(s.change == "removed" for s in symbols))
         numeric["parsed"] = sum(f.parsed for f in facts) / n
         numeric["scope_share"] = n / max(scope.change_files, 1)
@@ -153,12 +158,7 @@ def difficulty_features(change: ChangeSet, scope: _Scope | None) -> Features:
     numeric["text_length"] = math.log1p(len(text)) / 8
     tokens: dict[str, list[str]] = {"w": [w for w in words if w in FIX_WORDS]}
     if scope is not None and scope.files:
-        _size(numeric, scope)
-        n = len(scope.files)
-        facts = [f for _, f, _ in scope.files if f is not None]
-        symbols = [s for f in facts for s in f.symbols]
-        numeric["log_symbols"] = math.log1p(len(symbols))
-        numeric["log_signature_changes"] = math.log1p(sum(s.signature_changed for s in symbols))
+        n, facts, symbols = _size_and_symbols(numeric, scope)
         sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]
         numeric["file_entropy"] = _entropy(sizes)
         numeric["log_top_dirs"] = math.log1p(len({_top_dir(f.path) for f, _, _ in scope.files}))
