@@ -31,12 +31,19 @@ class Result:
     messages: list[str] = field(default_factory=list)
 
 
-def plan(request: ChangeRequest, config: Config, policy: str | None = None) -> Result:
-    """Read the change, analyse, score and allocate: everything up to the first LLM call."""
-    from cartriage import allocation, analysis, intake, scoring
+def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis, Scores]:
+    """Read, analyse and score the change: what allocation needs, for one change or a batch."""
+    from cartriage import analysis, intake, scoring
 
     change = intake.read_change(request, config)
     facts = analysis.analyze(change, config)
-    scores = scoring.score(change, facts, config)
-    chosen = allocation.allocate(facts, scores, config, policy=policy)
-    return Result(change=change, analysis=facts, scores=scores, plan=chosen)
+    return change, facts, scoring.score(change, facts, config)
+
+
+def plan(request: ChangeRequest, config: Config) -> Result:
+    """Triage and allocate: everything up to the first LLM call."""
+    from cartriage import allocation
+
+    change, facts, scores = triage(request, config)
+    return Result(change=change, analysis=facts, scores=scores,
+                  plan=allocation.allocate(facts, scores, config))

@@ -7,7 +7,7 @@ from cartriage.errors import InputError, UsageError
 
 
 def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
-    from cartriage import allocation, analysis, intake, scoring
+    from cartriage import allocation, intake, pipeline
     from cartriage.intake import git
     from cartriage.report import batch as batch_report
 
@@ -22,14 +22,9 @@ def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
     commits = git.first_parent_commits(repository, span)
     if not commits:
         raise InputError(f"--batch {span}: the range has no commits")
-    changes, results = [], []
-    for sha in commits:
-        request = intake.ChangeRequest(repo=repo, rev=f"{sha}^!")
-        change = intake.read_change(request, config)
-        facts = analysis.analyze(change, config)
-        scores = scoring.score(change, facts, config)
-        changes.append((sha[:12], facts, scores))
-        results.append((change, facts, scores))
-    plan = allocation.plan_batch(changes, config)
+    results = [pipeline.triage(intake.ChangeRequest(repo=repo, rev=f"{sha}^!"), config)
+               for sha in commits]
+    plan = allocation.plan_batch([(sha[:12], facts, scores) for sha, (_, facts, scores)
+                                  in zip(commits, results, strict=True)], config)
     common.write(batch_report.render(span, results, plan, fmt), output)
     return 0

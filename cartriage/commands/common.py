@@ -67,6 +67,15 @@ def write(text: str, output: Path | None) -> None:
         raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
 
 
+def write_report(result, fmt: str, config, output: Path | None, *, quiet: bool = False,
+                 verbose: bool = False) -> None:
+    """Render the result in `fmt` and write it; no colour in a file."""
+    from cartriage import report
+
+    write(report.render(result, fmt, config, quiet=quiet, verbose=verbose,
+                        color=False if output else None), output)
+
+
 def nothing_to_review(result) -> str | None:
     """The message for an empty change, or None when there is something to review."""
     change = result.change

@@ -8,7 +8,7 @@ from cartriage.commands import common
 
 
 def run(*, repo, config, budget, policy, fmt, output, quiet, verbose, batch=None, **inputs) -> int:
-    from cartriage import pipeline, report
+    from cartriage import pipeline
 
     common.check_format(fmt)
     settings = common.load_config(repo, config, budget=budget, **{"review.policy": policy})
@@ -22,6 +22,5 @@ def run(*, repo, config, budget, policy, fmt, output, quiet, verbose, batch=None
     if empty:
         print(empty, file=sys.stderr)
         return 0
-    common.write(report.render(result, fmt, settings, quiet=quiet, verbose=verbose,
-                                    color=False if output else None), output)
+    common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
     return 0

@@ -28,8 +28,7 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
         return 0
     chosen = review_stage.configured_model(settings, model)
     if chosen is None or not result.plan.assignments:
-        common.write(report.render(result, fmt, settings, quiet=quiet, verbose=verbose,
-                                    color=False if output else None), output)
+        common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
         if chosen is None and result.plan.assignments:
             print(NO_MODEL, file=sys.stderr)
         return 0
@@ -39,7 +38,6 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
                                          progress=progress)
     finally:
         progress.close()
-    common.write(report.render(result, fmt, settings, quiet=quiet, verbose=verbose,
-                                    color=False if output else None), output)
+    common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
     return report.exit_code(result, settings.get("review", "fail_on"),
                             settings.get("review", "require_coverage"))
