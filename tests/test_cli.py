@@ -134,6 +134,14 @@ def test_errors_are_one_line_with_distinct_exit_codes(project, args, code, messa
 def test_not_a_repository_and_malformed_patch(tmp_path):
     done = cartriage("plan", "HEAD~1", cwd=tmp_path)
     assert done.returncode == 3 and "not a git repository" in err(done)
+    prose = tmp_path / "notes.txt"
+    prose.write_text("not a patch at all\n", encoding="utf-8")
+    done = cartriage("plan", "--diff", str(prose), cwd=tmp_path)
+    assert done.returncode == 3 and "no diff found" in err(done)
+    empty = tmp_path / "empty.diff"
+    empty.write_bytes(b"")
+    done = cartriage("plan", "--diff", str(empty), cwd=tmp_path)
+    assert done.returncode == 0 and "nothing to review" in err(done)
     bad = tmp_path / "bad.diff"
     bad.write_bytes(b"--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n?? junk\n")
     done = cartriage("plan", "--diff", str(bad), cwd=tmp_path)

@@ -37,7 +37,11 @@ def read_change(request: ChangeRequest, config: Config) -> ChangeSet:
     if request.diff:
         data = _read_bytes(request.diff, "diff")
         source = "stdin" if request.diff == "-" else request.diff
-        change = ChangeSet(source=f"patch {source}", files=parse_diff(data, source))
+        files = parse_diff(data, source)
+        if not files and data.strip():
+            raise InputError(f"--diff {source}: no diff found (expected a unified diff, e.g. "
+                             "`git diff` or `git format-patch` output)")
+        change = ChangeSet(source=f"patch {source}", files=files)
         title, description = _patch_message(data)
         change = replace(change, title=title, description=description)
     elif request.issue and not (request.rev or request.staged or request.worktree):
