@@ -24,26 +24,39 @@ class RecordError(InputError):
 def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any] | None, str | None]]:
     """(line number, record or None, error or None) for each non-blank line."""
     try:
-        handle = path.open("rb")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"--data {path}: no such file") from None
     except OSError as exc:
         raise InputError(f"--data {path}: cannot read: {exc.strerror}") from None
+    return parse_jsonl(data)
+
+
+def parse_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, error or None) for each non-blank line of `data`."""
     out = []
-    with handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8", errors="replace"))
-            except json.JSONDecodeError as exc:
-                out.append((number, None, f"line {number}: not JSON: {exc.msg}"))
-                continue
-            if not isinstance(record, dict):
-                out.append((number, None, f"line {number}: not a JSON object"))
-                continue
-            out.append((number, record, None))
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8", errors="replace"))
+        except json.JSONDecodeError as exc:
+            out.append((number, None, f"line {number}: not JSON: {exc.msg}"))
+            continue
+        if not isinstance(record, dict):
+            out.append((number, None, f"line {number}: not a JSON object"))
+            continue
+        out.append((number, record, None))
     return out
+
+
+def all_records(data: bytes, source: str) -> list[dict[str, Any]]:
+    """Every record of `data`; InputError naming `source` and the first bad line."""
+    rows = parse_jsonl(data)
+    bad = next((error for _, record, error in rows if record is None), None)
+    if bad is not None:
+        raise InputError(f"{source}: {bad}")
+    return [record for _, record, _ in rows]
 
 
 def record_id(record: dict[str, Any]) -> str:

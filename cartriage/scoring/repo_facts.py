@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cartriage.analysis.facts import Analysis, RoleHit
+from cartriage.scoring.records import all_records
 
 SHIPPED = "training-repo-facts.jsonl"  # in the models folder, next to the models
 
@@ -142,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", type=Path, default=None,
                         help="where to clone (default: a temporary folder, removed afterwards)")
     args = parser.parse_args(argv)
-    records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()
-               if line.strip()]
+    records = all_records(args.data.read_bytes(), f"--data {args.data}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cartriage-facts-") as temporary:
         scratch = args.scratch or Path(temporary)

@@ -27,7 +27,7 @@ import numpy as np
 
 from cartriage.errors import CartriageError, InputError
 from cartriage.scoring import decision, features, repo_facts
-from cartriage.scoring.records import RecordError, to_change
+from cartriage.scoring.records import RecordError, all_records, to_change
 from cartriage.scoring.scores import TIERS
 
 try:
@@ -324,7 +324,7 @@ def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
     `facts_path`: the repository facts of the records (repo_facts.py), or None for none.
     """
     raw = _read(data_path)
-    records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    records = all_records(raw, f"--data {data_path}")
     if analyzer is None:
         from cartriage.analysis import analyze as analyzer
     facts, facts_card = _facts(facts_path)
@@ -436,7 +436,7 @@ def compare(data_path: Path, facts_path: Path | None, variants: list[str], confi
             log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """The consequence model's leave-one-repository-out figures for several training-row
     variants (see consequence_rows), in both conditions; nothing is written."""
-    records = [json.loads(line) for line in _read(data_path).splitlines() if line.strip()]
+    records = all_records(_read(data_path), f"--data {data_path}")
     from cartriage.analysis import analyze
 
     data = prepare(records, config, analyze, _facts(facts_path)[0])

@@ -113,3 +113,15 @@ def test_unreadable_repo_facts_is_one_clear_line(tmp_path):
     with pytest.raises(InputError, match="--repo-facts .*cannot read"):
         train.train(data, tmp_path / "out", CONFIG, log=lambda _: None,
                     facts_path=tmp_path / "absent.jsonl")
+
+
+@pytest.mark.parametrize(("line", "message"), [("{not json", "line 2: not JSON"),
+                                               ("[1]", "line 2: not a JSON object")])
+def test_malformed_training_data_is_one_clear_line(tmp_path, line, message):
+    pytest.importorskip("sklearn")
+    from cartriage.errors import InputError
+    from cartriage.scoring import train
+
+    data = write_jsonl(tmp_path / "data.jsonl", ['{"id": "a/b@1"}', line])
+    with pytest.raises(InputError, match=f"--data .*{message}"):
+        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None)
