@@ -196,7 +196,10 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     base = build_problem(table, prompt, difficulty, units.defect, units.weight, units.floor,
                          caps[0] if caps[0] is not None else 0.0, ceiling=units.ceiling)
     min_gain = config.get("budget", "min_gain_per_1k_tokens")
-    worth = _worth_buying(base, tokens, min_gain)
+    # The value floor weighs loss by consequence, so only the policies that see consequence
+    # use it; the baselines stay what they claim to be.
+    worth = (_worth_buying(base, tokens, min_gain) if policy in policies.WEIGHTED
+             else base.allowed)
     cut = base.allowed & ~worth
     base = replace(base, allowed=worth)
     result = _run_policy(policy, base, tokens, dollars, caps)
@@ -205,7 +208,7 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     choice = result.choice
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
     held = {units.ids[u] for u in range(n) if cut[u].any() and choice[u] == deepest[u]}
-    value = (held, min_gain)
+    value = (held, min_gain, bool(cut.any()))
     assignments = [
         _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result)
         for u in range(n)
@@ -260,7 +263,7 @@ def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
         scaled = np.maximum(tokens / tok_cap, dollars / usd_cap)
         runs.append(policies.run(policy, replace(base, cost=scaled, budget=1.0)))
     rows = np.arange(len(tokens))
-    objective = base.loss(policy not in ("uniform", "difficulty-ranked", "difficulty-aware"))
+    objective = base.loss(policy in policies.WEIGHTED)
 
     def keeps_both(run):
         return (tokens[rows, run.choice].sum() <= tok_cap + 1e-9
@@ -355,7 +358,8 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
                      f"kept and {len(unmet)} unit(s) get less than their minimum: "
                      + ", ".join(unmet[:5]) + (" ..." if len(unmet) > 5 else ""))
     if result.lower_bound is not None and label is None:
-        notes.append(f"no plan within the budget has expected loss below "
+        within = " and the value floor" if value[2] else ""
+        notes.append(f"no plan within the budget{within} has expected loss below "
                      f"{result.lower_bound:.3g} (LP bound)")
     return Plan(policy=policy, assignments=tuple(assignments),
                 budget_tokens=None if tok_cap is None else int(tok_cap), budget_usd=usd_cap,

@@ -21,6 +21,7 @@ from cartriage.allocation import solver
 
 POLICIES = ("uniform", "difficulty-ranked", "difficulty-aware", "consequence-aware",
             "priority-aware")
+WEIGHTED = ("consequence-aware", "priority-aware")  # the policies that see consequence
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def run(policy: str, problem: Problem) -> Allocation:
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}")
     if policy in ("difficulty-aware", "consequence-aware"):
-        result = solver.solve(problem.cost, problem.loss(policy == "consequence-aware"),
+        result = solver.solve(problem.cost, problem.loss(policy in WEIGHTED),
                               problem.budget, problem.allowed)
         return Allocation(result.choice, result.unmet, result.multiplier,
                           result.lower_bound if policy == "consequence-aware" else None)

@@ -184,3 +184,15 @@ def test_value_floor_keeps_minimums(tmp_path):
     plan = allocation.allocate(analysis, scores,
                                load(tmp_path, text, **{"budget.min_gain_per_1k_tokens": 100.0}))
     assert {a.strategy for a in plan.assignments} <= {"multi", "deliberate"}
+
+
+def test_value_floor_leaves_the_baselines_alone_and_qualifies_the_bound(tmp_path):
+    analysis, scores = change(UNITS)
+    floor = {"budget.min_gain_per_1k_tokens": 0.02}
+    uniform = allocation.allocate(analysis, scores, load(tmp_path, **floor), policy="uniform")
+    assert len({a.strategy for a in uniform.assignments}) == 1
+    weighted = allocation.allocate(analysis, scores, load(tmp_path, **{**floor,
+                                                                      "budget.tokens": 60000}))
+    assert any("min_gain_per_1k_tokens" in note for note in weighted.notes)
+    bound = next(note for note in weighted.notes if "LP bound" in note)
+    assert "within the budget and the value floor" in bound
