@@ -16,8 +16,9 @@ import numpy as np
 
 from cartriage.allocation import build_problem, policies, strategies, strategy_table
 from cartriage.allocation.cost import estimate_lines_tokens
-from cartriage.allocation.model import DEFECT_RATE, TIERS, observed_miss
+from cartriage.allocation.model import TIERS, observed_miss
 from cartriage.errors import CartriageError, InputError
+from cartriage.scoring.scores import DEFECT_RATES
 
 LEVELS = 10
 COMPARED = ("consequence-aware", "priority-aware")
@@ -86,7 +87,7 @@ def oracle_inputs(records, config) -> dict[str, np.ndarray]:
                            for r in records])
     return {
         "difficulty": difficulty,
-        "defect": np.array([DEFECT_RATE[r["labels"]["difficulty"]] for r in records]),
+        "defect": np.array([DEFECT_RATES[r["labels"]["difficulty"]] for r in records]),
         "weight": np.array([config.get("weights", r["labels"]["consequence"]) for r in records]),
     }
 
@@ -133,7 +134,7 @@ def cross_repo_inputs(records, config, train_config,
     from cartriage.scoring import train
 
     oof = train.out_of_fold(train.prepare(records, train_config, analyze, facts))
-    rates = np.array([train.DEFECT_RATES[t] for t in TIERS])
+    rates = np.array([DEFECT_RATES[t] for t in TIERS])
     weights = np.array([float(config.get("weights", t)) for t in TIERS])
     return {"difficulty": oof["difficulty"], "defect": oof["difficulty"] @ rates,
             "weight": oof["consequence-diff"] @ weights}

@@ -27,12 +27,6 @@ from math import comb
 TIERS = ("low", "medium", "high")
 _TIER_SHIFT = (0.5, 0.0, -0.5)
 
-# P(defect | difficulty tier) used where no calibrated estimate exists (oracle inputs, bench
-# ground truth). A model assumption: just-in-time defect-prediction data sets report that
-# roughly 10-30% of changes introduce a defect, concentrated in large, complex changes.
-DEFECT_RATE = {"low": 0.05, "medium": 0.2, "high": 0.4}
-
-
 def catch_by_tier(recall: float, slope: float) -> tuple[float, float, float]:
     """Chance that one pass catches a defect, for difficulty low, medium, high."""
     return tuple(min(0.99, max(0.01, recall + slope * s)) for s in _TIER_SHIFT)

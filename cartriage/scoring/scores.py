@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TIERS = ("low", "medium", "high")
+# Modelled P(defect | difficulty tier): Difficulty.defect_probability is its expectation under
+# the tier probabilities, and the bench's ground truth uses it for labelled tiers. An
+# assumption, not a measurement: the labelled set has too few mined defects (7 reverted or
+# blamed changes in 490) to calibrate it; the ratios follow the rubric's ordering.
+DEFECT_RATES = {"low": 0.05, "medium": 0.15, "high": 0.35}
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import numpy as np
 from cartriage.errors import CartriageError, InputError
 from cartriage.scoring import decision, features, repo_facts
 from cartriage.scoring.records import RecordError, all_records, to_change
-from cartriage.scoring.scores import TIERS
+from cartriage.scoring.scores import DEFECT_RATES, TIERS
 
 try:
     import onnx
@@ -46,10 +46,6 @@ SEED = 20240611
 # Chosen among 0.1, 0.3, 1, 3, 10: the best leave-one-repository-out macro-F1 with no high
 # record predicted low (a larger C gives a higher macro-F1 but an over-confident low).
 C = {"consequence": 0.1, "consequence-issue": 3.0, "difficulty": 1.0}
-# Modelled chance that a unit of each difficulty tier holds a defect. The labelled set has too
-# few mined defects (7 reverted or blamed changes in 490) to measure these; the ratios follow
-# the rubric's ordering and are documented as an assumption in the model card.
-DEFECT_RATES = {"low": 0.05, "medium": 0.15, "high": 0.35}
 HIGH = 2
 # Rows of the consequence model (see consequence_rows). "both" (with and without repository
 # facts) was measured against "diff" at the same analysis stage (python -m

@@ -12,6 +12,7 @@ import pytest
 from cartriage import config as configuration
 from cartriage.allocation import bench, strategy_table
 from cartriage.errors import InputError
+from cartriage.scoring.scores import DEFECT_RATES
 
 TIERS = ("low", "medium", "high")
 
@@ -73,7 +74,7 @@ def test_observed_outcomes_replace_the_miss_model():
     plain = record(1, "high", "medium", 10)
     observed = record(2, "high", "medium", 10, outcomes={"attempts": 4, "successes": 1})
     truth = bench.truth_loss([plain, observed], settings, table)
-    scale = 25.0 * 0.2
+    scale = 25.0 * DEFECT_RATES["medium"]  # the high weight times the medium defect rate
     assert truth[0, 1] == pytest.approx(scale * table.miss_tier[1, 1])
     assert truth[1].tolist() == pytest.approx(
         [scale, scale * 3 / 4, scale * 1 / 4,  # multi: 3 draws of 4, C(3,3)/C(4,3)
