@@ -65,8 +65,11 @@ class Progress:
 
             console = Console(file=self.stream, no_color=bool(os.environ.get("NO_COLOR")))
             self._bar = Bar(TextColumn("Reviewing"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[spend]}"), TimeElapsedColumn(),
-                            TextColumn("{task.fields[unit]}", style="dim"), console=console,
+                            TextColumn("{task.fields[spend]}", markup=False),
+                            TimeElapsedColumn(),
+                            # unit ids are paths from the diff: text, never rich markup
+                            TextColumn("{task.fields[unit]}", style="dim", markup=False),
+                            console=console,
                             transient=True)
             self._task = self._bar.add_task("review", total=total, spend="", unit="")
             self._bar.start()

@@ -135,8 +135,9 @@ def check_judgement(data: Any, candidates: int) -> tuple[list[dict], list[str]]:
 
 def anchor(finding: dict, lines: Lines) -> tuple[dict | None, bool]:
     """(finding, reanchored) with the location on changed lines, or (None, False) to drop it."""
-    if normalise_path(finding["file"]) != lines.path or not lines.changed:
+    if lines.path not in (finding["file"], normalise_path(finding["file"])) or not lines.changed:
         return None, False
+    finding = {**finding, "file": lines.path}  # the unit's own spelling, as reports need it
     start, end = finding["line_start"], finding["line_end"]
     if any(start <= line <= end for line in lines.changed):
         return finding, False

@@ -56,3 +56,14 @@ def test_quiet_prints_nothing():
     with report.progress(1, stream=stream, quiet=True) as progress:
         progress("a.py", 1, 1, 10, 0.0)
     assert stream.getvalue() == ""
+
+
+def test_live_display_shows_paths_with_brackets_as_text(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    stream = Terminal()
+    progress = report.progress(2, stream=stream)
+    progress("app/[slug]/page.tsx", 1, 2, 10, None)
+    progress("src/[/]evil.py", 2, 2, 20, None)  # not a markup error
+    progress.close()
+    assert "src/[/]evil.py" in stream.getvalue()  # the last update, shown as written

@@ -105,6 +105,9 @@ def test_anchor_keeps_moves_or_drops():
         finding("src/a.py", 9, line_end=12), False)
     moved, reanchored = anchor(finding("./src/a.py", 24), lines)
     assert reanchored and (moved["line_start"], moved["line_end"]) == (20, 20)
+    assert moved["file"] == "src/a.py"  # the unit's spelling, not the model's "./src/a.py"
+    kept, _ = anchor(finding("b/src/a.py", 10), lines)
+    assert kept["file"] == "src/a.py"
     assert anchor(finding("src/a.py", 26), lines) == (None, False)
     assert anchor(finding("src/b.py", 10), lines) == (None, False)
 
