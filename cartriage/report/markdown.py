@@ -7,6 +7,7 @@ comment instead of adding a new one on every push.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 
 from cartriage.report import view
@@ -18,14 +19,28 @@ MARKER = "<!-- cartriage -->"
 ICONS = {"critical": "🔴", "major": "🟠", "minor": "🟡", "info": "🔵"}
 
 
+_ACTIVE = re.compile(r"([\\`*_\[\]!~])")
+
+
 def cell(text: object, limit: int = 0) -> str:
-    """Untrusted text made safe inside a table cell: one line, no HTML, no pipes."""
-    return html.escape(view.one_line(text, limit), quote=False).replace("|", "\\|")
+    """Untrusted text made safe inside a table cell: one line, no pipes, inert Markdown."""
+    return _inert(view.one_line(text, limit)).replace("|", "\\|")
 
 
 def block(text: object) -> str:
-    """Untrusted multi-line text made safe in the comment body (no HTML, no marker)."""
-    return html.escape(view.clean(text).strip(), quote=False)
+    """Untrusted multi-line text made safe in the comment body (no marker, inert Markdown)."""
+    return _inert(view.clean(text).strip())
+
+
+def code(text: object) -> str:
+    """Untrusted text inside a `code span` (paths, unit ids): one line, no backticks or pipes."""
+    return view.one_line(text).replace("`", "'").replace("|", "\\|")
+
+
+def _inert(text: str) -> str:
+    """No HTML, links, images, emphasis or @mentions from text the diff or the model wrote."""
+    text = _ACTIVE.sub(r"\\\1", html.escape(text, quote=False))
+    return text.replace("@", "&#64;")
 
 
 def render(result: Result, *, verbose: bool = False) -> str:
@@ -36,7 +51,7 @@ def render(result: Result, *, verbose: bool = False) -> str:
     if found:
         out += ["", "### Findings", ""]
         for f in found:
-            where = f"`{cell(f.file)}:{f.line_start}" + (
+            where = f"`{code(f.file)}:{f.line_start}" + (
                 f"-{f.line_end}`" if f.line_end > f.line_start else "`")
             out.append(f"- {ICONS.get(f.severity, '')} **{f.severity}** {where} "
                        f"**{cell(f.title)}** ({cell(f.category)}, support {f.support}/"
@@ -48,7 +63,7 @@ def render(result: Result, *, verbose: bool = False) -> str:
     left = view.not_covered(rows) if result.review is not None else []
     if left:
         out += ["", "### Not reviewed", ""]
-        out += [f"- `{cell(r.unit_id)}` ({r.tier or 'unscored'} consequence): {cell(r.status)}"
+        out += [f"- `{code(r.unit_id)}` ({r.tier or 'unscored'} consequence): {cell(r.status)}"
                 f" — {cell(r.reason, 160)}" for r in left]
     if rows:
         out += ["", f"<details><summary>Triage plan ({len(rows)} units, policy "
@@ -98,7 +113,7 @@ def _plan_table(rows) -> list[str]:
     for r in sorted(rows, key=lambda r: (-view.tier_rank(r.tier), r.unit_id)):
         a = r.assignment
         lines.append(
-            f"| `{cell(r.unit_id)}` | {cell(', '.join(r.roles)) or '–'} | "
+            f"| `{code(r.unit_id)}` | {cell(', '.join(r.roles)) or '–'} | "
             f"{view.consequence_label(r.consequence)} | "
             f"{r.difficulty.tier if r.difficulty else '–'} | {cell(r.strategy)} | "
             f"{view.tokens(a.est_tokens if a else None)} | "

@@ -143,6 +143,14 @@ def test_markdown_escapes_html_and_the_marker():
     assert "<script>" not in md and "<img" not in md and md.count("</details>") == 1
 
 
+def test_markdown_keeps_links_images_and_mentions_inert():
+    evil = Finding("a.py", 1, 1, "major", "bug", "see ![x](http://evil/p.png) @org/admins",
+                   "", "[click](http://x)", 0.5, "app/views/profile.py", "single")
+    md = report.render(make_result(findings=[evil]), "markdown", None, verbose=True)
+    assert "![x](" not in md and "[click](" not in md and "@org" not in md
+    assert "\\!\\[x\\](http://evil/p.png)" in md and "&#64;org/admins" in md
+
+
 def test_markdown_plan_only(plan_result):
     md = report.render(plan_result, "markdown", None)
     assert "## cartriage plan" in md and "not reviewed (plan only)" in md
