@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from cartriage.allocation.cost import sample_models
+from cartriage.allocation.strategies import params as strategy_params
 from cartriage.errors import UsageError
 from cartriage.review import prompts
 from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
@@ -157,12 +159,8 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
         roles=facts.role_names if facts else (),
         symbols=tuple(_describe_symbol(s) for s in facts.symbols) if facts else (),
         diff=diff, context=context)
-    settings = config.strategy(assignment.strategy)
-    if model:
-        models = [model]
-    else:
-        models = list(settings.get("models") or []) or \
-            [settings.get("model") or config.get("llm", "model") or default_model]
+    settings = strategy_params(config, assignment.strategy)  # the models the plan priced
+    models = [model] if model else [m or default_model for m in sample_models(settings)]
     samples = max(1, assignment.samples)
     temperature = settings.get("temperature") or 0.0
     if samples > 1 and temperature <= 0:
@@ -170,7 +168,7 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     job = Job(unit=text, lines=Lines(unit.path, changed_lines(hunks, deleted)),
               strategy=assignment.strategy,
               models=tuple(models[i % len(models)] for i in range(samples)),
-              judge_model=model or settings.get("judge_model") or models[0],
+              judge_model=model or settings["judge_model"] or default_model,
               temperature=temperature, max_tokens=settings.get("max_output_tokens") or 1500,
               min_tokens=min(settings.get("max_output_tokens") or 1500,
                              max(256, settings.get("output_tokens") or 0)))

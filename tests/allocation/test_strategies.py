@@ -88,3 +88,18 @@ def test_observed_miss_equals_enumerating_draws_without_replacement():
         assert observed_miss(attempts, successes, draws) == pytest.approx(all_wrong / len(subsets))
     assert observed_miss(3, 1, 5) == 0.0  # more draws than attempts: capped at n
     assert observed_miss(3, 1, 0) == 1.0
+
+
+def test_models_resolve_as_the_review_calls_them(tmp_path):
+    (tmp_path / "cartriage.toml").write_text(
+        '[llm]\nmodel = "openai/gpt-4o-mini"\n'
+        '[strategies.single]\nmodels = ["anthropic/claude-haiku-4-5"]\n'
+        '[strategies.deliberate]\nmodels = ["openai/gpt-4o", "openai/gpt-4o-mini"]\n',
+        encoding="utf-8")
+    settings = configuration.load(cwd=tmp_path, env={})
+    single = strategies.params(settings, "single")
+    assert [c.model for c in strategies.REGISTRY["single"].calls(single)] == [
+        "anthropic/claude-haiku-4-5"]
+    deliberate = strategies.params(settings, "deliberate")
+    assert deliberate["judge_model"] == "openai/gpt-4o"  # the first sample's model
+    assert strategies.REGISTRY["deliberate"].calls(deliberate)[-1].model == "openai/gpt-4o"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from cartriage.allocation.cost import sample_models
 from cartriage.allocation.strategies import deliberate, multi, single, skip
 
 REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in (skip, single, multi, deliberate)}
@@ -24,8 +25,9 @@ NAMES: tuple[str, ...] = tuple(REGISTRY)
 
 
 def params(config, name: str) -> dict:
-    """The strategy's configuration with the model resolved from [llm] model."""
+    """The strategy's configuration with its models resolved: `model` from [llm] model, the
+    judge from the first sample's model. The review stage calls the same models."""
     values = dict(config.strategy(name))
     values["model"] = values.get("model") or config.get("llm", "model")
-    values["judge_model"] = values.get("judge_model") or values["model"]
+    values["judge_model"] = values.get("judge_model") or sample_models(values)[0]
     return values

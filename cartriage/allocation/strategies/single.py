@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from cartriage.allocation.cost import Call
+from cartriage.allocation.cost import Call, sample_models
 from cartriage.allocation.model import sampled_miss
 
 NAME = "single"
 
 
 def calls(params: dict) -> list[Call]:
-    return [Call(params["model"], 1, 0, params["output_tokens"])]
+    return [Call(sample_models(params)[0], 1, 0, params["output_tokens"])]
 
 
 def attempts(params: dict) -> int:
