@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cartriage.analysis import fanin, languages, roles, store
@@ -26,7 +25,6 @@ __all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "units_for"]
 MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
 HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
 TEXT_BYTES = 65_536  # of a file known by role only (SQL, YAML), they read this much
-_NULL_BLOB = "0" * 40
 NO_REPOSITORY = "no repository: analysed from the diff alone (symbols from hunks, no fan-in)"
 
 
@@ -41,7 +39,7 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
     elif files and config.get("analysis", "fan_in") and change.new_rev:
         index = _index(change, files, config, notes)
     max_bytes = config.get("analysis", "max_file_bytes")
-    contents = _contents(change, files, max_bytes) if change.repo_root else {}
+    contents = _contents(change, files) if change.repo_root else {}
     db = store.connect(fanin.cache_folder(change.repo_root)) if change.repo_root else None
     worktree = change.new_rev == WORKTREE
     cache = store.get(db, _outline_keys(files, worktree)) if db is not None else None
@@ -142,36 +140,30 @@ def _rev(rev: str) -> str:
     return rev if rev in ("INDEX", WORKTREE) else rev[:12]
 
 
-def _contents(change: ChangeSet, files: list[FileChange], max_bytes: int):
-    """(old, new) bytes per path; None where a side does not exist or is too large to read."""
+def _contents(change: ChangeSet, files: list[FileChange]):
+    """(old, new) bytes per path; None where a side does not exist or cannot be read."""
     wanted = {}
     for f in files:
         if f.binary or f.submodule:
             continue
-        if f.status != "added" and f.old_blob and f.old_blob != _NULL_BLOB:
+        if f.status != "added" and f.old_blob:
             wanted[f.old_blob] = None
-        if f.status != "deleted" and f.new_blob and f.new_blob != _NULL_BLOB and (
-                change.new_rev != WORKTREE):
+        if f.status != "deleted" and f.new_blob and change.new_rev != WORKTREE:
             wanted[f.new_blob] = None
     try:
         blobs = fanin.read_blobs(change.repo_root, [b for b in wanted if len(b) == 40])
     except OSError:
         blobs = {}
-    out = {}
-    for f in files:
-        if f.binary or f.submodule:
-            continue
-        old = new = None
-        if f.status != "added":
-            old = blobs.get(f.old_blob or "") or _read(change, f, "old")
-        if f.status != "deleted":
-            if change.new_rev == WORKTREE:
-                path = Path(change.repo_root, f.path)
-                new = path.read_bytes() if path.is_file() else None
-            else:
-                new = blobs.get(f.new_blob or "") or _read(change, f, "new")
-        out[f.path] = (old, new)
-    return out
+
+    def side(f: FileChange, which: str) -> bytes | None:
+        blob = f.old_blob if which == "old" else f.new_blob
+        if which == "new" and change.new_rev == WORKTREE:
+            blob = None  # the file on disk, not the index's blob
+        return blobs[blob] if blob in blobs else _read(change, f, which)
+
+    return {f.path: (None if f.status == "added" else side(f, "old"),
+                     None if f.status == "deleted" else side(f, "new"))
+            for f in files if not (f.binary or f.submodule)}
 
 
 def _read(change: ChangeSet, file: FileChange, side: str) -> bytes | None:
