@@ -19,7 +19,7 @@ _ANCESTRY = re.compile(r"^(.+?)((?:[~^]\d*)+)$")
 
 @dataclass(frozen=True)
 class Range:
-    """Two sides of a diff and a description of them. `commits` lists the range's messages."""
+    """Two sides of a diff, a description of them, and the commits whose messages explain it."""
 
     old: str
     new: str
@@ -65,8 +65,7 @@ def resolve(repo, rev: str | None, staged: bool, worktree: bool) -> Range:
     if rev.endswith("^!"):
         new = _commit(repo, rev[:-2])
         old = _first_parent(repo, new)
-        return Range(old, new, f"{rev[:-2]} (one commit)", f"{old}..{new}"
-                     if old != EMPTY_TREE else new + " -1")
+        return Range(old, new, f"{rev[:-2]} (one commit)", _log_range(old, new))
     if "..." in rev:
         left, right = rev.split("...", 1)
         new = _commit(repo, right or "HEAD")
@@ -81,8 +80,13 @@ def resolve(repo, rev: str | None, staged: bool, worktree: bool) -> Range:
         return Range(old, new, rev, f"{old}..{new}")
     new = _commit(repo, "HEAD")
     old = _commit_or_root_parent(repo, rev)
-    log_range = f"{old}..{new}" if old != EMPTY_TREE else new
-    return Range(old, new, f"{rev}..HEAD{default}", log_range)
+    return Range(old, new, f"{rev}..HEAD{default}", _log_range(old, new))
+
+
+def _log_range(old: str, new: str) -> str:
+    """The revisions `git log` lists for the range; from the empty tree: all of `new`'s history
+    (for a root commit, just itself)."""
+    return new if old == EMPTY_TREE else f"{old}..{new}"
 
 
 def _commit(repo, rev: str) -> str:
@@ -163,12 +167,7 @@ def messages(repo, span: Range) -> list[str]:
     """Full commit messages in the range, newest first (first parents only)."""
     if span.log_range is None:
         return []
-    if span.log_range.endswith(" -1"):
-        revs, count = span.log_range[:-3], 1
-    else:
-        revs, count = span.log_range, None
-    return [commit.message for commit in repo.iter_commits(revs, first_parent=True,
-                                                          max_count=count)]
+    return [commit.message for commit in repo.iter_commits(span.log_range, first_parent=True)]
 
 
 def first_parent_commits(repo, span: str) -> list[str]:
