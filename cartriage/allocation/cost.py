@@ -33,9 +33,6 @@ class Call:
     extra_input: int
     output: int
 
-    def tokens(self, prompt_tokens: int) -> int:
-        return self.prompt_copies * prompt_tokens + self.extra_input + self.output
-
 
 def sample_models(params: dict) -> list[str | None]:
     """Models the samples use, in turn: `models` if given, else the strategy's model."""

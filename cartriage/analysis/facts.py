@@ -49,11 +49,6 @@ class FileFacts:
         return tuple(dict.fromkeys(hit.role for hit in self.roles))
 
     @property
-    def public_changed(self) -> bool:
-        """A public symbol was added, removed or modified."""
-        return any(s.public for s in self.symbols)
-
-    @property
     def signature_changed(self) -> bool:
         """Some changed symbol's signature (parameters, return type, bases) changed."""
         return any(s.signature_changed for s in self.symbols)

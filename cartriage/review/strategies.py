@@ -28,7 +28,6 @@ from cartriage.review.validate import (
 )
 
 NEAR_LINES = 3  # findings this close, with similar titles, are the same finding
-JUDGE_MAX_TOKENS_FACTOR = 1  # the judge may write as much as one sample
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class Job:
     def judge_request(self, candidates: list[dict]) -> Request:
         return Request(model=self.judge_model,
                        messages=tuple(prompts.judge_messages(self.unit, candidates)),
-                       temperature=0.0, max_tokens=self.max_tokens * JUDGE_MAX_TOKENS_FACTOR,
+                       temperature=0.0, max_tokens=self.max_tokens,
                        unit_id=self.unit.unit_id, strategy=self.strategy, purpose="judge")
 
 

@@ -126,14 +126,6 @@ def recognise(path: str) -> str | None:
 
 # Helpers the language modules share.
 
-def text(node) -> str:
-    return node.text.decode("utf-8", errors="replace")
-
-
-def unquote(value: str) -> str:
-    return value.strip().strip("\"'`<>")
-
-
 def has_child(node, *types: str) -> bool:
     return any(child.type in types for child in node.children)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from cartriage.analysis.languages import text
-
 NAME = "python"
 EXTENSIONS = (".py", ".pyi")
 SUBMODULE_SEPARATOR = "."  # `from pkg import mod` may import the module pkg.mod
@@ -72,7 +70,3 @@ def import_keys(spec: str, importer: str) -> list[str]:
         rest = [p for p in spec.lstrip(".").split(".") if p]
         return ["/".join(package + rest)] if package or rest else []
     return [spec.replace(".", "/")]
-
-
-def symbol_text(node) -> str:
-    return text(node)
