@@ -14,7 +14,8 @@ from cartriage.intake.diff import parse_diff
 if TYPE_CHECKING:
     from cartriage.config import Config
 
-__all__ = ["ChangeRequest", "ChangeSet", "FileChange", "parse_diff", "read_blob", "read_change"]
+__all__ = ["ChangeRequest", "ChangeSet", "FileChange", "parse_diff", "read_blob", "read_change",
+           "set_aside_ignored"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,16 @@ def read_change(request: ChangeRequest, config: Config) -> ChangeSet:
     if request.message is not None:
         title, _, description = request.message.strip().partition("\n")
         change = replace(change, title=title.strip(), description=description.strip())
-    kept = tuple(f for f in change.files if not config.ignored(f.path))
-    ignored = tuple(f.path for f in change.files if config.ignored(f.path))
-    return replace(change, files=kept, ignored=ignored, issue=issue)
+    return replace(set_aside_ignored(change, config), issue=issue)
+
+
+def set_aside_ignored(change: ChangeSet, config: Config) -> ChangeSet:
+    """The change without the files [ignore] matches; their paths go to `ignored`."""
+    kept, ignored = [], []
+    for file in change.files:
+        (ignored if config.ignored(file.path) else kept).append(file)
+    return replace(change, files=tuple(kept),
+                   ignored=change.ignored + tuple(f.path for f in ignored))
 
 
 def read_blob(change: ChangeSet, path: str, side: Literal["old", "new"]) -> bytes | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cartriage.errors import InputError
-from cartriage.intake import parse_diff
+from cartriage.intake import parse_diff, set_aside_ignored
 from cartriage.intake.change import ChangeSet
 
 if TYPE_CHECKING:
@@ -90,11 +90,8 @@ def to_change(record: dict[str, Any], config: Config | None = None) -> ChangeSet
     if not diff:
         return change
     files = _parse(diff, name, bool(record.get("diff_truncated")))
-    if config is not None:
-        kept = tuple(f for f in files if not config.ignored(f.path))
-        ignored = tuple(f.path for f in files if config.ignored(f.path))
-        return replace(change, files=kept, ignored=ignored)
-    return replace(change, files=files)
+    change = replace(change, files=files)
+    return change if config is None else set_aside_ignored(change, config)
 
 
 def _parse(diff: str, name: str, truncated: bool):
