@@ -32,7 +32,9 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
         if chosen is None and result.plan.assignments:
             print(NO_MODEL, file=sys.stderr)
         return 0
-    progress = report.progress(total=len(result.plan.assignments), quiet=quiet)
+    progress = report.progress(total=len(result.plan.assignments), quiet=quiet,
+                               budget_tokens=result.plan.budget_tokens,
+                               budget_usd=result.plan.budget_usd)
     try:
         result.review = review_stage.run(result, settings, use_cache=not no_cache, model=model,
                                          progress=progress)
