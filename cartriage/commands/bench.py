@@ -11,11 +11,10 @@ def run(*, data: Path, fmt: str = "text", output: Path | None = None,
         config: Path | None = None, cross_repo: bool = False) -> int:
     from cartriage.allocation import bench
     from cartriage.commands import common
-    from cartriage.errors import InputError, UsageError
+    from cartriage.errors import InputError
     from cartriage.scoring import predict_records
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r}: bench writes text or json")
+    common.check_format(fmt, ("text", "json"), "bench")
     settings = common.load_config(Path("."), config)
     records, problems = bench.read_records(data)
     notes = [f"{len(problems)} line(s) skipped: {problems[0]}"] if problems else []

@@ -48,12 +48,14 @@ def parse_budget(text: str) -> dict[tuple[str, ...], Any]:
     raise UsageError(f"--budget {text!r}: give tokens (50000, 50k) or dollars ($0.50, 0.5usd)")
 
 
-def check_format(fmt: str) -> None:
-    """Refuse an unknown --format before any work is done."""
-    from cartriage.report import FORMATS
-
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+def check_format(fmt: str, formats: tuple[str, ...] | None = None, command: str = "") -> None:
+    """Refuse an unknown --format before any work is done (default: the report formats)."""
+    if formats is None:
+        from cartriage.report import FORMATS as formats
+    if fmt not in formats:
+        where = f" for {command}" if command else ""
+        choices = " or ".join(formats) if len(formats) == 2 else "one of " + ", ".join(formats)
+        raise UsageError(f"unknown --format {fmt!r}{where}: use {choices}")
 
 
 def write(text: str, output: Path | None) -> None:

@@ -6,10 +6,10 @@ import json
 
 from cartriage import config as configuration
 from cartriage.commands import common
-from cartriage.errors import UsageError
 
 
 def run(*, repo, config, fmt) -> int:
+    common.check_format(fmt, ("text", "json"), "config")
     settings = common.load_config(repo, config)
     rows = configuration.effective(settings)
     if fmt == "json":
@@ -17,8 +17,6 @@ def run(*, repo, config, fmt) -> int:
                    "values": [{"key": k, "value": v, "source": s} for k, v, s in rows]}
         print(json.dumps(payload, indent=2))
         return 0
-    if fmt != "text":
-        raise UsageError(f"--format {fmt!r}: config prints text or json")
     print("files: " + (", ".join(settings.files) if settings.files else "none (defaults only)"))
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:

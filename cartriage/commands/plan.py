@@ -10,7 +10,12 @@ from cartriage.commands import common
 def run(*, repo, config, budget, policy, fmt, output, quiet, verbose, batch=None, **inputs) -> int:
     from cartriage import pipeline
 
-    common.check_format(fmt)
+    if batch is None:
+        common.check_format(fmt)
+    else:
+        from cartriage.report.batch import FORMATS as batch_formats
+
+        common.check_format(fmt, batch_formats, "plan --batch")
     settings = common.load_config(repo, config, budget=budget, **{"review.policy": policy})
     if batch is not None:
         from cartriage.commands import batch as batch_command
