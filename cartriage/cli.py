@@ -66,6 +66,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only findings and er
                                      rich_help_panel=_OUTPUT)]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail.",
                                        rich_help_panel=_OUTPUT)]
+PullRequest = Annotated[str | None, typer.Option(
+    "--pr", metavar="KEY", help="The pull request this run belongs to (default: from GitHub "
+    "Actions or GitLab CI): the ledger keeps per-PR budgets and reuses unchanged units.",
+    rich_help_panel=_RUN, show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", rich_help_panel=_RUN)]
 
 
@@ -100,6 +104,7 @@ def review(
     require_coverage: Annotated[str | None, typer.Option(
         "--require-coverage", help="Fail when a unit of this consequence tier (low, medium, high) "
         "or above is not reviewed.", rich_help_panel=_OUTPUT, show_default=False)] = None,
+    pr: PullRequest = None,
     quiet: Quiet = False, verbose: Verbose = False, debug: Debug = False,
 ) -> None:
     """Triage a change, then review it with an LLM within the budget."""
@@ -164,6 +169,18 @@ def bench(
 ) -> None:
     """Compare allocation policies at matched budgets on labelled records."""
     _run("bench", locals())
+
+
+@app.command()
+def spend(
+    repo: Repo = Path("."), config: ConfigFile = None, fmt: Format = "text",
+    pr: Annotated[str | None, typer.Option("--pr", metavar="KEY", help="Show the history of "
+                                              "one pull request.", show_default=False)] = None,
+    debug: Debug = False,
+) -> None:
+    """Show spend from the ledger by month, repository, PR, strategy and model, and what is
+    left of the budgets (text or json)."""
+    _run("spend", locals())
 
 
 @app.command()

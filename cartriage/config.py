@@ -94,6 +94,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       minimum=0),
         "usd": Key("float", OPTIONAL, "per-change budget in US dollars (needs known model prices)",
                    minimum=0),
+        "per_pr_tokens": Key("int", OPTIONAL, "tokens one pull request may spend over all its "
+                             "runs (needs a ledger and a PR: --pr or CI)", minimum=0),
+        "per_pr_usd": Key("float", OPTIONAL, "US dollars one pull request may spend over all "
+                          "its runs", minimum=0),
+        "monthly_tokens": Key("int", OPTIONAL, "tokens every runner sharing the ledger may spend "
+                              "in a calendar month (UTC)", minimum=0),
+        "monthly_usd": Key("float", OPTIONAL, "US dollars every runner sharing the ledger may "
+                           "spend in a calendar month (UTC)", minimum=0),
         "min_gain_per_1k_tokens": Key(
             "float", 0.02, "buy a deeper strategy only if 1,000 more tokens cut the expected "
             "cost-weighted loss by at least this (0 spends the whole budget)", minimum=0),
@@ -115,6 +123,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backoff": Key("float", 1.0, "seconds before the first retry; doubles each retry",
                        minimum=0),
         "log": Key("bool", True, "log every prompt and response to SQLite ($CARTRIAGE_LOG_DB)"),
+    },
+    "ledger": {
+        "url": Key("str", OPTIONAL, "where spend is recorded: a SQLite path, or postgresql://... "
+                   "(${VAR} is read from the environment); default <git dir>/cartriage/"
+                   "ledger.db when a PR or a ledger cap is given"),
+        "repository": Key("str", OPTIONAL, "the repository's name in the ledger (default: from "
+                          "CI, else the repository folder's name)"),
+        "reservation_ttl": Key("float", 600.0, "seconds a reservation outlives its last use "
+                               "(a runner that dies holds nothing longer)", minimum=1),
     },
     "review": {
         "policy": Key("str", "consequence-aware", "allocation policy (the best in the bench)",

@@ -13,7 +13,7 @@ NO_MODEL = ("cartriage: no LLM configured, so this is the plan only. To review, 
 
 
 def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
-        require_coverage, quiet, verbose, **inputs) -> int:
+        require_coverage, quiet, verbose, pr=None, **inputs) -> int:
     from cartriage import pipeline, report
     from cartriage import review as review_stage
 
@@ -37,7 +37,7 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
                                budget_usd=result.plan.budget_usd)
     try:
         result.review = review_stage.run(result, settings, use_cache=not no_cache, model=model,
-                                         progress=progress)
+                                         progress=progress, pr=pr)
     finally:
         progress.close()
     common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)

@@ -26,6 +26,7 @@ class Finding:
     samples: int = 1
     reanchored: bool = False
     reason: str = ""
+    reused: bool = False  # carried over from an earlier run of the PR (the unit is unchanged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class UnitReview:
     redactions: int = 0
     dropped_findings: int = 0
     reanchored_findings: int = 0
+    reused: bool = False  # reviewed in an earlier run of the PR; nothing spent now
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +72,9 @@ class Review:
     cached_calls: int = 0
     usd_known: bool = True
     model: str = ""
+    # Incremental re-review (a ledger and a PR): units reused from earlier runs, their findings,
+    # and what those units cost when they were reviewed (not spent now).
+    reused_units: int = 0
+    reused_findings: int = 0
+    reused_tokens: int = 0
+    reused_usd: float = 0.0

@@ -32,12 +32,14 @@ if TYPE_CHECKING:
     from cartriage.analysis.facts import Unit
     from cartriage.config import Config
     from cartriage.intake.change import FileChange, Hunk
+    from cartriage.ledger.session import Content, Session
     from cartriage.pipeline import Result
 
 # progress(unit_id, done, total, spent_tokens, spent_usd): after each unit, from the main thread;
 # spent_usd is None while a model without a known price is in use.
 Progress = Callable[[str, int, int, int, "float | None"], None]
 
+LEDGER_CAPS = ("per_pr_tokens", "per_pr_usd", "monthly_tokens", "monthly_usd")  # [budget] keys
 HOW_TO_CONFIGURE = ("no LLM configured: set [llm] model (and api_key_env) in cartriage.toml, "
                     "or pass --model, e.g. --model openai/gpt-4o-mini with OPENAI_API_KEY set")
 
@@ -80,14 +82,29 @@ class _Planned:
     job: Job | None  # None: nothing to send (see `skip_reason`)
     skip_reason: str = ""
     redactions: int = 0
+    content: Content | None = None  # the unit's identity for the ledger's incremental re-review
 
 
 def run(result: Result, config: Config, *, use_cache: bool = True, model: str | None = None,
-        progress: Progress | None = None) -> Review:
-    """Review every planned unit within the budget; partial results are always returned."""
+        progress: Progress | None = None, pr: str | None = None) -> Review:
+    """Review every planned unit within the budget; partial results are always returned.
+
+    With a ledger configured (see `cartriage.ledger`), spend is also kept within the per-PR and
+    monthly caps, and units unchanged since an earlier run of the PR are reused, not re-paid.
+    """
     default_model = configured_model(config, model)
     if default_model is None:
         raise UsageError(HOW_TO_CONFIGURE)
+    session = _ledger_session(config, result, pr)
+    try:
+        return _run(result, config, use_cache, model, progress, default_model, session)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _run(result: Result, config: Config, use_cache: bool, model: str | None,
+         progress: Progress | None, default_model: str, session: Session | None) -> Review:
     plan = result.plan
     context, context_redactions = redact(prompts.pr_context(
         result.change.title, result.change.description, result.change.issue))
@@ -95,8 +112,13 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
     reviews: dict[str, UnitReview] = {}
     for order, assignment in enumerate(plan.assignments):
         unit = units.get(assignment.unit_id)
-        item = _prepare(order, assignment, unit, result, config, context, model, default_model)
-        if item.job is None:
+        item = _prepare(order, assignment, unit, result, config, context, model, default_model,
+                        with_content=session is not None)
+        reused = session.reuse(assignment.unit_id, item.content) \
+            if session is not None and item.content is not None else None
+        if reused is not None:
+            reviews[assignment.unit_id] = reused
+        elif item.job is None:
             reviews[assignment.unit_id] = UnitReview(
                 assignment.unit_id, "skipped", item.skip_reason, strategy=assignment.strategy,
                 planned_tokens=assignment.est_tokens if assignment.strategy != "skip" else 0)
@@ -106,7 +128,8 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
     budget_tokens, budget_usd = plan.budget_tokens, plan.budget_usd
     if budget_tokens is None and budget_usd is None:
         budget_tokens, budget_usd = config.get("budget", "tokens"), config.get("budget", "usd")
-    budget = Budget(budget_tokens, budget_usd)
+    budget = session.metered(budget_tokens, budget_usd) if session is not None \
+        else Budget(budget_tokens, budget_usd)
     settings = Settings.from_config(config)
     cache = Cache(cache_dir()) if config.get("llm", "cache") else None
     log = _open_log(config)
@@ -122,6 +145,9 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
                        for item in planned}
             for future in as_completed(futures):
                 unit_review = future.result()
+                item = futures[future]
+                if session is not None and item.content is not None:
+                    session.remember(unit_review, item.content)
                 with lock:
                     reviews[unit_review.unit_id] = unit_review
                     done += 1
@@ -136,11 +162,23 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
     ordered += [UnitReview(u.id, "skipped", "not in the plan") for u in result.analysis.units
                 if plan.assignment(u.id) is None]
     redactions = context_redactions + sum(p.redactions for p in planned)
-    return _assemble(ordered, plan, budget, client, redactions, default_model)
+    review_done = _assemble(ordered, plan, budget, client, redactions, default_model)
+    return session.finish(review_done) if session is not None else review_done
+
+
+def _ledger_session(config: Config, result: Result, pr: str | None) -> Session | None:
+    """The ledger session when one is configured (its package is loaded only then)."""
+    if not (pr or config.get("ledger", "url") or any(
+            config.get("budget", k) is not None for k in LEDGER_CAPS)):
+        return None
+    from cartriage.ledger.session import open_session
+
+    return open_session(config, result.change.repo_root, pr)
 
 
 def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Result,
-             config: Config, context: str, model: str | None, default_model: str) -> _Planned:
+             config: Config, context: str, model: str | None, default_model: str,
+             with_content: bool = False) -> _Planned:
     if assignment.strategy == "skip":
         return _Planned(order, assignment, None, assignment.reason or "skipped by the plan")
     if unit is None:
@@ -172,7 +210,21 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
               temperature=temperature, max_tokens=settings.get("max_output_tokens") or 1500,
               min_tokens=min(settings.get("max_output_tokens") or 1500,
                              max(256, settings.get("output_tokens") or 0)))
-    return _Planned(order, assignment, job, redactions=redactions)
+    return _Planned(order, assignment, job, redactions=redactions,
+                    content=_content(unit.path, change.status, hunks, job) if with_content
+                    else None)
+
+
+def _content(path: str, status: str, hunks: tuple[Hunk, ...], job: Job) -> Content:
+    """The unit's identity across runs: its changed code, strategy and model(s)."""
+    from cartriage.ledger.session import content
+
+    return content(path, status, hunks, job.strategy, _models(job))
+
+
+def _models(job: Job) -> str:
+    models = ",".join(dict.fromkeys(job.models))
+    return f"{models}; judge {job.judge_model}" if job.strategy == "deliberate" else models
 
 
 def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor) -> UnitReview:
@@ -219,11 +271,19 @@ def _admit(job: Job, client: Client) -> tuple[Job, Reservation]:
     for limit in limits[:-1]:
         trial = replace(job, max_tokens=limit)
         try:
-            return trial, client.budget.reserve(_worst_case(trial, client))
+            return trial, _reserve(client, trial)
         except OverBudget:
             continue
     trial = replace(job, max_tokens=limits[-1])
-    return trial, client.budget.reserve(_worst_case(trial, client))
+    return trial, _reserve(client, trial)
+
+
+def _reserve(client: Client, job: Job) -> Reservation:
+    """Reserve the job's worst case; a ledger-metered budget also records what it is for."""
+    if hasattr(client.budget, "session"):
+        return client.budget.reserve(_worst_case(job, client), unit_id=job.unit.unit_id,
+                                     strategy=job.strategy, model=_models(job))
+    return client.budget.reserve(_worst_case(job, client))
 
 
 def _worst_case(job: Job, client: Client) -> Cost:
