@@ -6,12 +6,14 @@ import json
 
 from cartriage import config as configuration
 from cartriage.commands import common
+from cartriage.ledger import masked
 
 
 def run(*, repo, config, fmt) -> int:
     common.check_format(fmt, ("text", "json"), "config")
     settings = common.load_config(repo, config)
-    rows = configuration.effective(settings)
+    rows = [(k, masked(v) if k == "ledger.url" and v else v, s)  # no password is printed
+            for k, v, s in configuration.effective(settings)]
     if fmt == "json":
         payload = {"files": list(settings.files),
                    "values": [{"key": k, "value": v, "source": s} for k, v, s in rows]}

@@ -88,8 +88,9 @@ def _text(report: dict) -> str:
         return "\n".join(lines)
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
+        cells = zip(row, widths, strict=True)
         lines.append("  ".join(str(cell).ljust(w) if i < 5 else str(cell).rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+                               for i, (cell, w) in enumerate(cells)).rstrip())
     return "\n".join(lines)
 
 
