@@ -182,6 +182,10 @@ def review(result: Result) -> dict[str, Any] | None:
         "redactions": r.redactions,
         "dropped_findings": r.dropped_findings,
         "reanchored_findings": r.reanchored_findings,
+        # Units unchanged since an earlier run of the PR (ledger): their findings were carried
+        # over, and what they cost then is not spent now (prompt/completion tokens above are).
+        "reused": {"units": r.reused_units, "findings": r.reused_findings,
+                   "tokens": r.reused_tokens, "usd": _usd(r.reused_usd)},
         "notes": [view.clean(n) for n in r.notes],
         "units": [
             {
@@ -194,6 +198,7 @@ def review(result: Result) -> dict[str, Any] | None:
                 "completion_tokens": u.completion_tokens,
                 "usd": _usd(u.usd),
                 "cached": u.cached,
+                "reused": u.reused,
             }
             for u in r.units
         ],
@@ -216,6 +221,7 @@ def finding(f) -> dict[str, Any]:
         "support": f.support,
         "samples": f.samples,
         "reanchored": f.reanchored,
+        "reused": f.reused,
     }
 
 
