@@ -1,33 +1,16 @@
-"""A real PostgreSQL 15 server for the ledger tests, started in a temporary folder.
+"""Ledger fixtures: a real PostgreSQL 15 server for the session, a fresh database per test,
+and `ledger_url`, which runs a test on both backends.
 
-`initdb` refuses to run as root, so as root the server runs as the `postgres` user (runuser).
-The tests skip only when the binaries are missing and we are not in CI: in CI they must run.
+The PostgreSQL tests skip only when the binaries are missing and we are not in CI: in CI
+(`CI` set) they must run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_server_user(*command: str) -> list[str]:
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return list(command)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from pg_server import PG_BIN, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -37,25 +20,8 @@ def postgres_url():
         if os.environ.get("CI"):
             pytest.fail(f"{PG_BIN}/initdb is missing, and the PostgreSQL tests must run in CI")
         pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN})")
-    folder = Path(tempfile.mkdtemp(prefix="cartriage-pg-"))
-    data = folder / "data"
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    port = _free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
-    subprocess.run(_as_server_user(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
-                                   "-U", "postgres", "--no-sync"), **quiet)
-    options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c max_connections=60")
-    subprocess.run(_as_server_user(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options,
-                                   "-l", str(folder / "log"), "-w", "start"), **quiet)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_server_user(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                       "-w", "stop"), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture
