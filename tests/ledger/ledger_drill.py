@@ -24,7 +24,7 @@ class Drill:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-def run_drill(url: str, *, runners: int = 20, rounds: int = 200, cap: int = 50_000,
+def run_drill(url: str, *, runners: int = 20, rounds: int = 200, cap: int = 1_000_000,
               seed: int = 14, timeout: float = 120.0) -> tuple[Drill, bool]:
     """`runners` threads, each with its own connection, each doing `rounds` reserve/settle/
     release rounds with random costs against one monthly token cap, while a watcher checks

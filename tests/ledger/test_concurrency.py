@@ -7,7 +7,7 @@ from ledger_drill import run_drill
 
 from cartriage.ledger import open_ledger
 
-CAP = 50_000
+CAP = 1_000_000
 
 
 def test_twenty_runners_never_pass_the_cap(ledger_url):
