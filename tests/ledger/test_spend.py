@@ -125,3 +125,10 @@ def test_a_review_killed_mid_run_keeps_its_spend_and_its_hold_expires(project, t
     totals = ledger.totals()
     assert totals.reserved.tokens == 0 and totals.spent.tokens == spent
     ledger.close()
+
+
+def test_cartriage_config_masks_the_ledger_password(project, env):
+    env = {**env, "CARTRIAGE_LEDGER__URL": "postgresql://ci:hunter2@db/ledger"}
+    done = cartriage("config", cwd=project.path, env=env)
+    assert done.returncode == 0 and "postgresql://ci:***@db/ledger" in out(done), err(done)
+    assert "hunter2" not in out(done)
