@@ -79,21 +79,16 @@ class MeteredBudget(Budget):
         with contextlib.suppress(LedgerUnavailable):  # the hold then expires on its own
             self.session.ledger.release(_hold(reservation))
 
-    def settle_late(self) -> list[str]:
-        """Try once more to record spend the ledger missed; notes for what is still missing."""
-        missed = [(held, charge) for held, charge in self.unsettled
-                  if not self._settle(held, charge, retries=())]
-        self.unsettled = missed
-        notes = list(dict.fromkeys(self.problems))
-        if missed:
-            tokens = sum(charge.amount.tokens for _, charge in missed)
-            notes.append(f"{len(missed)} call(s) ({tokens:,} tokens) could not be recorded in "
-                         "the ledger")
-        return notes
+    def settle_late(self) -> list[Charge]:
+        """Try once more to record spend the ledger missed; what is still unrecorded."""
+        self.unsettled = [(held, charge) for held, charge in self.unsettled
+                          if not self._settle(held, charge, retries=())]
+        return [charge for _, charge in self.unsettled]
 
-    def _settle(self, held: Held, charge: Charge, retries=SETTLE_RETRIES) -> bool:
+    def _settle(self, held: Held, charge: Charge, retries: tuple[float, ...] | None = None
+                ) -> bool:
         session = self.session
-        for delay in (*retries, None):
+        for delay in (*(SETTLE_RETRIES if retries is None else retries), None):
             try:
                 session.ledger.settle(held.hold, session.scope, charge, session.ttl)
                 return True

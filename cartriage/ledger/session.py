@@ -13,7 +13,16 @@ from dataclasses import dataclass, field, replace
 
 from cartriage.errors import UsageError
 from cartriage.intake.change import Hunk
-from cartriage.ledger import Caps, Ledger, RunRecord, Scope, UnitRecord, identity, open_ledger
+from cartriage.ledger import (
+    Caps,
+    Ledger,
+    LedgerUnavailable,
+    RunRecord,
+    Scope,
+    UnitRecord,
+    identity,
+    open_ledger,
+)
 from cartriage.ledger.metered import MeteredBudget
 from cartriage.ledger.reuse import carry_over, content_key, keep, line_texts
 from cartriage.review.findings import Review, UnitReview
@@ -39,6 +48,7 @@ class Session:
     known: dict[tuple[str, str, str], UnitRecord] = field(default_factory=dict)
     budget: MeteredBudget | None = None
     reused: dict[str, UnitRecord] = field(default_factory=dict)  # unit id -> its earlier review
+    problems: list[str] = field(default_factory=list)  # ledger errors that did not stop the run
 
     def metered(self, tokens: int | None, usd: float | None) -> MeteredBudget:
         self.budget = MeteredBudget(tokens, usd, self)
@@ -65,35 +75,42 @@ class Session:
         reason says so), which a later run should review again."""
         if not self.scope.pr or unit.status != "reviewed" or unit.reused or "failed" in unit.reason:
             return
-        self.ledger.remember_unit(self.scope, UnitRecord(
-            content.key, content.strategy, content.model, unit.unit_id, content.path,
-            self.scope.run_id,
-            unit.prompt_tokens + unit.completion_tokens, unit.usd,
-            tuple(keep(f, content.texts) for f in unit.findings)))
+        record = UnitRecord(content.key, content.strategy, content.model, unit.unit_id,
+                            content.path, self.scope.run_id,
+                            unit.prompt_tokens + unit.completion_tokens, unit.usd,
+                            tuple(keep(f, content.texts) for f in unit.findings))
+        try:
+            self.ledger.remember_unit(self.scope, record)
+        except LedgerUnavailable as exc:  # the next run reviews the unit again: note, go on
+            self.problems.append(str(exc))
 
     def finish(self, review: Review) -> Review:
         """Record the run; add what was reused, and any spend the ledger could not take."""
         reused = [u for u in review.units if u.reused]
         reused_tokens = sum(self.reused[u.unit_id].tokens for u in reused)
         reused_usd = sum(self.reused[u.unit_id].usd for u in reused)
-        notes = list(review.notes)
-        problems = self.budget.settle_late() if self.budget is not None else []
-        notes += problems
+        if self.scope.pr:
+            try:
+                self.ledger.record_run(self.scope, RunRecord(
+                    self.scope.run_id, sum(1 for u in review.units if u.status == "reviewed"
+                                           and not u.reused), len(reused),
+                    review.prompt_tokens + review.completion_tokens, review.usd, reused_tokens,
+                    reused_usd))
+            except LedgerUnavailable as exc:
+                self.problems.append(str(exc))
+        unsettled = self.budget.settle_late() if self.budget is not None else []
+        notes = [*review.notes, *dict.fromkeys(self.problems + (
+            self.budget.problems if self.budget is not None else []))]
+        if unsettled:
+            notes.append(f"{len(unsettled)} call(s) ({sum(c.amount.tokens for c in unsettled):,}"
+                         " tokens) could not be recorded in the ledger")
         if reused:
             notes.append(f"{len(reused)} unchanged unit(s) reused from earlier runs of PR "
                          f"{self.scope.pr} (they cost {reused_tokens:,} tokens then; 0 now)")
-        review = replace(review, notes=tuple(notes), reused_units=len(reused),
-                         reused_findings=sum(len(u.findings) for u in reused),
-                         reused_tokens=reused_tokens, reused_usd=round(reused_usd, 10),
-                         complete=review.complete and not any("could not be recorded" in p
-                                                              for p in problems))
-        if self.scope.pr:
-            self.ledger.record_run(self.scope, RunRecord(
-                self.scope.run_id, sum(1 for u in review.units if u.status == "reviewed"
-                                       and not u.reused), len(reused),
-                review.prompt_tokens + review.completion_tokens, review.usd, reused_tokens,
-                reused_usd))
-        return review
+        return replace(review, notes=tuple(notes), reused_units=len(reused),
+                       reused_findings=sum(len(u.findings) for u in reused),
+                       reused_tokens=reused_tokens, reused_usd=round(reused_usd, 10),
+                       complete=review.complete and not unsettled)
 
     def close(self) -> None:
         self.ledger.close()
