@@ -29,6 +29,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TIERS = ("low", "medium", "high")
 STRATEGY_NAMES = ("skip", "single", "multi", "deliberate")
 FAIL_ON = ("critical", "major", "minor", "never")
+# [budget] keys kept by the spend ledger across runs and runners (any of them turns it on)
+LEDGER_CAPS = ("per_pr_tokens", "per_pr_usd", "monthly_tokens", "monthly_usd")
 OPTIONAL = object()  # default for keys that are unset unless configured
 UNSET = object()  # an override that clears a value (e.g. `--budget $1` lifts the token cap)
 

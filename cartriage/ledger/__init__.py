@@ -49,11 +49,6 @@ class Caps:
     monthly_usd: float | None = None
 
     @property
-    def any(self) -> bool:
-        return any(v is not None for v in (self.per_pr_tokens, self.per_pr_usd,
-                                           self.monthly_tokens, self.monthly_usd))
-
-    @property
     def usd(self) -> bool:
         return self.per_pr_usd is not None or self.monthly_usd is not None
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from cartriage.config import LEDGER_CAPS
 from cartriage.errors import UsageError
 from cartriage.intake.change import Hunk
 from cartriage.ledger import (
@@ -124,8 +125,7 @@ def content(path: str, status: str, hunks: tuple[Hunk, ...], strategy: str,
 
 
 def caps(config) -> Caps:
-    return Caps(*(config.get("budget", k) for k in ("per_pr_tokens", "per_pr_usd",
-                                                    "monthly_tokens", "monthly_usd")))
+    return Caps(**{key: config.get("budget", key) for key in LEDGER_CAPS})
 
 
 def open_session(config, repo_root: str | None, pr: str | None = None,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cartriage.allocation.cost import sample_models
 from cartriage.allocation.strategies import params as strategy_params
+from cartriage.config import LEDGER_CAPS
 from cartriage.errors import UsageError
 from cartriage.review import prompts
 from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 # spent_usd is None while a model without a known price is in use.
 Progress = Callable[[str, int, int, int, "float | None"], None]
 
-LEDGER_CAPS = ("per_pr_tokens", "per_pr_usd", "monthly_tokens", "monthly_usd")  # [budget] keys
 HOW_TO_CONFIGURE = ("no LLM configured: set [llm] model (and api_key_env) in cartriage.toml, "
                     "or pass --model, e.g. --model openai/gpt-4o-mini with OPENAI_API_KEY set")
 
