@@ -27,7 +27,7 @@ def test_text_shows_table_bar_findings_and_footer(result):
     for column in ("Unit", "Roles", "Consequence", "Difficulty", "Strategy", "Tokens", "USD"):
         assert column in out
     assert "migrations/0042_drop_email.py" in out
-    assert "high 0.80" in out and "deliberate ×3" in out
+    assert "high .10/.10/.80" in out and "deliberate ×3" in out
     assert "Budget  " in out and "unused 18%" in out
     # findings grouped by severity, most severe first, with support and suggestion
     assert out.index("CRITICAL (1)") < out.index("MINOR (1)") < out.index("INFO (1)")
@@ -44,9 +44,9 @@ def test_text_shows_table_bar_findings_and_footer(result):
 def test_consequence_and_difficulty_are_separate_columns(result):
     out = report.render(result, "text", None, color=False)
     row = next(line for line in out.splitlines() if line.startswith("app/auth/session.py"))
-    assert "high 0.80" in row and row.count("high") == 2  # consequence high, difficulty high
+    assert "high .10/.10/.80" in row and row.count("high") == 2  # consequence high, difficulty high
     row = next(line for line in out.splitlines() if line.startswith("app/views/profile.py"))
-    assert "medium 0.80" in row and " low " in row
+    assert "medium .10/.80/.10" in row and " low " in row
 
 
 def test_plan_only_shows_plan_and_totals(plan_result):
