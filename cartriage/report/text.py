@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -134,7 +135,7 @@ STATUS_LABEL = {"not reviewed: budget": "NO: budget", "failed": "FAILED",
                 "not reviewed": "NO: missing"}
 # Narrow terminals hide these columns first, in this order, and say so under the table.
 HIDE_ORDER = ("USD", "Difficulty", "Roles", "Tokens")
-UNIT_MIN = 24  # the Unit column never gets narrower than this while a column can be hidden
+UNIT_MIN = 18  # the Unit column never gets narrower than this while a column can be hidden
 ROLES_WIDTH = (10, 16)  # Roles fold onto more lines down to 10 columns before anything hides
 GAP = 2  # between two columns: right padding and the box's blank divider
 
@@ -155,12 +156,14 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
             cells["Status"].append(status)
         cells["Unit"].append(view.clean(r.unit_id))
         cells["Roles"].append(", ".join(r.roles) or "–")
-        cells["Consequence"].append(view.consequence_label(r.consequence))
+        cells["Consequence"].append(r.consequence)
         cells["Difficulty"].append(r.difficulty.tier if r.difficulty else "–")
         cells["Strategy"].append(r.strategy + (f" ×{a.samples}" if a and a.samples > 1 else ""))
         cells["Tokens"].append(view.tokens(a.est_tokens if a else None))
         cells["USD"].append(view.usd(a.est_usd if a else None))
         styles.append((r, bool(reviewing and r in view.unreviewed(rows))))
+    key = view.PROBABILITY_KEY
+    cells["Consequence"] = [view.consequence_label(c) for c in cells["Consequence"]]
     sizes = {name: max(len(name), *(len(c) for c in column)) for name, column in cells.items()}
     sizes["Roles"] = min(sizes["Roles"], ROLES_WIDTH[1])
     hidden = []
@@ -169,6 +172,11 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
         shown = [n for n in sizes if n != "Unit" and n not in hidden]
         return width - sum(sizes[n] for n in shown) - GAP * len(shown)
 
+    if unit_room() < min(UNIT_MIN, sizes["Unit"]):  # narrow: each tier with its own probability
+        key = view.COMPACT_KEY
+        cells["Consequence"] = [view.consequence_label(r.consequence, compact=True)
+                                for r, _ in styles]
+        sizes["Consequence"] = max(len("Consequence"), *map(len, cells["Consequence"]))
     shortfall = min(UNIT_MIN, sizes["Unit"]) - unit_room()
     if shortfall > 0:
         sizes["Roles"] = max(min(sizes["Roles"], ROLES_WIDTH[0]), sizes["Roles"] - shortfall)
@@ -177,8 +185,8 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
             break
         hidden.append(name)
     unit_width = max(8, min(sizes["Unit"], unit_room()))
-    table = Table(title=f"Triage plan (est. tokens and USD per unit; consequence: tier "
-                  f"{view.PROBABILITY_KEY})", title_justify="left", header_style="bold",
+    table = Table(title=f"Triage plan (est. tokens and USD per unit; consequence: tier {key})",
+                  title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False,
                   padding=(0, 1, 0, 0))
     for name in cells:
@@ -259,7 +267,7 @@ def _findings(result: Result, verbose: bool):
             continue
         yield Text(f"\n{severity.upper()} ({count})", style=SEVERITY_STYLE.get(severity, "bold"))
         for f in (f for f in found if f.severity == severity):
-            line = Text("  ")
+            line = Text()
             where = f"{f.file}:{f.line_start}"
             if f.line_end > f.line_start:
                 where += f"-{f.line_end}"
@@ -268,10 +276,10 @@ def _findings(result: Result, verbose: bool):
             line.append(f"  [{view.one_line(f.category)}] support {f.support}/{f.samples}",
                         style="dim")
             if verbose and f.explanation:
-                line.append(f"\n    {view.clean(f.explanation).strip()}")
+                line.append(f"\n  {view.clean(f.explanation).strip()}")
             if f.suggestion:
-                line.append(f"\n    → {view.clean(f.suggestion).strip()}", style="green")
-            yield line
+                line.append(f"\n  → {view.clean(f.suggestion).strip()}", style="green")
+            yield _indented(line)
 
 
 def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
@@ -305,14 +313,19 @@ def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
         label = "Not reviewed" if review is not None else "Skipped by the plan"
         yield Text(f"{label}:", style="bold yellow" if view.incomplete(result) else "bold")
         for r in left:
-            line = Text(f"  {view.clean(r.unit_id)}")
+            line = Text(view.clean(r.unit_id))
             line.append(f" ({r.tier or 'unscored'})", style=TIER_STYLE.get(r.tier or "", ""))
             line.append(f"  {r.status} — {view.one_line(r.reason)}", style="dim")
-            yield line
+            yield _indented(line)
     if view.incomplete(result):
         yield Text(f"Review INCOMPLETE: {len(view.unreviewed(rows))} planned unit(s) were not "
                    "reviewed; this result is not clean.",
                    style="bold yellow")
+
+
+def _indented(text: Text) -> Padding:
+    """Two spaces in, and wrapped lines stay indented (a long reason never starts a line)."""
+    return Padding(text, (0, 0, 0, 2))
 
 
 def _notes(result: Result, verbose: bool):

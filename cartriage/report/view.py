@@ -190,17 +190,20 @@ def tier_label(consequence: Consequence | None) -> str:
     return f"{consequence.tier} (rule)" if consequence.override else consequence.tier
 
 
-def consequence_label(consequence: Consequence | None) -> str:
-    """`high .10/.25/.65`: the tier, then P(low)/P(medium)/P(high), so the number beside a
-    tier is never mistaken for its own probability; `high (rule)` when a [[rules]] entry pinned
-    the tier."""
+def consequence_label(consequence: Consequence | None, compact: bool = False) -> str:
+    """`high .10/.25/.65`: the tier, then P(low)/P(medium)/P(high) (PROBABILITY_KEY), so no
+    number is mistaken for another tier's; `compact`: `high .65`, the tier's own probability
+    (COMPACT_KEY). `high (rule)` when a [[rules]] entry pinned the tier."""
     if consequence is None or consequence.override or not consequence.probabilities:
         return tier_label(consequence)
+    if compact:
+        return f"{consequence.tier} {_share(consequence.probabilities.get(consequence.tier, 0))}"
     shown = "/".join(_share(consequence.probabilities.get(t, 0.0)) for t in TIERS)
     return f"{consequence.tier} {shown}"
 
 
 PROBABILITY_KEY = "P(low/medium/high)"
+COMPACT_KEY = "P(that tier)"
 
 
 def _share(p: float) -> str:
