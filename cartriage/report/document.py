@@ -99,7 +99,8 @@ def analysis(result: Result) -> dict[str, Any]:
         "files": file_facts(result),
         "units": [
             {"id": u.id, "path": u.path, "hunks": list(u.hunks), "added": u.added,
-             "removed": u.removed}
+             "removed": u.removed, "lines": list(u.lines) if u.lines else None,
+             "skip_reason": u.skip_reason or None}
             for u in a.units
         ],
     }
