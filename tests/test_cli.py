@@ -269,3 +269,14 @@ def test_coverage_gates_hold_in_plan_only_mode(project):
                      cwd=project.path, env={"PRE_COMMIT_FROM_REF": "HEAD~1",
                                             "PRE_COMMIT_TO_REF": "HEAD"})
     assert done.returncode == 0, err(done) + out(done)
+
+
+def test_binary_files_are_planned_as_skipped(project):
+    project.commit("a logo", {"assets/logo.png": bytes(range(256)) * 8})
+    done = cartriage("plan", "HEAD~1", "-f", "json", cwd=project.path)
+    assert done.returncode == 0, err(done)
+    document = json.loads(out(done))
+    (assignment,) = document["plan"]["assignments"]
+    assert assignment["strategy"] == "skip" and assignment["est_tokens"] == 0
+    assert assignment["reason"] == "skipped: binary file: no text to review"
+    assert document["analysis"]["units"][0]["skip_reason"] == "binary file: no text to review"

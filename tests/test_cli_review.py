@@ -136,3 +136,11 @@ def test_no_model_configured_is_a_plan_only_run(project, env):
                      env={k: v for k, v in env.items() if k != "CARTRIAGE_LLM__API_BASE"})
     assert done.returncode == 0, err(done)
     assert "no LLM configured" in err(done)
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_call(project, server, env,
+                                                                          tmp_path):
+    target = tmp_path / "no-such-folder" / "review.sarif"
+    done = review(project, env, "--output", str(target))
+    assert done.returncode == 3 and "does not exist" in err(done)
+    assert server.count == 0  # nothing was paid for

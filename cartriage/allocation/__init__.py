@@ -361,7 +361,8 @@ def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
     if all(cap is None or amount <= left + 1e-9 for amount, cap, left, _ in cost):
         return f"skipped by the {why.policy} policy although the budget had room: {offer}"
     if why.policy in policies.WEIGHTED:
-        return f"skipped: {offer}; the budget went to units that save more per token"
+        return (f"skipped: {offer}; the budget went to units that save as much or more per "
+                "token")
     return f"skipped: {offer}; the budget went to units the {why.policy} policy ranks first"
 
 
