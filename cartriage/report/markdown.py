@@ -68,7 +68,7 @@ def render(result: Result, *, verbose: bool = False) -> str:
     if left:
         out += ["", "### Not reviewed", ""]
         out += [f"- `{code(r.unit_id)}` ({r.tier or 'unscored'} consequence): {cell(r.status)}"
-                f" — {cell(r.reason, 160)}" for r in left]
+                f" — {cell(r.reason)}" for r in left]
     ignored = view.ignored_files(result)
     if ignored:
         out += ["", f"Ignored ([ignore], not reviewed): "

@@ -181,6 +181,12 @@ def test_skip_reasons_are_never_cut_or_empty():
     joined = " ".join(line.strip() for line in out.splitlines())
     assert reason.removeprefix("skipped: ") in joined
     assert "skipped — skipped" not in joined
+    reviewed = make_result()
+    reviewed.review = replace(reviewed.review, units=tuple(
+        replace(u, reason=f"budget exhausted: {reason} {reason}") if u.status.startswith("not")
+        else u for u in reviewed.review.units))
+    markdown = report.render(reviewed, "markdown", None)
+    assert f"budget exhausted: {reason} {reason}" in markdown  # the whole reason, however long
     result.plan = replace(plan, assignments=(*plan.assignments[:-1], replace(docs, reason="")))
     out = text.render(result, color=False, width=120)
     assert "skipped — skipped, no reason recorded" in out
