@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cartriage import __version__
-from cartriage.errors import EXIT_INTERNAL, EXIT_USAGE, CartriageError
+from cartriage.errors import EXIT_INTERNAL, EXIT_PIPE, CartriageError
 
 app = typer.Typer(
     name="cartriage",
@@ -50,6 +50,8 @@ Repo = Annotated[Path, typer.Option("--repo", "-C", help="Run as if started in t
                                     rich_help_panel=_INPUT)]
 Format = Annotated[str, typer.Option("--format", "-f", help="text, json, sarif, markdown or "
                                      "rdjsonl.", rich_help_panel=_OUTPUT)]
+TextOrJson = Annotated[str, typer.Option("--format", "-f", help="text or json.",
+                                         rich_help_panel=_OUTPUT)]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.",
                                                 rich_help_panel=_OUTPUT, show_default=False)]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="Use this configuration file "
@@ -129,8 +131,9 @@ def plan(
 @app.command()
 def explain(
     rev: Rev = None, staged: Staged = False, worktree: Worktree = False, diff: Diff = None,
-    issue: Issue = None, message: Message = None, repo: Repo = Path("."), fmt: Format = "text",
-    output: Output = None, config: ConfigFile = None, debug: Debug = False,
+    issue: Issue = None, message: Message = None, repo: Repo = Path("."),
+    fmt: TextOrJson = "text", output: Output = None, config: ConfigFile = None,
+    debug: Debug = False,
 ) -> None:
     """Show what the change touches: roles, symbols, fan-in and consequence, with evidence."""
     _run("explain", locals())
@@ -161,7 +164,7 @@ def train(
 @app.command()
 def bench(
     data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
-    fmt: Format = "text", output: Output = None, config: ConfigFile = None,
+    fmt: TextOrJson = "text", output: Output = None, config: ConfigFile = None,
     cross_repo: Annotated[bool, typer.Option(
         "--cross-repo", help="Also bench predictions by models trained without each record's "
         "repository (needs the train extra).")] = False,
@@ -195,7 +198,8 @@ def init(
 
 @app.command("config")
 def show_config(
-    repo: Repo = Path("."), config: ConfigFile = None, fmt: Format = "text", debug: Debug = False,
+    repo: Repo = Path("."), config: ConfigFile = None, fmt: TextOrJson = "text",
+    debug: Debug = False,
 ) -> None:
     """Show the effective configuration and where each value came from."""
     _run("config", locals())
@@ -247,6 +251,10 @@ def _run(command: str, options: dict) -> None:
     try:
         module = importlib.import_module(f"cartriage.commands.{command}")
         code = module.run(**options)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:  # e.g. `cartriage config -f json | head -c 1`: stop quietly
+        _drop_stdout()
+        raise typer.Exit(EXIT_PIPE) from None
     except CartriageError as exc:
         if debug:
             raise
@@ -264,9 +272,14 @@ def _run(command: str, options: dict) -> None:
     raise typer.Exit(code or 0)
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that nothing more (not even the exit flush) can fail."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main() -> None:
-    try:
-        app()
-    except BrokenPipeError:  # e.g. `cartriage plan | head`
-        sys.stderr.close()
-        sys.exit(EXIT_USAGE)
+    app()  # click itself ends `--help | head -c 1` quietly

@@ -8,6 +8,7 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_INCOMPLETE = 4
 EXIT_INTERNAL = 70  # a bug in cartriage (EX_SOFTWARE)
+EXIT_PIPE = 141  # the reader closed the output pipe (128 + SIGPIPE, as git)
 
 
 class CartriageError(Exception):

@@ -110,7 +110,7 @@ def test_empty_change_is_nothing_to_review(project):
     project.commit("empty")
     done = cartriage("review", "HEAD~1", cwd=project.path)
     assert done.returncode == 0
-    assert "nothing to review" in err(done)
+    assert "Nothing to review" in out(done)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_not_a_repository_and_malformed_patch(tmp_path):
     empty = tmp_path / "empty.diff"
     empty.write_bytes(b"")
     done = cartriage("plan", "--diff", str(empty), cwd=tmp_path)
-    assert done.returncode == 0 and "nothing to review" in err(done)
+    assert done.returncode == 0 and "Nothing to review" in out(done)
     bad = tmp_path / "bad.diff"
     bad.write_bytes(b"--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n?? junk\n")
     done = cartriage("plan", "--diff", str(bad), cwd=tmp_path)
@@ -177,3 +177,106 @@ def test_parse_budget():
     assert parse_budget("2usd")[("budget", "usd")] == 2.0
     with pytest.raises(UsageError):
         parse_budget("soon")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "rdjsonl"])
+def test_nothing_to_review_still_writes_a_valid_report(project, tmp_path, fmt):
+    project.commit("only a lock file", {"poetry.lock": "x\n"})
+    report = tmp_path / f"report.{fmt}"
+    done = cartriage("review", "HEAD~1", "-f", fmt, "-o", str(report), cwd=project.path)
+    assert done.returncode == 0, err(done)
+    assert "nothing to review" in err(done) and "match [ignore]" in err(done)
+    text = report.read_text(encoding="utf-8")
+    if fmt == "json":
+        document = json.loads(text)
+        assert document["coverage"]["units"] == 0 and document["plan"]["assignments"] == []
+        assert "all 1 changed files match [ignore]" in document["nothing_to_review"]
+        assert document["change"]["ignored"] == ["poetry.lock"]
+    elif fmt == "sarif":
+        run = json.loads(text)["runs"][0]
+        assert run["results"] == []
+        notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
+        assert any("nothing to review" in n for n in notes)
+        assert "poetry.lock ignored: matches [ignore], not reviewed" in notes
+    elif fmt == "rdjsonl":
+        assert text.strip() == ""  # zero diagnostics is a valid rdjsonl stream
+    else:
+        assert "othing to review" in text and "poetry.lock" in text
+    piped = cartriage("plan", "HEAD~1", "-f", "json", cwd=project.path)
+    assert json.loads(out(piped))["nothing_to_review"]
+
+
+def test_ignored_files_are_named_in_text_and_markdown(project):
+    project.commit("code and a lock file", {"app/auth.py": "def can_edit(user, doc):\n"
+                                            "    return False\n# end\n",
+                                            "package-lock.json": "{}\n"})
+    for fmt in ("text", "markdown"):
+        done = cartriage("plan", "HEAD~1", "-f", fmt, cwd=project.path)
+        assert done.returncode == 0, err(done)
+        assert "Ignored ([ignore], not reviewed):" in out(done)
+        assert "package-lock.json" in out(done)
+
+
+def test_a_closed_pipe_ends_quietly(project):
+    """`cartriage config -f json | head -c 1`: no traceback, no "internal error"."""
+    for args in (["config", "-f", "json"], ["plan", "HEAD~1", "-f", "json"], ["--help"]):
+        command = " ".join([sys.executable, "-m", "cartriage", *args])
+        done = subprocess.run(["bash", "-c", f"{command} | head -c 1 >/dev/null; "
+                               "echo ${PIPESTATUS[0]}"], cwd=project.path, capture_output=True,
+                              check=False)
+        assert out(done).strip() in ("0", "141"), err(done)
+        assert err(done) == ""
+    # deterministic: the reader is gone before the first byte is written
+    for args in (["config", "-f", "json"], ["plan", "HEAD~1"]):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run([sys.executable, "-m", "cartriage", *args], stdout=write,
+                                  stderr=subprocess.PIPE, cwd=project.path, check=False)
+        finally:
+            os.close(write)
+        assert done.returncode == 141 and err(done) == "", (args, err(done))
+
+
+def test_help_offers_only_the_formats_a_command_accepts(tmp_path):
+    for command in ("config", "explain", "bench"):
+        done = cartriage(command, "--help", cwd=tmp_path, env={"COLUMNS": "200"})
+        assert "text or json." in out(done) and "sarif" not in out(done), command
+    done = cartriage("plan", "--help", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert "sarif, markdown or rdjsonl" in out(done)
+
+
+def test_output_in_a_missing_folder_is_refused_before_any_work(project, tmp_path):
+    target = tmp_path / "no-such-folder" / "report.json"
+    for command in ("plan", "review", "explain"):
+        done = cartriage(command, "HEAD~1", "-f", "json", "-o", str(target), cwd=project.path)
+        assert done.returncode == 3, err(done)
+        assert f"the folder {target.parent} does not exist" in err(done)
+
+
+def test_coverage_gates_hold_in_plan_only_mode(project):
+    """A zero budget skips every unit: --require-coverage low must fail, with or without a
+    model, and the hook's --plan-only too."""
+    done = cartriage("hook", "run", "--plan-only", "--require-coverage", "low", "--budget", "0",
+                     cwd=project.path, env={"PRE_COMMIT_FROM_REF": "HEAD~1",
+                                            "PRE_COMMIT_TO_REF": "HEAD"})
+    assert done.returncode == 1, err(done) + out(done)
+    assert "Skipped by the plan" in out(done)
+    done = cartriage("review", "HEAD~1", "--require-coverage", "low", "--budget", "0",
+                     cwd=project.path)
+    assert done.returncode == 1 and "no LLM configured" in err(done)
+    done = cartriage("hook", "run", "--plan-only", "--require-coverage", "low",
+                     cwd=project.path, env={"PRE_COMMIT_FROM_REF": "HEAD~1",
+                                            "PRE_COMMIT_TO_REF": "HEAD"})
+    assert done.returncode == 0, err(done) + out(done)
+
+
+def test_binary_files_are_planned_as_skipped(project):
+    project.commit("a logo", {"assets/logo.png": bytes(range(256)) * 8})
+    done = cartriage("plan", "HEAD~1", "-f", "json", cwd=project.path)
+    assert done.returncode == 0, err(done)
+    document = json.loads(out(done))
+    (assignment,) = document["plan"]["assignments"]
+    assert assignment["strategy"] == "skip" and assignment["est_tokens"] == 0
+    assert assignment["reason"] == "skipped: binary file: no text to review"
+    assert document["analysis"]["units"][0]["skip_reason"] == "binary file: no text to review"

@@ -113,9 +113,34 @@ def test_retry_after_429_then_success(project, server, env):
     assert server.count >= 2
 
 
-def test_an_empty_provider_key_counts_as_no_model(project, env):
-    done = cartriage("review", "HEAD~1", "--model", "openai/gpt-4o-mini", cwd=project.path,
+@pytest.mark.parametrize(("args", "key_env", "variable"), [
+    (["--model", "openai/gpt-4o-mini"], {"OPENAI_API_KEY": ""}, "$OPENAI_API_KEY is empty"),
+    (["--model", "openai/gpt-4o-mini"], {}, "$OPENAI_API_KEY is not set"),
+    ([], {"CARTRIAGE_LLM__MODEL": "openai/x", "CARTRIAGE_LLM__API_KEY_ENV": "TEAM_KEY"},
+     "$TEAM_KEY ([llm] api_key_env) is not set"),
+])
+def test_a_configured_model_without_its_key_is_a_config_error(project, env, args, key_env,
+                                                               variable):
+    """Not a green plan-only run: exit 2, one line naming the variable, before any work."""
+    done = cartriage("review", "HEAD~1", *args, "-o", str(project.path / "r.json"),
+                     cwd=project.path,
                      env={k: v for k, v in env.items() if k != "CARTRIAGE_LLM__API_BASE"}
-                     | {"OPENAI_API_KEY": ""})
+                     | key_env)
+    assert done.returncode == 2, err(done)
+    assert variable in err(done) and len(err(done).strip().splitlines()) == 1
+    assert not (project.path / "r.json").exists()
+
+
+def test_no_model_configured_is_a_plan_only_run(project, env):
+    done = cartriage("review", "HEAD~1", cwd=project.path,
+                     env={k: v for k, v in env.items() if k != "CARTRIAGE_LLM__API_BASE"})
     assert done.returncode == 0, err(done)
     assert "no LLM configured" in err(done)
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_call(project, server, env,
+                                                                          tmp_path):
+    target = tmp_path / "no-such-folder" / "review.sarif"
+    done = review(project, env, "--output", str(target))
+    assert done.returncode == 3 and "does not exist" in err(done)
+    assert server.count == 0  # nothing was paid for

@@ -124,10 +124,11 @@ class _Units:
     floor: list[int]
     forced_by: list[str | None]
     ceiling: list[int]
+    never: list[str]  # why the unit is never sent (secrets, binary), or ""
 
     @classmethod
     def empty(cls) -> _Units:
-        return cls([], [], [], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [], [], [])
 
     def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
         by_id = {s.unit_id: s for s in scores.units}
@@ -152,10 +153,13 @@ class _Units:
             self.difficulty.append([float(probs.get(t, 0.0)) for t in TIERS])
             self.defect.append(float(score.difficulty.defect_probability))
             self.weight.append(float(score.consequence.expected_weight))
-            secret = is_secret_file(unit.path)  # never sent, so never worth a token
-            self.floor.append(0 if secret else floor)
-            self.forced_by.append(SECRET_REASON if secret else forced)
-            self.ceiling.append(0 if secret else len(strategies.NAMES) - 1)
+            # Never sent, so never worth a token: files that may hold secrets, binary files.
+            never = SECRET_REASON if is_secret_file(unit.path) else (
+                f"skipped: {unit.skip_reason}" if unit.skip_reason else "")
+            self.never.append(never)
+            self.floor.append(0 if never else floor)
+            self.forced_by.append(None if never else forced)
+            self.ceiling.append(0 if never else len(strategies.NAMES) - 1)
 
 
 def allocate(analysis: Analysis, scores: Scores, config: Config,
@@ -181,7 +185,7 @@ def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
     return BatchPlan(policy=chosen, plans=tuple(plans), budget_tokens=total.budget_tokens,
                      budget_usd=total.budget_usd, total_tokens=total.total_tokens,
                      total_usd=total.total_usd, expected_loss=total.expected_loss,
-                     notes=total.notes)
+                     notes=total.notes + total.details)
 
 
 def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
@@ -201,16 +205,20 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     worth = (_worth_buying(base, tokens, min_gain) if policy in policies.WEIGHTED
              else base.allowed)
     cut = base.allowed & ~worth
+    allowed = base.allowed
     base = replace(base, allowed=worth)
     result = _run_policy(policy, base, tokens, dollars, caps)
     loss = base.loss()
     rows = np.arange(n)
     choice = result.choice
+    left = (None if caps[0] is None else caps[0] - tokens[rows, choice].sum(),
+            None if caps[1] is None else caps[1] - dollars[rows, choice].sum())
+    why = _Why(policy, caps, left, allowed, worth, dollars, min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
     held = {units.ids[u] for u in range(n) if cut[u].any() and choice[u] == deepest[u]}
-    value = (held, min_gain, bool(cut.any()))
+    value = (held, min_gain, bool(cut.any()), {units.ids[u] for u in range(n) if units.never[u]})
     assignments = [
-        _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result)
+        _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result, why)
         for u in range(n)
     ]
     groups = [None] if labels is None else list(labels)
@@ -275,13 +283,27 @@ def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
     return replace(best, lower_bound=max(bounds) if bounds else None)
 
 
-def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) -> Assignment:
+@dataclass(frozen=True)
+class _Why:
+    """What a unit's reason needs beyond its own row: the budget left, the value floor."""
+
+    policy: str
+    caps: tuple[float | None, float | None]  # (tokens, USD)
+    left: tuple[float | None, float | None]  # budget the plan leaves unused
+    allowed: np.ndarray  # options allowed by the rules, before the value floor
+    worth: np.ndarray  # options left after the value floor
+    dollars: np.ndarray | None
+    min_gain: float
+
+
+def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result,
+                why: _Why) -> Assignment:
     j = int(choice[u])
     name = table.names[j]
-    reason, value = _reason(u, j, table, tokens, loss, result)
+    reason, value = _reason(u, j, table, tokens, loss, why)
     forced = units.forced_by[u] if units.floor[u] and not result.unmet[u] else None
-    if units.forced_by[u] == SECRET_REASON:
-        reason = SECRET_REASON
+    if units.never[u]:
+        reason = units.never[u]
     elif forced:
         reason = f"at least {table.names[units.floor[u]]} ({forced}); {reason}"
     elif result.unmet[u]:
@@ -296,20 +318,13 @@ def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) ->
         est_prompt_tokens=int(units.prompt[u]))
 
 
-def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
+def _reason(u, j, table, tokens, loss, why: _Why) -> tuple[str, float | None]:
     """Why unit u got option j: its marginal value per token over the next cheaper option."""
     names = table.names
     if loss[u, 0] <= 0:
         return "nothing to lose: consequence weight or defect probability is 0", None
     if j == 0:
-        upgrades = [(float((loss[u, 0] - loss[u, k]) / (tokens[u, k])), k)
-                    for k in range(1, len(names)) if tokens[u, k] > 0]
-        if not upgrades:
-            return "skipped", None
-        value, k = max(upgrades)
-        return (f"skipped: {names[k]} would save {loss[u, 0] - loss[u, k]:.3g} expected loss "
-                f"for {int(tokens[u, k]):,} tokens ({value:.2e}/token); the budget went to "
-                "units with more value per token"), None
+        return _skip_reason(u, table, tokens, loss, why), None
     cheaper = [k for k in range(j) if tokens[u, k] < tokens[u, j] and loss[u, k] > loss[u, j]]
     k = max(cheaper, key=lambda k: (tokens[u, k], -k)) if cheaper else 0
     extra = tokens[u, j] - tokens[u, k]
@@ -320,6 +335,37 @@ def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
             f"{int(extra):,} more tokens{per}"), value
 
 
+def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
+    """The true reason a unit with something to lose was skipped, checked in this order: no
+    strategy allowed; even the cheapest review is larger than the whole budget; the value floor
+    cut every review; the budget was left unused; the budget went to other units."""
+    names = table.names
+    options = [k for k in range(1, len(names)) if why.allowed[u, k]]
+    if not options:
+        return "skipped: no review strategy is allowed for this unit"
+    k = min(options, key=lambda k: tokens[u, k])
+    cost = [(tokens[u, k], why.caps[0], why.left[0], "{:,.0f} tokens")]
+    if why.dollars is not None:
+        cost.append((why.dollars[u, k], why.caps[1], why.left[1], "${:.4f}"))
+    for amount, cap, _, shown in cost:
+        if cap is not None and amount > cap + 1e-9:
+            return (f"skipped: too large for the budget: even {names[k]} needs "
+                    f"{shown.format(amount)}, more than the whole budget of {shown.format(cap)}")
+    best = max(options, key=lambda k: ((loss[u, 0] - loss[u, k]) / max(tokens[u, k], 1), -k))
+    saved = loss[u, 0] - loss[u, best]
+    offer = (f"{names[best]} would save {saved:.3g} expected loss for {tokens[u, best]:,.0f} "
+             f"tokens ({saved / max(tokens[u, best], 1):.2e}/token)")
+    if not why.worth[u, 1:].any():
+        return (f"skipped: not worth its tokens: {offer}, less than {why.min_gain:g} per 1,000 "
+                "tokens ([budget] min_gain_per_1k_tokens)")
+    if all(cap is None or amount <= left + 1e-9 for amount, cap, left, _ in cost):
+        return f"skipped by the {why.policy} policy although the budget had room: {offer}"
+    if why.policy in policies.WEIGHTED:
+        return (f"skipped: {offer}; the budget went to units that save as much or more per "
+                "token")
+    return f"skipped: {offer}; the budget went to units the {why.policy} policy ranks first"
+
+
 def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
           label, value) -> Plan:
     members = np.asarray(members, dtype=int)
@@ -328,42 +374,45 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
     total_usd = float(dollars[members, picked].sum()) if dollars is not None else None
     expected = float(loss[members, picked].sum()) if len(members) else 0.0
     skipped_all = float(loss[members, 0].sum()) if len(members) else 0.0
-    secret = [a for a in assignments if a.reason == SECRET_REASON]
+    never = [a for a in assignments if a.unit_id in value[3]]
     skipped = [a for a in assignments if a.strategy == "skip" and a.loss_if_skipped > 0
-               and a.reason != SECRET_REASON]
+               and a.unit_id not in value[3]]
     unmet = tuple(a.unit_id for a in assignments if "does not fit the budget" in a.reason)
     tok_cap, usd_cap = caps
     spent = "; ".join(
         ([f"{total_tokens:,} of {int(tok_cap):,} tokens"] if tok_cap is not None else [])
         + ([f"${total_usd:.4f} of ${usd_cap:.4f}"] if usd_cap is not None else []))
-    notes = [f"{policy}: {spent}; expected loss {expected:.3g} "
-             f"(skipping everything: {skipped_all:.3g})"]
+    # `details` repeat what the report shows per unit: `--verbose` and JSON only.
+    details = [f"{policy}: {spent}; expected loss {expected:.3g} "
+               f"(skipping everything: {skipped_all:.3g})"]
     if skipped:
         worst = sorted(skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
         shown = ", ".join(a.unit_id for a in worst[:5]) + (" ..." if len(worst) > 5 else "")
-        notes.append(f"skipped {len(skipped)} unit(s) that would each save less per token than "
-                     f"the units reviewed ({sum(a.loss_if_skipped for a in skipped):.3g} expected"
-                     f" loss left unreviewed): {shown}")
+        details.append(f"skipped {len(skipped)} unit(s) with something to lose "
+                       f"({sum(a.loss_if_skipped for a in skipped):.3g} expected loss left "
+                       f"unreviewed; each unit's reason says why): {shown}")
     held = [a.unit_id for a in assignments if a.unit_id in value[0]]
     if held:
-        notes.append(f"{len(held)} unit(s) kept from a deeper strategy that would save less "
+        details.append(f"{len(held)} unit(s) kept from a deeper strategy that would save less "
                      f"than {value[1]:g} expected loss per 1,000 tokens ([budget] "
                      f"min_gain_per_1k_tokens): " + ", ".join(held[:5])
                      + (" ..." if len(held) > 5 else ""))
-    if secret:
-        notes.append(f"not sent, so not planned: {', '.join(a.unit_id for a in secret[:5])}"
-                     + (" ..." if len(secret) > 5 else "") + " (files that may hold secrets)")
+    if never:
+        details.append(f"not sent, so not planned: {', '.join(a.unit_id for a in never[:5])}"
+                       + (" ..." if len(never) > 5 else "") + " (binary files, submodules, "
+                       "files that may hold secrets)")
+    notes = []
     if unmet:
         notes.append(f"OVER BUDGET: the rule minimums need more than the budget; the budget is "
                      f"kept and {len(unmet)} unit(s) get less than their minimum: "
                      + ", ".join(unmet[:5]) + (" ..." if len(unmet) > 5 else ""))
     if result.lower_bound is not None and label is None:
         within = " and the value floor" if value[2] else ""
-        notes.append(f"no plan within the budget{within} has expected loss below "
-                     f"{result.lower_bound:.3g} (LP bound)")
+        details.append(f"no plan within the budget{within} has expected loss below "
+                       f"{result.lower_bound:.3g} (LP bound)")
     return Plan(policy=policy, assignments=tuple(assignments),
                 budget_tokens=None if tok_cap is None else int(tok_cap), budget_usd=usd_cap,
                 total_tokens=total_tokens, total_usd=total_usd, expected_loss=expected,
-                notes=tuple(notes), loss_if_all_skipped=skipped_all,
+                notes=tuple(notes), details=tuple(details), loss_if_all_skipped=skipped_all,
                 lower_bound=result.lower_bound if label is None else None,
                 multiplier=result.multiplier, unmet_minimums=unmet, change=label)

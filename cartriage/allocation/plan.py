@@ -34,7 +34,8 @@ class Plan:
     total_tokens: int
     total_usd: float | None
     expected_loss: float
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what every report shows (e.g. a rule minimum over budget)
+    details: tuple[str, ...] = ()  # what repeats on every plan (totals, LP bound): --verbose
     loss_if_all_skipped: float | None = None
     lower_bound: float | None = None  # no plan within the budget has a lower expected loss
     multiplier: float | None = None  # loss reduction per budget unit (token or USD) at the cut

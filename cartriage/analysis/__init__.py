@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from cartriage.analysis import fanin, languages, roles, store
 from cartriage.analysis.facts import Analysis, FileFacts, RoleHit, Symbol, Unit
 from cartriage.analysis.symbols import changed_symbols, fragment_symbols, outline
-from cartriage.intake.change import WORKTREE, ChangeSet, FileChange
+from cartriage.intake.change import WORKTREE, ChangeSet, FileChange, Hunk
 
 if TYPE_CHECKING:
     from cartriage.config import Config
 
-__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "units_for"]
+__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "unit_hunks", "units_for"]
 
 MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
 HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
@@ -59,26 +59,65 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
 
 
 def units_for(file: FileChange, limit: int) -> list[Unit]:
-    """One unit per file, or groups of hunks of at most `limit` changed lines each."""
-    sizes = [sum(line[:1] in "+-" for line in hunk.lines) for hunk in file.hunks]
-    if file.added + file.removed <= limit or len(file.hunks) <= 1:
+    """One unit per file, or groups of hunks of at most `limit` changed lines each.
+
+    A hunk with more than `limit` changed lines (a new 50,000-line file is one hunk) is cut
+    into slices of its lines, one unit each, so that every unit fits what a strategy can send.
+    """
+    if file.binary or file.submodule:
+        what = "binary file" if file.binary else "submodule pointer"
+        return [Unit(file.path, file.path, (), 0, 0, skip_reason=f"{what}: no text to review")]
+    if not file.hunks:
+        return [Unit(file.path, file.path, (), 0, 0,
+                     skip_reason=f"{file.status}, no changed lines: nothing to review")]
+    if file.added + file.removed <= limit:
         return [Unit(file.path, file.path, tuple(range(len(file.hunks))), file.added,
                      file.removed)]
-    groups: list[list[int]] = [[]]
-    size = 0
-    for i, hunk_size in enumerate(sizes):
-        if groups[-1] and size + hunk_size > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(i)
-        size += hunk_size
+    pieces = []  # (hunk indexes, line slice or None, changed lines)
+    for i, hunk in enumerate(file.hunks):
+        changed = [n for n, line in enumerate(hunk.lines) if line[:1] in "+-"]
+        if len(changed) <= limit:
+            pieces.append(([i], None, len(changed)))
+            continue
+        for start in range(0, len(changed), limit):
+            first = 0 if start == 0 else changed[start]
+            end = len(hunk.lines) if start + limit >= len(changed) else changed[start + limit]
+            pieces.append(([i], (first, end), min(limit, len(changed) - start)))
+    groups: list[tuple[list[int], tuple[int, int] | None, int]] = []
+    for hunks, lines, size in pieces:
+        last = groups[-1] if groups else None
+        if (last is not None and lines is None and last[1] is None
+                and last[2] + size <= limit):
+            groups[-1] = (last[0] + hunks, None, last[2] + size)
+        else:
+            groups.append((hunks, lines, size))
     units = []
-    for n, group in enumerate(groups, start=1):
-        added = sum(len(file.hunks[i].added()) for i in group)
-        removed = sum(len(file.hunks[i].removed()) for i in group)
+    for n, (group, lines, _) in enumerate(groups, start=1):
+        hunks = unit_hunks(file, Unit("", file.path, tuple(group), 0, 0, lines))
+        added = sum(len(h.added()) for h in hunks)
+        removed = sum(len(h.removed()) for h in hunks)
         unit_id = file.path if n == 1 else f"{file.path}#{n}"
-        units.append(Unit(unit_id, file.path, tuple(group), added, removed))
+        units.append(Unit(unit_id, file.path, tuple(group), added, removed, lines))
     return units
+
+
+def unit_hunks(file: FileChange | None, unit: Unit) -> tuple[Hunk, ...]:
+    """The hunks a unit covers, as valid hunks (a slice of one hunk gets its own header)."""
+    if file is None:
+        return ()
+    if not unit.hunks:
+        return file.hunks
+    hunks = tuple(file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
+    if unit.lines is None or len(hunks) != 1:
+        return hunks
+    hunk, (start, end) = hunks[0], unit.lines
+    before = hunk.lines[:start]
+    old = hunk.old_start + sum(line[:1] in " -" for line in before)
+    new = hunk.new_start + sum(line[:1] in " +" for line in before)
+    lines = hunk.lines[start:end]
+    return (replace(hunk, old_start=old, new_start=new, lines=lines,
+                    old_count=sum(line[:1] in " -" for line in lines),
+                    new_count=sum(line[:1] in " +" for line in lines)),)
 
 
 def file_summary(facts: FileFacts) -> dict[str, object]:

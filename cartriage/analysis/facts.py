@@ -66,13 +66,19 @@ class FileFacts:
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """A review unit: one file, or a group of its hunks when the file's change is large."""
+    """A review unit: one file, or a group of its hunks when the file's change is large.
+
+    `lines` is a slice [start, end) of the one hunk's lines when that hunk alone is larger than
+    a unit may be; `skip_reason` says why the unit has nothing to send (binary file, submodule).
+    """
 
     id: str
     path: str
     hunks: tuple[int, ...]
     added: int
     removed: int
+    lines: tuple[int, int] | None = None
+    skip_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

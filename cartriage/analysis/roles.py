@@ -104,6 +104,7 @@ class Catalogue:
     patterns: tuple[Pattern, ...]
     core_percentile: float
     core_min_fan_in: int
+    default_consequence: dict[str, str]  # role -> tier, unless a [[rules]] entry pins one
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,7 +127,16 @@ def catalogue() -> Catalogue:
         ))
     core = data.get("core", {})
     return Catalogue(tuple(patterns), float(core.get("percentile", 90.0)),
-                     int(core.get("min_fan_in", 3)))
+                     int(core.get("min_fan_in", 3)), dict(data.get("default_consequence", {})))
+
+
+def default_consequence(role_names: tuple[str, ...]) -> tuple[str, str] | None:
+    """(tier, why) when every role of a file has a default tier and they agree, else None."""
+    defaults = catalogue().default_consequence
+    tiers = {defaults.get(role) for role in role_names}
+    if not role_names or None in tiers or len(tiers) != 1:
+        return None
+    return tiers.pop(), f"roles.toml default for role {', '.join(role_names)}"
 
 
 @dataclass

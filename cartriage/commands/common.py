@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -58,6 +59,19 @@ def check_format(fmt: str, formats: tuple[str, ...] | None = None, command: str 
         raise UsageError(f"unknown --format {fmt!r}{where}: use {choices}")
 
 
+def check_output(output: Path | None) -> None:
+    """Refuse an --output path that cannot be written, before any work (or spend) is done."""
+    if output is None:
+        return
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise InputError(f"--output {output}: is a folder; give a file path")
+    if not folder.is_dir():
+        raise InputError(f"--output {output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise InputError(f"--output {output}: not writable")
+
+
 def write(text: str, output: Path | None) -> None:
     """Write the report to `output`, or to stdout."""
     if output is None:
@@ -71,19 +85,13 @@ def write(text: str, output: Path | None) -> None:
 
 def write_report(result, fmt: str, config, output: Path | None, *, quiet: bool = False,
                  verbose: bool = False) -> None:
-    """Render the result in `fmt` and write it; no colour in a file."""
+    """Render the result in `fmt` and write it (a valid empty report when there is nothing
+    to review); no colour in a file."""
     from cartriage import report
+    from cartriage.report import view
 
+    empty = view.nothing_to_review(result)
+    if empty and (fmt != "text" or output is not None):  # the text report says it itself
+        print(f"cartriage: {empty}", file=sys.stderr)
     write(report.render(result, fmt, config, quiet=quiet, verbose=verbose,
                         color=False if output else None), output)
-
-
-def nothing_to_review(result) -> str | None:
-    """The message for an empty change, or None when there is something to review."""
-    change = result.change
-    if change.files or change.issue:
-        return None
-    if change.ignored:
-        return (f"nothing to review: {change.source}: all {len(change.ignored)} changed files "
-                "match [ignore]")
-    return f"nothing to review: {change.source} changes no files"

@@ -89,8 +89,8 @@ def run(*, repo: Path, hook_type: str | None, plan_only: bool, remote: str | Non
         options = dict(repo=Path(repo), config=config, budget=budget, policy=None, fmt="text",
                        output=None, quiet=quiet, verbose=verbose, worktree=False, diff=None,
                        issue=None, message=None, **target)
-        if plan_only:
-            codes.append(plan.run(**options))
+        if plan_only:  # the coverage gate holds without a model too
+            codes.append(plan.run(**options, require_coverage=require_coverage))
         else:
             codes.append(review.run(**options, model=None, no_cache=False, fail_on=fail_on,
                                     require_coverage=require_coverage))

@@ -18,20 +18,18 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
     from cartriage import review as review_stage
 
     common.check_format(fmt)
+    common.check_output(output)
     settings = common.load_config(repo, config, budget=budget, **{
         "review.policy": policy, "review.fail_on": fail_on,
         "review.require_coverage": require_coverage, "llm.model": model})
+    chosen = review_stage.configured_model(settings, model)  # a model without its key: exit 2
     result = pipeline.plan(common.request({"repo": repo, **inputs}), settings)
-    empty = common.nothing_to_review(result)
-    if empty:
-        print(empty, file=sys.stderr)
-        return 0
-    chosen = review_stage.configured_model(settings, model)
+    gates = settings.get("review", "fail_on"), settings.get("review", "require_coverage")
     if chosen is None or not result.plan.assignments:
         common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
         if chosen is None and result.plan.assignments:
             print(NO_MODEL, file=sys.stderr)
-        return 0
+        return report.exit_code(result, *gates)
     progress = report.progress(total=len(result.plan.assignments), quiet=quiet,
                                budget_tokens=result.plan.budget_tokens,
                                budget_usd=result.plan.budget_usd)
@@ -41,5 +39,4 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
     finally:
         progress.close()
     common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
-    return report.exit_code(result, settings.get("review", "fail_on"),
-                            settings.get("review", "require_coverage"))
+    return report.exit_code(result, *gates)

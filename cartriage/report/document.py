@@ -27,6 +27,7 @@ def build(result: Result, config: Config | None = None) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "cartriage", "version": __version__},
         "kind": "plan" if result.review is None else "review",
+        "nothing_to_review": view.nothing_to_review(result),
         "change": change(result),
         "analysis": analysis(result),
         "scores": scores(result),
@@ -98,7 +99,8 @@ def analysis(result: Result) -> dict[str, Any]:
         "files": file_facts(result),
         "units": [
             {"id": u.id, "path": u.path, "hunks": list(u.hunks), "added": u.added,
-             "removed": u.removed}
+             "removed": u.removed, "lines": list(u.lines) if u.lines else None,
+             "skip_reason": u.skip_reason or None}
             for u in a.units
         ],
     }
@@ -147,6 +149,7 @@ def plan(result: Result) -> dict[str, Any]:
         "loss_if_all_skipped": getattr(p, "loss_if_all_skipped", None),
         "unmet_minimums": list(getattr(p, "unmet_minimums", ())),
         "notes": list(p.notes),
+        "details": list(p.details),
         "by_strategy": {
             name: {"units": units, "tokens": est_tokens, "usd": _usd(est_usd)}
             for name, units, est_tokens, est_usd in view.strategy_split(result)

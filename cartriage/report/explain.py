@@ -37,6 +37,7 @@ def build(result: Result) -> dict[str, Any]:
     return {
         "schema_version": document.SCHEMA_VERSION,
         "kind": "explain",
+        "nothing_to_review": view.nothing_to_review(result),
         "change": document.change(result),
         "consequence": document.consequence(result.scores.change),
         "model_version": result.scores.model_version,
@@ -67,6 +68,10 @@ def _text(result: Result, color: bool | None) -> str:
 
 
 def _parts(result: Result):
+    empty = view.nothing_to_review(result)
+    if empty:
+        yield Text(empty[0].upper() + empty[1:] + ".")
+        return
     changes = {f.path: f for f in result.change.files}
     indexed = result.analysis.indexed_files
     for facts in result.analysis.files:
@@ -115,7 +120,7 @@ def _parts(result: Result):
     for r in rows:
         line = Text(f"  {view.clean(r.unit_id)}\n", style="bold")
         line.append("    consequence ")
-        line.append(view.consequence_label(r.consequence), style=TIER_STYLE.get(r.tier or "", ""))
+        line.append(view.tier_label(r.consequence), style=TIER_STYLE.get(r.tier or "", ""))
         if r.consequence is not None:
             line.append(f"  ({_probabilities(r.consequence.probabilities)})", style="dim")
             if r.consequence.override:
@@ -133,7 +138,7 @@ def _parts(result: Result):
         yield line
     change = result.scores.change
     line = Text("\nChange consequence: ", style="bold")
-    line.append(view.consequence_label(change), style=TIER_STYLE.get(change.tier, ""))
+    line.append(view.tier_label(change), style=TIER_STYLE.get(change.tier, ""))
     line.append(f"  ({_probabilities(change.probabilities)})", style="dim")
     if view.issue_only(result):
         line.append("  from the issue text alone")

@@ -47,7 +47,11 @@ def render(result: Result, *, verbose: bool = False) -> str:
     rows = view.unit_rows(result)
     found = view.findings(result)
     out = [MARKER, "## cartriage review" if result.review else "## cartriage plan", ""]
-    out += _summary(result, rows, found)
+    empty = view.nothing_to_review(result)
+    if empty:
+        out.append(f"**{cell(empty[0].upper() + empty[1:])}.**")
+    else:
+        out += _summary(result, rows, found)
     if found:
         out += ["", "### Findings", ""]
         for f in found:
@@ -64,7 +68,11 @@ def render(result: Result, *, verbose: bool = False) -> str:
     if left:
         out += ["", "### Not reviewed", ""]
         out += [f"- `{code(r.unit_id)}` ({r.tier or 'unscored'} consequence): {cell(r.status)}"
-                f" — {cell(r.reason, 160)}" for r in left]
+                f" — {cell(r.reason)}" for r in left]
+    ignored = view.ignored_files(result)
+    if ignored:
+        out += ["", f"Ignored ([ignore], not reviewed): "
+                f"{', '.join(f'`{code(p)}`' for p in ignored)}"]
     if rows:
         out += ["", f"<details><summary>Triage plan ({len(rows)} units, policy "
                 f"{cell(result.plan.policy)})</summary>", "", *_plan_table(rows), "",

@@ -121,7 +121,10 @@ def _result(f, index: dict[str, int], row: view.UnitRow | None) -> dict[str, Any
 
 
 def _invocation(result: Result) -> dict[str, Any]:
-    notifications = [
+    """Units left unreviewed, ignored files and "nothing to review" as notifications."""
+    empty = view.nothing_to_review(result)
+    notifications = [{"level": "note", "message": {"text": empty}}] if empty else []
+    notifications += [
         {
             "level": "warning" if r.status != "skipped" else "note",
             "message": {"text": f"{r.unit_id} ({r.tier or 'unscored'} consequence) "
@@ -130,6 +133,15 @@ def _invocation(result: Result) -> dict[str, Any]:
                 "artifactLocation": {"uri": quote(r.path), "uriBaseId": "%SRCROOT%"}}}],
         }
         for r in view.not_covered(view.unit_rows(result))
+    ]
+    notifications += [
+        {
+            "level": "note",
+            "message": {"text": f"{path} ignored: matches [ignore], not reviewed"},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": quote(path), "uriBaseId": "%SRCROOT%"}}}],
+        }
+        for path in view.ignored_files(result)
     ]
     invocation: dict[str, Any] = {"executionSuccessful": not view.incomplete(result)}
     if notifications:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -52,27 +53,31 @@ def console_width() -> int:
 def render(result: Result, *, quiet: bool = False, verbose: bool = False,
            color: bool | None = None, width: int | None = None) -> str:
     colored = use_color(color)
-    console = Console(file=io.StringIO(), width=width or console_width(),
+    width = width or console_width()
+    console = Console(file=io.StringIO(), width=width,
                       force_terminal=colored, no_color=not colored, color_system=(
                           "standard" if colored else None), highlight=False, emoji=False,
                       soft_wrap=False)
-    for part in _parts(result, quiet=quiet, verbose=verbose):
+    for part in _parts(result, quiet=quiet, verbose=verbose, width=width):
         console.print(part)
     return console.file.getvalue()
 
 
-def _parts(result: Result, *, quiet: bool, verbose: bool):
+def _parts(result: Result, *, quiet: bool, verbose: bool, width: int):
     rows = view.unit_rows(result)
-    if not result.change.files and not view.issue_only(result):
-        yield Text("Nothing to review: the change is empty.")
+    empty = view.nothing_to_review(result)
+    if empty:
+        yield Text(empty[0].upper() + empty[1:] + ".")
+        yield from _ignored(result, verbose)
         yield from _notes(result, verbose)
         return
     if not quiet:
         yield _headline(result)
+        yield from _ignored(result, verbose)
         if view.issue_only(result):
             yield from _issue_only(result)
         if rows:
-            yield from _table(result, rows, verbose)
+            yield from _table(result, rows, verbose, width)
             yield _bar(result)
     if result.review is not None:
         yield from _findings(result, verbose)
@@ -96,9 +101,23 @@ def _headline(result: Result) -> Text:
                     f"{view.plural(view.hunk_count(result), 'hunk')}, +{c.added} −{c.removed}; ")
     text.append("consequence of this change: ")
     text.append(view.consequence_label(change), style=TIER_STYLE.get(change.tier, ""))
-    if c.ignored:
-        text.append(f"; {len(c.ignored)} ignored files", style="dim")
+    if not change.override and change.probabilities:
+        text.append(f" {view.PROBABILITY_KEY}", style="dim")
     return text
+
+
+IGNORED_SHOWN = 10
+
+
+def _ignored(result: Result, verbose: bool):
+    """Name the files [ignore] set aside (all of them with --verbose)."""
+    ignored = view.ignored_files(result)
+    if not ignored:
+        return
+    shown = ignored if verbose else ignored[:IGNORED_SHOWN]
+    more = len(ignored) - len(shown)
+    tail = f" … and {more} more (--verbose lists all)" if more else ""
+    yield Text(f"Ignored ([ignore], not reviewed): {', '.join(shown)}{tail}", style="dim")
 
 
 def _issue_only(result: Result):
@@ -114,44 +133,93 @@ def _issue_only(result: Result):
 
 STATUS_LABEL = {"not reviewed: budget": "NO: budget", "failed": "FAILED",
                 "not reviewed": "NO: missing"}
+# Narrow terminals hide these columns first, in this order, and say so under the table.
+HIDE_ORDER = ("USD", "Difficulty", "Roles", "Tokens")
+UNIT_MIN = 18  # the Unit column never gets narrower than this while a column can be hidden
+ROLES_WIDTH = (10, 16)  # Roles fold onto more lines down to 10 columns before anything hides
+GAP = 2  # between two columns: right padding and the box's blank divider
 
 
-def _table(result: Result, rows: list[view.UnitRow], verbose: bool):
+def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
     reviewing = result.review is not None
-    table = Table(title="Triage plan (estimated tokens and USD per unit)", title_justify="left",
-                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  expand=False)
-    longest = max(len(r.unit_id) for r in rows)
-    table.add_column("Unit", overflow="fold", min_width=min(longest, 24))
-    table.add_column("Roles", overflow="fold", min_width=min(12, max(
-        len(", ".join(r.roles)) for r in rows)))
-    table.add_column("Consequence", no_wrap=True)
-    table.add_column("Difficulty", no_wrap=True)
-    table.add_column("Strategy", no_wrap=True)
-    table.add_column("Tokens", justify="right", no_wrap=True)
-    table.add_column("USD", justify="right", no_wrap=True)
-    if reviewing:
-        table.add_column("Status", no_wrap=True)
     ordered = sorted(rows, key=lambda r: (-view.tier_rank(r.tier), r.unit_id))
+    cells = {name: [] for name in ("Unit", "Roles", "Consequence", "Difficulty", "Strategy",
+                                   "Tokens", "USD", *(["Status"] if reviewing else []))}
+    styles = []
     for r in ordered:
         a = r.assignment
-        strategy = r.strategy + (f" ×{a.samples}" if a and a.samples > 1 else "")
-        cells = [
-            Text(view.clean(r.unit_id)),
-            Text(", ".join(r.roles) or "–", style="dim" if not r.roles else ""),
-            Text(view.consequence_label(r.consequence), style=TIER_STYLE.get(r.tier or "", "")),
-            Text(r.difficulty.tier if r.difficulty else "–"),
-            Text(strategy, style=STRATEGY_BAR.get(r.strategy, ("", ""))[0]),
-            view.tokens(a.est_tokens if a else None),
-            view.usd(a.est_usd if a else None),
-        ]
+        status = ""
         if reviewing:
             status = STATUS_LABEL.get(r.status, r.status)
             if r.review is not None and r.review.findings:
                 status += f" ({len(r.review.findings)})"
-            cells.append(Text(status, style="bold yellow" if r in view.unreviewed(rows) else ""))
-        table.add_row(*cells)
+            cells["Status"].append(status)
+        cells["Unit"].append(view.clean(r.unit_id))
+        cells["Roles"].append(", ".join(r.roles) or "–")
+        cells["Consequence"].append(r.consequence)
+        cells["Difficulty"].append(r.difficulty.tier if r.difficulty else "–")
+        cells["Strategy"].append(r.strategy + (f" ×{a.samples}" if a and a.samples > 1 else ""))
+        cells["Tokens"].append(view.tokens(a.est_tokens if a else None))
+        cells["USD"].append(view.usd(a.est_usd if a else None))
+        styles.append((r, bool(reviewing and r in view.unreviewed(rows))))
+    key = view.PROBABILITY_KEY
+    cells["Consequence"] = [view.consequence_label(c) for c in cells["Consequence"]]
+    sizes = {name: max(len(name), *(len(c) for c in column)) for name, column in cells.items()}
+    sizes["Roles"] = min(sizes["Roles"], ROLES_WIDTH[1])
+    hidden = []
+
+    def unit_room() -> int:
+        shown = [n for n in sizes if n != "Unit" and n not in hidden]
+        return width - sum(sizes[n] for n in shown) - GAP * len(shown)
+
+    if unit_room() < min(UNIT_MIN, sizes["Unit"]):  # narrow: each tier with its own probability
+        key = view.COMPACT_KEY
+        cells["Consequence"] = [view.consequence_label(r.consequence, compact=True)
+                                for r, _ in styles]
+        sizes["Consequence"] = max(len("Consequence"), *map(len, cells["Consequence"]))
+    shortfall = min(UNIT_MIN, sizes["Unit"]) - unit_room()
+    if shortfall > 0:
+        sizes["Roles"] = max(min(sizes["Roles"], ROLES_WIDTH[0]), sizes["Roles"] - shortfall)
+    for name in HIDE_ORDER:
+        if unit_room() >= min(UNIT_MIN, sizes["Unit"]):
+            break
+        hidden.append(name)
+    unit_width = max(8, min(sizes["Unit"], unit_room()))
+    table = Table(title=f"Triage plan (est. tokens and USD per unit; consequence: tier {key})",
+                  title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False,
+                  padding=(0, 1, 0, 0))
+    for name in cells:
+        if name in hidden:
+            continue
+        right = name in ("Tokens", "USD")
+        table.add_column(name, justify="right" if right else "left",
+                         no_wrap=name != "Roles", overflow="fold",
+                         width=unit_width if name == "Unit" else sizes[name])
+    for i, (r, unreviewed) in enumerate(styles):
+        row = []
+        for name, column in cells.items():
+            if name in hidden:
+                continue
+            value = column[i]
+            if name == "Unit":
+                row.append(Text(view.short_path(value, unit_width)))
+            elif name == "Roles":
+                row.append(Text(value, style="dim" if value == "–" else ""))
+            elif name == "Consequence":
+                row.append(Text(value, style=TIER_STYLE.get(r.tier or "", "")))
+            elif name == "Strategy":
+                row.append(Text(value, style=STRATEGY_BAR.get(r.strategy, ("", ""))[0]))
+            elif name == "Status":
+                row.append(Text(value, style="bold yellow" if unreviewed else ""))
+            else:
+                row.append(Text(value))
+        table.add_row(*row)
     yield table
+    if hidden:
+        yield Text(f"(at {width} columns the {', '.join(hidden)} column"
+                   f"{'s are' if len(hidden) > 1 else ' is'} hidden: widen the terminal, set "
+                   "COLUMNS, or use --format markdown or json)", style="yellow")
     if verbose:
         for r in ordered:
             if r.assignment is not None:
@@ -199,7 +267,7 @@ def _findings(result: Result, verbose: bool):
             continue
         yield Text(f"\n{severity.upper()} ({count})", style=SEVERITY_STYLE.get(severity, "bold"))
         for f in (f for f in found if f.severity == severity):
-            line = Text("  ")
+            line = Text()
             where = f"{f.file}:{f.line_start}"
             if f.line_end > f.line_start:
                 where += f"-{f.line_end}"
@@ -208,10 +276,10 @@ def _findings(result: Result, verbose: bool):
             line.append(f"  [{view.one_line(f.category)}] support {f.support}/{f.samples}",
                         style="dim")
             if verbose and f.explanation:
-                line.append(f"\n    {view.clean(f.explanation).strip()}")
+                line.append(f"\n  {view.clean(f.explanation).strip()}")
             if f.suggestion:
-                line.append(f"\n    → {view.clean(f.suggestion).strip()}", style="green")
-            yield line
+                line.append(f"\n  → {view.clean(f.suggestion).strip()}", style="green")
+            yield _indented(line)
 
 
 def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
@@ -245,21 +313,29 @@ def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
         label = "Not reviewed" if review is not None else "Skipped by the plan"
         yield Text(f"{label}:", style="bold yellow" if view.incomplete(result) else "bold")
         for r in left:
-            line = Text(f"  {view.clean(r.unit_id)}")
+            line = Text(view.clean(r.unit_id))
             line.append(f" ({r.tier or 'unscored'})", style=TIER_STYLE.get(r.tier or "", ""))
-            line.append(f"  {r.status} — {view.one_line(r.reason, 120)}", style="dim")
-            yield line
+            line.append(f"  {r.status} — {view.one_line(r.reason)}", style="dim")
+            yield _indented(line)
     if view.incomplete(result):
         yield Text(f"Review INCOMPLETE: {len(view.unreviewed(rows))} planned unit(s) were not "
                    "reviewed; this result is not clean.",
                    style="bold yellow")
 
 
+def _indented(text: Text) -> Padding:
+    """Two spaces in, and wrapped lines stay indented (a long reason never starts a line)."""
+    return Padding(text, (0, 0, 0, 2))
+
+
 def _notes(result: Result, verbose: bool):
+    """Notes; those that repeat on every plan (totals, value floor list, LP bound) and the
+    per-file analysis notes only with --verbose."""
     notes = [*result.messages, *result.analysis.notes, *result.plan.notes]
     if result.review is not None:
         notes += result.review.notes
     if verbose:
+        notes += result.plan.details
         notes += [f"{f.path}: {n}" for f in result.analysis.files for n in f.notes]
     for note in dict.fromkeys(notes):
         yield Text(f"note: {view.one_line(note)}", style="dim")

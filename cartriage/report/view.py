@@ -61,12 +61,15 @@ class UnitRow:
         if self.status in (REVIEWED, "planned"):
             return ""
         if self.review is not None and self.review.reason:
-            return self.review.reason
-        if self.assignment is not None:
-            return self.assignment.forced_by or self.assignment.reason
-        if self.review is None and self.reviewing:
-            return "the review recorded nothing for this unit"
-        return "no strategy was planned for this unit"
+            reason = self.review.reason
+        elif self.assignment is not None:
+            reason = self.assignment.forced_by or self.assignment.reason
+        elif self.review is None and self.reviewing:
+            reason = "the review recorded nothing for this unit"
+        else:
+            reason = "no strategy was planned for this unit"
+        # the status already says "skipped"; never an empty reason
+        return reason.removeprefix("skipped: ").strip() or f"{self.status}, no reason recorded"
 
     @property
     def covered(self) -> bool:
@@ -180,20 +183,50 @@ def tokens(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
 
 
-def probability(consequence: Consequence | Difficulty | None) -> float | None:
-    if consequence is None:
-        return None
-    return consequence.probabilities.get(consequence.tier)
-
-
-def consequence_label(consequence: Consequence | None) -> str:
-    """`high 0.82`, or `high (rule)` when a [[rules]] entry pinned the tier."""
+def tier_label(consequence: Consequence | None) -> str:
+    """`high`, or `high (rule)` when a [[rules]] entry pinned the tier."""
     if consequence is None:
         return "–"
-    if consequence.override:
-        return f"{consequence.tier} (rule)"
-    p = probability(consequence)
-    return consequence.tier if p is None else f"{consequence.tier} {p:.2f}"
+    return f"{consequence.tier} (rule)" if consequence.override else consequence.tier
+
+
+def consequence_label(consequence: Consequence | None, compact: bool = False) -> str:
+    """`high .10/.25/.65`: the tier, then P(low)/P(medium)/P(high) (PROBABILITY_KEY), so no
+    number is mistaken for another tier's; `compact`: `high .65`, the tier's own probability
+    (COMPACT_KEY). `high (rule)` when a [[rules]] entry pinned the tier."""
+    if consequence is None or consequence.override or not consequence.probabilities:
+        return tier_label(consequence)
+    if compact:
+        return f"{consequence.tier} {_share(consequence.probabilities.get(consequence.tier, 0))}"
+    shown = "/".join(_share(consequence.probabilities.get(t, 0.0)) for t in TIERS)
+    return f"{consequence.tier} {shown}"
+
+
+PROBABILITY_KEY = "P(low/medium/high)"
+COMPACT_KEY = "P(that tier)"
+
+
+def _share(p: float) -> str:
+    """A probability in three characters: `.07`, `1.0`."""
+    return "1.0" if p >= 0.995 else f"{p:.2f}"[1:]
+
+
+def short_path(path: str, limit: int) -> str:
+    """`path` in at most `limit` characters, shortened in the middle so the file name stays:
+    `cartriage/…/languages/python.py`."""
+    if len(path) <= limit:
+        return path
+    head, _, name = path.rpartition("/")
+    if len(name) + 2 > limit or not head:
+        keep = max(limit - 1, 2)
+        return path[: keep // 2] + "…" + path[len(path) - (keep - keep // 2):]
+    room = limit - len(name) - 2  # "…/"
+    return (head[:room] + "…/" + name) if room > 0 else "…/" + name
+
+
+def ignored_files(result: Result) -> tuple[str, ...]:
+    """Paths the change touches that [ignore] set aside (never reviewed)."""
+    return tuple(clean(p) for p in result.change.ignored)
 
 
 def features(top: tuple[tuple[str, float], ...], limit: int = 3) -> str:
@@ -206,3 +239,14 @@ def hunk_count(result: Result) -> int:
 
 def issue_only(result: Result) -> bool:
     return not result.change.files and bool(result.change.issue.strip())
+
+
+def nothing_to_review(result: Result) -> str | None:
+    """Why there is nothing to review (empty change, every file ignored), or None."""
+    change = result.change
+    if change.files or change.issue.strip():
+        return None
+    if change.ignored:
+        return (f"nothing to review: {clean(change.source)}: all {len(change.ignored)} changed "
+                "files match [ignore]")
+    return f"nothing to review: {clean(change.source)} changes no files"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cartriage.allocation.cost import sample_models
 from cartriage.allocation.strategies import params as strategy_params
+from cartriage.analysis import unit_hunks
 from cartriage.config import LEDGER_CAPS
 from cartriage.errors import UsageError
 from cartriage.review import prompts
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from cartriage.allocation.plan import Assignment
     from cartriage.analysis.facts import Unit
     from cartriage.config import Config
-    from cartriage.intake.change import FileChange, Hunk
+    from cartriage.intake.change import Hunk
     from cartriage.ledger.session import Content, Session
     from cartriage.pipeline import Result
 
@@ -45,7 +46,11 @@ HOW_TO_CONFIGURE = ("no LLM configured: set [llm] model (and api_key_env) in car
 
 
 def configured_model(config: Config, model: str | None = None) -> str | None:
-    """The default model to review with, or None when no model (or its key) is configured."""
+    """The default model to review with, or None when no model is configured.
+
+    A model that is configured but cannot be called (its key variable unset or empty) is a
+    configuration error naming the variable, never a silent plan-only run.
+    """
     name = model or config.get("llm", "model")
     for strategy in ("single", "multi", "deliberate"):
         settings = config.strategy(strategy)
@@ -54,7 +59,10 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
         return None
     key_env = config.get("llm", "api_key_env")
     if key_env:
-        return name if os.environ.get(key_env, "").strip() else None
+        if os.environ.get(key_env, "").strip():
+            return name
+        raise UsageError(f"model {name} is configured but ${key_env} ([llm] api_key_env) is "
+                         f"{'empty' if key_env in os.environ else 'not set'}")
     if config.get("llm", "api_base"):
         return name
     # An empty variable (`OPENAI_API_KEY=`) is no key: hide such variables from the check.
@@ -70,7 +78,11 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
     missing = check.get("missing_keys") or []
     if check.get("keys_in_environment") or all(k.endswith("_API_BASE") for k in missing):
         return name
-    return None
+    keys = [k for k in missing if not k.endswith("_API_BASE")]
+    state = "empty" if all(k in empty for k in keys) else "not set"
+    raise UsageError(f"model {name} is configured but {', '.join('$' + k for k in keys)} is "
+                     f"{state}: set it, or set "
+                     "[llm] api_key_env or api_base")
 
 
 @dataclass
@@ -186,7 +198,7 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     if is_secret_file(unit.path):
         return _Planned(order, assignment, None, "not sent: the file may hold secrets")
     change = next((f for f in result.change.files if f.path == unit.path), None)
-    hunks = _unit_hunks(change, unit)
+    hunks = unit_hunks(change, unit)
     if change is None or change.binary or not hunks:
         return _Planned(order, assignment, None, "nothing to send (binary or no text changes)")
     deleted = change.status == "deleted"
@@ -367,14 +379,6 @@ def changed_lines(hunks: tuple[Hunk, ...], deleted: bool = False) -> tuple[int, 
         if hunk.removed() and not added:
             lines.add(max(1, hunk.new_start))
     return tuple(sorted(lines))
-
-
-def _unit_hunks(change: FileChange | None, unit: Unit) -> tuple[Hunk, ...]:
-    if change is None:
-        return ()
-    if not unit.hunks:
-        return change.hunks
-    return tuple(change.hunks[i] for i in unit.hunks if 0 <= i < len(change.hunks))
 
 
 def _describe_symbol(symbol) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cartriage.analysis.roles import default_consequence
 from cartriage.errors import CartriageError, ModelError
 from cartriage.scoring import decision, features, model
 from cartriage.scoring.records import RecordError, record_id, to_change
@@ -47,11 +48,13 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     units = []
     for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
         facts = analysis.facts(unit.path)
-        rule = _pinning_rule(config.rules, unit.path, facts.role_names if facts else ())
-        if rule is not None:
-            found = Consequence(tier=rule.consequence, probabilities=found.probabilities,
-                                expected_weight=weights[rule.consequence],
-                                top_features=found.top_features, override=rule.describe())
+        names = facts.role_names if facts else ()
+        rule = _pinning_rule(config.rules, unit.path, names)
+        pinned = (rule.consequence, rule.describe()) if rule else default_consequence(names)
+        if pinned is not None:
+            found = Consequence(tier=pinned[0], probabilities=found.probabilities,
+                                expected_weight=weights[pinned[0]],
+                                top_features=found.top_features, override=pinned[1])
         units.append(UnitScore(unit_id=unit.id, consequence=found, difficulty=hard))
     return Scores(units=tuple(units), change=_riskiest(units, weights),
                   difficulty=change_difficulty[0],

@@ -51,7 +51,7 @@ def test_consequence_aware_spends_on_what_a_miss_would_cost(tmp_path):
     reviewed = plan.assignment("app/auth/session.py")
     assert reviewed.value_per_token > 0 and "saves" in reviewed.reason
     assert plan.lower_bound <= plan.expected_loss
-    assert any("skipped" in note for note in plan.notes)
+    assert any("skipped" in note for note in plan.details)
 
 
 def test_rule_minimums_hold(tmp_path):
@@ -112,7 +112,7 @@ def test_token_and_usd_budgets_both_hold(tmp_path, policy, tokens, usd):
     assert (plan.budget_tokens, plan.budget_usd) == (tokens, usd)
     assert plan.total_tokens <= tokens
     assert plan.total_usd <= usd + 1e-12
-    assert "tokens" in plan.notes[0] and "$" in plan.notes[0]
+    assert "tokens" in plan.details[0] and "$" in plan.details[0]
 
 
 def test_the_tighter_cap_binds_and_a_default_token_budget_gives_way_to_usd(tmp_path):
@@ -155,7 +155,7 @@ def test_files_that_are_never_sent_get_no_budget(tmp_path):
             assert "secrets" in assignment.reason and assignment.forced_by is None
         assert plan.assignment("app/auth/session.py").strategy != "skip"
         assert not plan.unmet_minimums
-        assert any(note.startswith("not sent, so not planned: .env") for note in plan.notes)
+        assert any(note.startswith("not sent, so not planned: .env") for note in plan.details)
 
 
 def test_value_floor_stops_buying_reviews_that_save_too_little(tmp_path):
@@ -166,7 +166,7 @@ def test_value_floor_stops_buying_reviews_that_save_too_little(tmp_path):
                                   load(tmp_path, **{"budget.min_gain_per_1k_tokens": floor}))
     assert thrifty.total_tokens < spend_all.total_tokens
     assert thrifty.expected_loss >= spend_all.expected_loss
-    assert any("min_gain_per_1k_tokens" in note for note in thrifty.notes)
+    assert any("min_gain_per_1k_tokens" in note for note in thrifty.details)
     names = list(allocation.strategy_table(load(tmp_path), False).names)
     for a in thrifty.assignments:
         deeper = spend_all.assignment(a.unit_id)
@@ -193,6 +193,31 @@ def test_value_floor_leaves_the_baselines_alone_and_qualifies_the_bound(tmp_path
     assert len({a.strategy for a in uniform.assignments}) == 1
     weighted = allocation.allocate(analysis, scores, load(tmp_path, **{**floor,
                                                                       "budget.tokens": 60000}))
-    assert any("min_gain_per_1k_tokens" in note for note in weighted.notes)
-    bound = next(note for note in weighted.notes if "LP bound" in note)
+    assert any("min_gain_per_1k_tokens" in note for note in weighted.details)
+    bound = next(note for note in weighted.details if "LP bound" in note)
     assert "within the budget and the value floor" in bound
+
+
+def test_skip_reasons_are_true(tmp_path):
+    from dataclasses import replace
+
+    units = [("app/auth/session.py", 60, "high", "high"), ("data/dump.sql", 50_000, "high",
+                                                           "high"), ("docs/a.md", 5, "low", "low")]
+    analysis, scores = change(units)
+    binary = replace(analysis.units[2], skip_reason="binary file: no text to review")
+    analysis = replace(analysis, units=(*analysis.units[:2], binary))
+    plan = allocation.allocate(analysis, scores, load(tmp_path, **{"budget.tokens": 100_000}))
+    huge = plan.assignment("data/dump.sql")
+    assert huge.strategy == "skip"
+    assert huge.reason.startswith("skipped: too large for the budget: even single needs")
+    assert "more than the whole budget of 100,000 tokens" in huge.reason
+    logo = plan.assignment("docs/a.md")
+    assert logo.strategy == "skip" and logo.est_tokens == 0
+    assert logo.reason == "skipped: binary file: no text to review"
+    assert plan.assignment("app/auth/session.py").strategy != "skip"
+    # a floor that cuts every review says so, not that the budget went elsewhere
+    thrifty = allocation.allocate(analysis, scores, load(
+        tmp_path, **{"budget.min_gain_per_1k_tokens": 1000.0}))
+    session = thrifty.assignment("app/auth/session.py")
+    assert session.strategy == "skip" and "not worth its tokens" in session.reason
+    assert "min_gain_per_1k_tokens" in session.reason

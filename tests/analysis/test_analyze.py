@@ -259,3 +259,32 @@ def test_large_files_split_into_hunk_groups():
     assert sum(u.added for u in units) == change.added == 10
     assert sorted(i for u in units for i in u.hunks) == list(range(len(change.hunks)))
     assert units_for(change, limit=400)[0].id == "big.py"
+
+
+def test_an_oversized_single_hunk_is_split_into_units_that_fit():
+    from cartriage.analysis import unit_hunks
+    from cartriage.review.runner import changed_lines
+
+    new = "".join(f"value_{i} = {i}\n" for i in range(1000))
+    change = file_change("generated.py", None, new)
+    assert len(change.hunks) == 1 and change.added == 1000
+    units = units_for(change, limit=400)
+    assert [u.id for u in units] == ["generated.py", "generated.py#2", "generated.py#3"]
+    assert [u.added for u in units] == [400, 400, 200]
+    sent = [unit_hunks(change, u) for u in units]
+    # each slice is a valid hunk: its header counts its lines, numbering continues
+    assert [h[0].new_start for h in sent] == [1, 401, 801]
+    assert all(h[0].new_count == len(h[0].lines) for h in sent)
+    lines = [n for h in sent for n in changed_lines(h)]
+    assert lines == list(range(1, 1001))
+
+
+def test_binary_and_submodule_files_are_units_with_a_skip_reason():
+    from dataclasses import replace
+
+    logo = replace(file_change("assets/logo.png", "a\n", "b\n"), binary=True, hunks=(),
+                   added=0, removed=0)
+    (unit,) = units_for(logo, limit=400)
+    assert unit.skip_reason == "binary file: no text to review" and unit.hunks == ()
+    code = file_change("app.py", "a = 1\n", "a = 2\n")
+    assert units_for(code, limit=400)[0].skip_reason == ""

@@ -165,3 +165,87 @@ def test_security_calls_count_in_changed_lines_only(repo, config):
     change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~1"), config)
     hit = next(h for h in analyze(change, config).files[0].roles if h.role == "security")
     assert "mark_safe" in hit.evidence and "added lines" in hit.evidence
+
+
+def test_translation_catalogs_are_a_role_of_their_own(config):
+    catalog = 'msgid "Save"\nmsgstr "Enregistrer"\n'
+    for path in ("src/locale/fr/LC_MESSAGES/django.po", "po/de.po", "web/locales/fr.json",
+                 "app/i18n/en.yml"):
+        assert _roles(config, path, catalog) == {"translation"}, path
+    assert "translation" not in _roles(config, "app/locale/formats.py", "X = 1\n")
+    assert roles.default_consequence(("translation",))[0] == "low"
+    assert roles.default_consequence(("translation", "security")) is None
+    assert roles.default_consequence(()) is None
+
+
+def test_translation_catalogs_score_low_unless_a_rule_pins_them(tmp_path):
+    from cartriage import scoring
+
+    catalog = file_change("src/locale/fr/LC_MESSAGES/django.po", None,
+                          'msgid "Delete account"\nmsgstr "Supprimer le compte"\n')
+    change = diff_only(catalog)
+    plain = configuration.load(cwd=tmp_path, explicit=_write(tmp_path, ""))
+    unit = scoring.score(change, analyze(change, plain), plain).units[0]
+    assert unit.consequence.tier == "low" and "roles.toml default" in unit.consequence.override
+    ruled = configuration.load(cwd=tmp_path, explicit=_write(
+        tmp_path, '[[rules]]\nhas_role = "translation"\nconsequence = "medium"\n'))
+    unit = scoring.score(change, analyze(change, ruled), ruled).units[0]
+    assert unit.consequence.tier == "medium" and unit.consequence.override.startswith("rules[0]")
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "cartriage.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+AUTH_VIEW = """from django.contrib.auth.mixins import LoginRequiredMixin
+from django.views.generic import ListView
+
+
+class DocumentList(LoginRequiredMixin, ListView):
+    paginate_by = 25
+"""
+
+
+def test_importing_an_auth_mixin_is_not_a_security_change(repo, config):
+    from cartriage.intake import ChangeRequest, read_change
+
+    repo.commit("base", {"app/views.py": AUTH_VIEW})
+    repo.commit("page size", {"app/views.py": AUTH_VIEW.replace("25", "50")})
+    change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~1"), config)
+    assert "security" not in analyze(change, config).files[0].role_names
+    repo.commit("staff only", {"app/views.py": AUTH_VIEW.replace(
+        "LoginRequiredMixin, ListView", "LoginRequiredMixin, UserPassesTestMixin, ListView")
+        .replace("paginate_by = 50", "paginate_by = 50\n\n    def test_func(self):\n"
+                 "        return self.request.user.is_staff")})
+    change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~1"), config)
+    hit = next(h for h in analyze(change, config).files[0].roles if h.role == "security")
+    assert hit.evidence.startswith("changes access control")
+
+
+MAIL_PARSER = """import re
+
+from bs4 import BeautifulSoup
+
+
+def clean_html(html):
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all("script"):
+        tag.decompose()
+    return str(soup)
+"""
+
+
+def test_a_sanitiser_fix_restricting_image_sources_is_security(repo, config):
+    from cartriage.intake import ChangeRequest, read_change
+
+    repo.commit("base", {"paperless_mail/parsers.py": MAIL_PARSER})
+    fixed = MAIL_PARSER.replace('    return str(soup)', '    for img in soup.find_all("img"):\n'
+                                '        if not img.get("src", "").startswith("cid:"):\n'
+                                '            img["src"] = ""  # no remote images\n'
+                                '    return str(soup)')
+    repo.commit("block remote images", {"paperless_mail/parsers.py": fixed})
+    change = read_change(ChangeRequest(repo=repo.path, rev="HEAD~1"), config)
+    hit = next(h for h in analyze(change, config).files[0].roles if h.role == "security")
+    assert hit.evidence.startswith("restricts HTML or URLs")

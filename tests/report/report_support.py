@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 from cartriage.allocation.plan import Assignment, Plan
@@ -12,6 +15,9 @@ from cartriage.review.findings import Finding, Review, UnitReview
 from cartriage.scoring.scores import Consequence, Difficulty, Scores, UnitScore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Read at import, before the suite's fixtures replace XDG_CACHE_HOME with a temporary folder.
+PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip")
 # The official OASIS schema, from the shared data next to the checkout (or where it lives on the
 # build machines, for a clone made elsewhere).
 SARIF_SCHEMA = next((p for p in (REPO_ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json",
@@ -111,3 +117,25 @@ def default_findings():
                 "Index rebuilt on a large table", "Locks the table.", "Use CONCURRENTLY.", 0.4,
                 "migrations/0042_drop_email.py", "deliberate", support=1, samples=3),
     ]
+
+
+def source_snapshot(tmp_path: Path) -> Path:
+    """A committed copy of this checkout on branch main: what `git clone` of cartriage gives
+    (pre-commit try-repo and the CI templates install from it)."""
+    target = tmp_path / "cartriage-src"
+    target.mkdir()
+    for name in ("pyproject.toml", "constraints.txt", ".pre-commit-hooks.yaml", "README.md",
+                 "LICENSE"):
+        if (REPO_ROOT / name).exists():
+            shutil.copy(REPO_ROOT / name, target / name)
+    if not (target / "README.md").exists():
+        (target / "README.md").write_text("cartriage\n")
+    for folder in ("cartriage", "models"):
+        if (REPO_ROOT / folder).is_dir():
+            shutil.copytree(REPO_ROOT / folder, target / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=T"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=target, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
+    subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=target, check=True)
+    return target

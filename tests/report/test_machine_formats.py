@@ -131,7 +131,7 @@ def test_markdown_comment(result):
     assert "`migrations/0042_drop_email.py:12-14`" in md
     assert "Unused import \\| pipe" in md  # a pipe cannot break the table
     details = md[md.index("<details>"):md.index("</details>")]
-    assert "| `app/auth/session.py` | security, core | high 0.80 | high | multi |" in details
+    assert "| `app/auth/session.py` | security, core | high .10/.10/.80 | high | multi |" in details
     assert "secrets redacted: 2" in md
 
 

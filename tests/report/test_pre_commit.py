@@ -11,17 +11,12 @@ folder), so wheels it holds are reused.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-# Read at import, before the suite's fixtures replace XDG_CACHE_HOME with a temporary folder.
-PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(
-    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip")
+from report_support import PIP_CACHE, source_snapshot
+from report_support import REPO_ROOT as ROOT
 
 slow = pytest.mark.skipif(
     os.environ.get("CARTRIAGE_TEST_PRE_COMMIT", "1") == "0",
@@ -40,27 +35,6 @@ def test_hooks_file_declares_both_hooks():
     assert "--plan-only" in plan["entry"]
 
 
-def _hook_repo(tmp_path: Path) -> Path:
-    """A committed copy of this checkout (try-repo needs a git repository with a commit)."""
-    target = tmp_path / "cartriage-src"
-    target.mkdir()
-    for name in ("pyproject.toml", "constraints.txt", ".pre-commit-hooks.yaml", "README.md",
-                 "LICENSE"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, target / name)
-    if not (target / "README.md").exists():
-        (target / "README.md").write_text("cartriage\n")
-    for folder in ("cartriage", "models"):
-        if (ROOT / folder).is_dir():
-            shutil.copytree(ROOT / folder, target / folder,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=T"]
-    subprocess.run([*git, "init", "-q"], cwd=target, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=target, check=True)
-    subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=target, check=True)
-    return target
-
-
 @slow
 def test_try_repo_runs_both_hooks_on_pre_push(repo, tmp_path):
     base = repo.commit("root", {"app/auth.py": "def login(user):\n    return True\n"})
@@ -71,7 +45,7 @@ def test_try_repo_runs_both_hooks_on_pre_push(repo, tmp_path):
            "PIP_CONSTRAINT": str(ROOT / "constraints.txt"), "PIP_CACHE_DIR": PIP_CACHE}
     env.pop("VIRTUAL_ENV", None)
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(_hook_repo(tmp_path)),
+        [sys.executable, "-m", "pre_commit", "try-repo", str(source_snapshot(tmp_path)),
          "--hook-stage", "pre-push", "--from-ref", base, "--to-ref", head, "--verbose"],
         cwd=repo.path, env=env, capture_output=True, text=True, timeout=900)
     out = done.stdout + done.stderr

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 from report_support import FILES, default_findings, make_result
 
 from cartriage import report
 from cartriage.errors import UsageError
+from cartriage.report import text
 from cartriage.review.findings import Finding
 
 
@@ -27,7 +31,7 @@ def test_text_shows_table_bar_findings_and_footer(result):
     for column in ("Unit", "Roles", "Consequence", "Difficulty", "Strategy", "Tokens", "USD"):
         assert column in out
     assert "migrations/0042_drop_email.py" in out
-    assert "high 0.80" in out and "deliberate ×3" in out
+    assert "high .10/.10/.80" in out and "deliberate ×3" in out
     assert "Budget  " in out and "unused 18%" in out
     # findings grouped by severity, most severe first, with support and suggestion
     assert out.index("CRITICAL (1)") < out.index("MINOR (1)") < out.index("INFO (1)")
@@ -44,9 +48,9 @@ def test_text_shows_table_bar_findings_and_footer(result):
 def test_consequence_and_difficulty_are_separate_columns(result):
     out = report.render(result, "text", None, color=False)
     row = next(line for line in out.splitlines() if line.startswith("app/auth/session.py"))
-    assert "high 0.80" in row and row.count("high") == 2  # consequence high, difficulty high
+    assert "high .10/.10/.80" in row and row.count("high") == 2  # consequence high, difficulty high
     row = next(line for line in out.splitlines() if line.startswith("app/views/profile.py"))
-    assert "medium 0.80" in row and " low " in row
+    assert "medium .10/.80/.10" in row and " low " in row
 
 
 def test_plan_only_shows_plan_and_totals(plan_result):
@@ -120,3 +124,83 @@ def test_unmet_rule_minimums_are_shown():
     assert "Budget too small for the [[rules]] minimum of: migrations/0042_drop_email.py" in out
     doc = __import__("json").loads(report.render(result, "json", None))
     assert doc["plan"]["unmet_minimums"] == ["migrations/0042_drop_email.py"]
+
+
+LONG = "src/paperless/documents/management/commands/exporter.py"
+COLUMNS = ("Unit", "Roles", "Consequence", "Difficulty", "Strategy", "Tokens", "USD", "Status")
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_no_column_vanishes_silently_and_paths_shorten_in_the_middle(width):
+    files = [(LONG, ("security", "core", "public-api"), "high", "high", "deliberate", 3, 12000,
+              0.012, "not reviewed: budget"), *FILES[1:]]
+    out = text.render(make_result(files=files), color=False, width=width)
+    header = next(line for line in out.splitlines() if line.startswith("Unit"))
+    hidden = [c for c in COLUMNS if c not in header.split()]
+    if hidden:
+        note = next(line for line in out.splitlines() if "hidden" in line)
+        assert all(c in note for c in hidden) and f"at {width} columns" in note
+    assert "Tokens" in header and "Status" in header and "Consequence" in header
+    row = next(line for line in out.splitlines() if line.startswith("src/"))
+    unit = row.split()[0]
+    assert unit == LONG or ("…" in unit and unit.endswith("/exporter.py"))  # name kept whole
+    if width >= 120:
+        assert not hidden
+    # the consequence column says which probabilities it shows
+    assert "P(low/medium/high)" in out if "high .10/.10/.80" in row else "P(that tier)" in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+
+
+def test_the_tier_is_shown_with_all_three_probabilities():
+    out = report.render(make_result(review=False), "text", None, color=False)
+    assert "P(low/medium/high)" in out
+    assert "high .10/.10/.80" in out and "medium .10/.80/.10" in out
+
+
+def test_repeated_plan_notes_only_with_verbose():
+    result = make_result(review=False)
+    result.plan = replace(result.plan, details=("priority-aware: 16,500 of 20,000 tokens",
+                                                "no plan within the budget has expected loss "
+                                                "below 0.3 (LP bound)"))
+    quiet = report.render(result, "text", None, color=False)
+    assert "LP bound" not in quiet and "priority-aware: 16,500" not in quiet
+    assert "budget allows deliberation for 1 unit" in quiet  # a plain note stays
+    verbose = report.render(result, "text", None, color=False, verbose=True)
+    assert "LP bound" in verbose and "priority-aware: 16,500" in verbose
+
+
+def test_skip_reasons_are_never_cut_or_empty():
+    reason = ("skipped: single would save 0.0338 expected loss for 4,577 tokens "
+              "(7.38e-06/token); the budget went to units that save more per token")
+    result = make_result(review=False)
+    plan = result.plan
+    docs = plan.assignments[-1]
+    result.plan = replace(plan, assignments=(*plan.assignments[:-1],
+                                             replace(docs, reason=reason)))
+    out = text.render(result, color=False, width=80)
+    joined = " ".join(line.strip() for line in out.splitlines())
+    assert reason.removeprefix("skipped: ") in joined
+    assert "skipped — skipped" not in joined
+    reviewed = make_result()
+    reviewed.review = replace(reviewed.review, units=tuple(
+        replace(u, reason=f"budget exhausted: {reason} {reason}") if u.status.startswith("not")
+        else u for u in reviewed.review.units))
+    markdown = report.render(reviewed, "markdown", None)
+    assert f"budget exhausted: {reason} {reason}" in markdown  # the whole reason, however long
+    result.plan = replace(plan, assignments=(*plan.assignments[:-1], replace(docs, reason="")))
+    out = text.render(result, color=False, width=120)
+    assert "skipped — skipped, no reason recorded" in out
+
+
+def test_ignored_files_are_named():
+    result = make_result(review=False)
+    result.change = replace(result.change, ignored=("poetry.lock", "dist/app.min.js"))
+    out = report.render(result, "text", None, color=False)
+    assert "Ignored ([ignore], not reviewed): poetry.lock, dist/app.min.js" in out
+    markdown = report.render(result, "markdown", None)
+    assert "`poetry.lock`, `dist/app.min.js`" in markdown
+    sarif = json.loads(report.render(result, "sarif", None))
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert {"poetry.lock ignored: matches [ignore], not reviewed",
+            "dist/app.min.js ignored: matches [ignore], not reviewed"} <= {
+        n["message"]["text"] for n in notes}

@@ -6,6 +6,7 @@ import pytest
 from llm_server import finding
 
 from cartriage.config import load
+from cartriage.errors import UsageError
 from cartriage.intake.change import Hunk
 from cartriage.review import configured_model, prompts
 from cartriage.review.redact import REDACTED, is_secret_file, redact
@@ -155,10 +156,15 @@ def test_configured_model(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("MY_KEY", raising=False)
     assert configured_model(config(tmp_path)) is None
-    assert configured_model(config(tmp_path, model="openai/gpt-4o-mini")) is None  # no key
+    with pytest.raises(UsageError, match=r"\$OPENAI_API_KEY is not set"):
+        configured_model(config(tmp_path, model="openai/gpt-4o-mini"))
+    monkeypatch.setenv("OPENAI_API_KEY", " ")
+    with pytest.raises(UsageError, match=r"\$OPENAI_API_KEY is empty"):
+        configured_model(config(tmp_path, model="openai/gpt-4o-mini"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert configured_model(config(tmp_path, model="openai/gpt-4o-mini")) == "openai/gpt-4o-mini"
-    assert configured_model(config(tmp_path, model="x/y", api_key_env="MY_KEY")) is None
+    with pytest.raises(UsageError, match=r"\$MY_KEY \(\[llm\] api_key_env\) is not set"):
+        configured_model(config(tmp_path, model="x/y", api_key_env="MY_KEY"))
     monkeypatch.setenv("MY_KEY", "k")
     assert configured_model(config(tmp_path, model="x/y", api_key_env="MY_KEY")) == "x/y"
     assert configured_model(config(tmp_path, api_base="http://127.0.0.1:1/v1"),
