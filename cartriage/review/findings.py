@@ -70,3 +70,8 @@ class Review:
     cached_calls: int = 0
     usd_known: bool = True
     model: str = ""
+    # prompt_tokens + completion_tokens is what the budget was charged (timed-out calls too);
+    # billed is the provider's reported usage, counted our own count, reserved the worst cases.
+    billed_tokens: int = 0
+    counted_tokens: int = 0
+    reserved_tokens: int = 0

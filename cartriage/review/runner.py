@@ -273,16 +273,20 @@ def _assemble(units: list[UnitReview], plan, budget: Budget, client: Client, red
     if client.unpriced:
         notes.append(f"USD unknown for {', '.join(sorted(client.unpriced))} (not in litellm's "
                      "cost map): counted as $0")
-    if client.estimated_charges:
-        notes.append(f"{client.estimated_charges:,} tokens of timed-out calls counted against "
-                     "the budget at their estimate")
-    if client.missing_usage:
-        notes.append(f"{client.missing_usage} repl(ies) had no usage block: counted at the "
-                     "worst case")
+    spend = client.spend
+    if spend.timed_out:
+        notes.append(f"{spend.timed_out:,} tokens of timed-out calls charged at their worst case")
+    if spend.unknown_usage:
+        notes.append(f"{spend.unknown_usage} repl(ies) had missing, zero, negative or non-numeric "
+                     "usage: charged by our own count, never below the reservation")
+    if client.calls:
+        notes.append(f"spend: charged {spend.charged:,} tokens (billed by the provider "
+                     f"{spend.billed:,}, counted here {spend.counted:,}, reserved "
+                     f"{spend.reserved:,})")
     return Review(
         units=tuple(units), findings=tuple(findings),
-        prompt_tokens=sum(u.prompt_tokens for u in units),
-        completion_tokens=sum(u.completion_tokens for u in units),
+        prompt_tokens=spend.charged_prompt, completion_tokens=spend.charged_completion,
+        billed_tokens=spend.billed, counted_tokens=spend.counted, reserved_tokens=spend.reserved,
         usd=round(sum(u.usd for u in units), 10), redactions=redactions,
         dropped_findings=sum(u.dropped_findings for u in units),
         reanchored_findings=sum(u.reanchored_findings for u in units),
