@@ -152,13 +152,18 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     if change is None or change.binary or not hunks:
         return _Planned(order, assignment, None, "nothing to send (binary or no text changes)")
     deleted = change.status == "deleted"
-    diff, redactions = redact(prompts.render_hunks(hunks, deleted=deleted))
     facts = result.analysis.facts(unit.path)
+    # Everything that leaves is redacted: the diff, the path and the symbols (default values in
+    # changed signatures are sent in the symbol lines).
+    symbols = [_describe_symbol(s) for s in facts.symbols] if facts else []
+    texts = [redact(t) for t in (prompts.render_hunks(hunks, deleted=deleted), unit.path,
+                                 *symbols)]
+    (diff, path, *symbols) = [t for t, _ in texts]
+    redactions = sum(n for _, n in texts)
     text = prompts.UnitText(
-        unit_id=unit.id, path=unit.path, status=change.status,
-        roles=facts.role_names if facts else (),
-        symbols=tuple(_describe_symbol(s) for s in facts.symbols) if facts else (),
-        diff=diff, context=context)
+        unit_id=unit.id, path=path, status=change.status,
+        roles=facts.role_names if facts else (), symbols=tuple(symbols), diff=diff,
+        context=context)
     settings = strategy_params(config, assignment.strategy)  # the models the plan priced
     models = [model] if model else [m or default_model for m in sample_models(settings)]
     samples = max(1, assignment.samples)
