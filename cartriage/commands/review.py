@@ -31,7 +31,8 @@ def run(*, repo, config, budget, policy, fmt, output, model, no_cache, fail_on,
         common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
         if chosen is None and result.plan.assignments:
             print(NO_MODEL, file=sys.stderr)
-        return 0
+        # Without a model the only findings are secrets in added lines: they gate too.
+        return report.exit_code(result, settings.get("review", "fail_on"))
     progress = report.progress(total=len(result.plan.assignments), quiet=quiet,
                                budget_tokens=result.plan.budget_tokens,
                                budget_usd=result.plan.budget_usd)

@@ -236,7 +236,8 @@ class Client:
             raise
         text = (response.choices[0].message.content or "") if response.choices else ""
         usage = getattr(response, "usage", None)
-        reported = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+        reported = (getattr(usage, "prompt_tokens", None),
+                    getattr(usage, "completion_tokens", None))
         counted = (self.count_prompt(request), self.count_text(request.model, text))
         prompt_tokens, completion_tokens, usd, known = self._settle(
             request, reservation, call, worst, (reported, counted))

@@ -58,5 +58,6 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
         for name in ("single", "multi", "deliberate"):
             config.strategies[name]["max_output_tokens"] = max_output
         result = review.run(result_for(patch, strategies=strategies, budget_tokens=cap), config)
-        return Run(cap, server.billed, (server.bills or [0])[0], result.prompt_tokens + result.completion_tokens,
-                   result.complete, [u.status for u in result.units])
+        return Run(cap, server.billed, (server.bills or [0])[0],
+                   result.prompt_tokens + result.completion_tokens, result.complete,
+                   [u.status for u in result.units])
