@@ -247,9 +247,41 @@ def _run(command: str, options: dict) -> None:
     raise typer.Exit(code or 0)
 
 
-def main() -> None:
+BRIEF = ("usage: cartriage COMMAND [OPTIONS]; commands: review, plan, explain, score, train, "
+         "bench, init, config, hook (`cartriage --help` for more)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; usage errors are one line on stderr with exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(BRIEF, file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    errors = _click_errors()
     try:
-        app()
+        code = app(args=args, prog_name="cartriage", standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:  # e.g. bare `cartriage hook`
+        name = exc.ctx.command_path if exc.ctx else "cartriage"
+        print(f"usage: {name} COMMAND [OPTIONS] (`{name} --help` for more)", file=sys.stderr)
+        code = EXIT_USAGE
+    except errors.UsageError as exc:  # unknown option, missing value, bad choice ...
+        name = exc.ctx.command_path if exc.ctx else "cartriage"
+        message = " ".join(exc.format_message().split())
+        print(f"cartriage: error: {message} (`{name} --help` for usage)", file=sys.stderr)
+        code = EXIT_USAGE
+    except errors.Abort:  # Ctrl-C while click was prompting or parsing
+        print("cartriage: interrupted", file=sys.stderr)
+        code = 130
     except BrokenPipeError:  # e.g. `cartriage plan | head`
         sys.stderr.close()
-        sys.exit(EXIT_USAGE)
+        code = EXIT_USAGE
+    sys.exit(code or 0)
+
+
+def _click_errors():
+    """click's exceptions: typer >= 0.24 vendors click as `typer._click`."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer with click installed
+        from click import exceptions
+    return exceptions
