@@ -207,6 +207,8 @@ def _strip_prefix(path: str, prefix: str, git: bool) -> str:
 def _split_git_paths(rest: str) -> tuple[str | None, str | None]:
     """Split `a/x b/y` (possibly quoted) from a `diff --git` line."""
     rest = rest.strip()
+    if not rest:
+        return None, None
     if rest.startswith('"'):
         old, tail = _take_quoted(rest)
         new = _unquote(tail.strip())

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from cartriage.allocation.cost import sample_models
 from cartriage.allocation.strategies import params as strategy_params
-from cartriage.errors import UsageError
+from cartriage.errors import ConfigError, UsageError
 from cartriage.review import prompts
 from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
 from cartriage.review.findings import SEVERITIES, Finding, Review, UnitReview
@@ -71,6 +71,29 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
     return None
 
 
+def check_models(config: Config, model: str | None = None) -> None:
+    """Every model the run may call must be one litellm can route (`3.5` is not): a
+    configuration error up front, rather than a failed call per unit."""
+    named = [("command line" if model else config.sources.get("llm.model", "default"),
+              "llm.model", model or config.get("llm", "model"))]
+    for strategy in ("single", "multi", "deliberate"):
+        settings = config.strategy(strategy)
+        where = config.sources.get(f"strategies.{strategy}.model", "default")
+        named += [(where, f"strategies.{strategy}.{key}", name)
+                  for key in ("model", "judge_model") if (name := settings.get(key))]
+        named += [(config.sources.get(f"strategies.{strategy}.models", "default"),
+                   f"strategies.{strategy}.models", name) for name in settings.get("models") or ()]
+    litellm = litellm_module()
+    for where, key, name in named:
+        if not name:
+            continue
+        try:
+            litellm.get_llm_provider(name, api_base=config.get("llm", "api_base"))
+        except Exception:  # litellm raises BadRequestError with a long help text
+            raise ConfigError(f"{where}: '{key}' = {name!r} is not a model litellm can call: "
+                              "give provider/model, e.g. openai/gpt-4o-mini") from None
+
+
 @dataclass
 class _Planned:
     """A unit the plan asks to review, ready to run."""
@@ -88,6 +111,7 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
     default_model = configured_model(config, model)
     if default_model is None:
         raise UsageError(HOW_TO_CONFIGURE)
+    check_models(config, model)
     plan = result.plan
     context, context_redactions = redact(prompts.pr_context(
         result.change.title, result.change.description, result.change.issue))
