@@ -18,7 +18,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from cartriage import cli
-from cartriage.config import SCHEMA, STRATEGY_NAMES, _STRATEGY_KEYS, load
+from cartriage.config import _STRATEGY_KEYS, SCHEMA, STRATEGY_NAMES, load
 from cartriage.errors import EXIT_INTERNAL, CartriageError
 from cartriage.intake.diff import parse_diff
 
@@ -61,7 +61,8 @@ _VALID_FILE = st.builds(
     st.lists(st.text(st.characters(blacklist_characters="\n\r"), max_size=40), min_size=1,
              max_size=5))
 diffs = st.one_of(
-    st.lists(_LINE, max_size=25).map(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass")),
+    st.lists(_LINE, max_size=25).map(
+        lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass")),
     st.lists(st.one_of(_VALID_FILE, _LINE.map(lambda x: x + "\n")), max_size=6).map(
         lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
     st.binary(max_size=300),
