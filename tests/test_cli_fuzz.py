@@ -39,3 +39,11 @@ def test_usage_errors_are_one_line(folder, argv, code, first):
     outcome = run_cli(argv, folder)
     assert outcome.code == code and outcome.stderr.startswith(first), outcome.stderr
     assert len(outcome.stderr.strip().splitlines()) == 1
+
+
+def test_a_line_of_200000_brackets_is_planned_within_the_limit(folder):
+    (folder / "brackets.diff").write_bytes(
+        b"diff --git a/app/deep.py b/app/deep.py\n--- a/app/deep.py\n+++ b/app/deep.py\n"
+        b"@@ -0,0 +1 @@\n+" + b"(" * 200_000 + b"\n")
+    outcome = run_cli(["plan", "--diff", "brackets.diff", "--format", "json"], folder)
+    assert outcome.problem() == "" and outcome.code == 0 and outcome.seconds < 10
