@@ -137,9 +137,10 @@ class Spend:
 class Client:
     """Calls the model within the budget; thread-safe.
 
-    Until one call has been answered, calls are made one at a time: the first reply shows how the
-    provider counts (prompt tokens against our count, completion against `max_tokens`), and every
-    later reservation is scaled by the worst ratio seen so far.
+    Until one call has been answered, calls are made one at a time, reserved at one prompt token
+    per byte when the budget holds that: the first reply shows how the provider counts (prompt
+    tokens against our count, completion against `max_tokens`), and every later reservation is
+    scaled by the worst ratio seen so far.
     """
 
     def __init__(self, settings: Settings, budget: Budget, cache: Cache | None = None,
@@ -219,11 +220,19 @@ class Client:
     def _call(self, request: Request, key: str, reservation: Reservation) -> Reply:
         """reserve -> call -> settle."""
         worst = self.worst_case(request)
-        estimate = Cost(sum(worst), price(request.model, *worst))
-        try:
-            call = self.budget.take(reservation, estimate)
-        except OverBudget as exc:
-            raise CallError("budget", f"not reviewed: budget ({exc})") from None
+        # Before the provider's ratio is known, reserve its prompt at one token per byte (no
+        # byte-level BPE tokenizer counts more) when the budget can hold that.
+        choices = [worst] if self._calibrated.is_set() else [
+            (max(worst[0], _bytes(request) + 16), worst[1]), worst]
+        for index, choice in enumerate(choices):
+            estimate = Cost(sum(choice), price(request.model, *choice))
+            try:
+                call = self.budget.take(reservation, estimate)
+                worst = choice
+                break
+            except OverBudget as exc:
+                if index == len(choices) - 1:
+                    raise CallError("budget", f"not reviewed: budget ({exc})") from None
         with self._lock:
             self.spend.reserved += estimate.tokens
         started = time.monotonic()
@@ -358,6 +367,11 @@ def _describe(exc: Exception, status: int | None, retries: int) -> str:
     what = f"HTTP {status}" if status else type(exc).__name__
     tail = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     return f"provider error{tail}: {what}: {message}"
+
+
+def _bytes(request: Request) -> int:
+    """UTF-8 bytes of the prompt, plus a few per message for the chat template."""
+    return sum(len(m["content"].encode("utf-8", "replace")) + 8 for m in request.messages)
 
 
 def _ms(started: float) -> int:

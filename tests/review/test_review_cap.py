@@ -73,3 +73,16 @@ def test_later_calls_are_reserved_at_the_ratio_the_provider_bills(llm_server, tm
     assert result.reserved_tokens > (1.2 + 3 * 5) / 4 * result.counted_tokens
     assert result.billed_tokens == llm_server.billed
     assert result.prompt_tokens + result.completion_tokens >= llm_server.billed
+
+
+def test_the_first_call_is_reserved_at_a_token_per_byte_when_the_budget_holds_it(llm_server,
+                                                                                tmp_path):
+    patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"] * 30) for i in range(2))
+    config = config_for(llm_server.url, tmp_path, max_concurrency=1)
+    config.strategies["single"]["max_output_tokens"] = 300
+    result = review.run(result_for(patch, budget_tokens=100_000), config)
+    first, second = (sum(len(m["content"].encode()) + 8 for m in body["messages"])
+                     for body in llm_server.requests)
+    # The first at one token per byte (+16); the second at the honest ratio the first showed.
+    assert result.reserved_tokens >= first + 16 + 300 + 300
+    assert result.reserved_tokens < first + 16 + 300 + second / 2 + 300
