@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from llm_server import prompt_text
-from review_support import config_for, result_for
+from review_support import config_for, patch_for, result_for
 from secret_corpus import FORMATS, corpus_patch
 
 from cartriage import review
+from cartriage.analysis.facts import Analysis, FileFacts, Symbol
 from cartriage.review.redact import redact
 
 
@@ -36,3 +37,16 @@ def test_no_planted_secret_reaches_the_server(llm_server, tmp_path):
     assert llm_server.count > 0 and all(u.status != "failed" for u in result.units)
     assert leaks(sent, planted) == {}
     assert result.redactions >= sum(len(v) for v in planted.values()) // 2
+
+
+def test_default_values_in_changed_signatures_are_redacted(llm_server, tmp_path):
+    secret = "Zq8vN3xR7tLp2Kw9"
+    result = result_for(patch_for("app/db.py", ["    return connect(host)"]))
+    result.analysis = Analysis(units=result.analysis.units, files=tuple(
+        FileFacts(f.path, f.language, f.roles, (Symbol(
+            "connect", "function", "modified", True, True, "def connect(host)",
+            f'def connect(host, password="{secret}")'),)) for f in result.analysis.files))
+    outcome = review.run(result, config_for(llm_server.url, tmp_path))
+    sent = prompt_text(llm_server.requests[0])
+    assert secret not in sent and "def connect(host, password=" in sent
+    assert outcome.redactions == 1
