@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cartriage import __version__
-from cartriage.errors import EXIT_INTERNAL, EXIT_PIPE, CartriageError
+from cartriage.errors import EXIT_INTERNAL, EXIT_PIPE, EXIT_USAGE, CartriageError
 
 app = typer.Typer(
     name="cartriage",
@@ -281,5 +281,45 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
-def main() -> None:
-    app()  # click itself ends `--help | head -c 1` quietly
+def _brief() -> str:
+    """One line for a bare `cartriage`: the commands, and where the help is."""
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    names += [group.name for group in app.registered_groups]
+    return (f"usage: cartriage COMMAND [OPTIONS]; commands: {', '.join(names)} "
+            "(`cartriage --help` for more)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; usage errors are one line on stderr with exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(_brief(), file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    errors = _click_errors()
+    try:
+        code = app(args=args, prog_name="cartriage", standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:  # e.g. bare `cartriage hook`
+        name = exc.ctx.command_path if exc.ctx else "cartriage"
+        print(f"usage: {name} COMMAND [OPTIONS] (`{name} --help` for more)", file=sys.stderr)
+        code = EXIT_USAGE
+    except errors.UsageError as exc:  # unknown option, missing value, bad choice ...
+        name = exc.ctx.command_path if exc.ctx else "cartriage"
+        message = " ".join(exc.format_message().split())
+        print(f"cartriage: error: {message} (`{name} --help` for usage)", file=sys.stderr)
+        code = EXIT_USAGE
+    except errors.Abort:  # Ctrl-C while click was prompting or parsing
+        print("cartriage: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:  # e.g. `cartriage --help | head -c 1`: stop quietly
+        _drop_stdout()
+        code = EXIT_PIPE
+    sys.exit(code or 0)
+
+
+def _click_errors():
+    """click's exceptions: typer >= 0.24 vendors click as `typer._click`."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer with click installed
+        from click import exceptions
+    return exceptions

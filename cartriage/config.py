@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ STRATEGY_NAMES = ("skip", "single", "multi", "deliberate")
 FAIL_ON = ("critical", "major", "minor", "never")
 # [budget] keys kept by the spend ledger across runs and runners (any of them turns it on)
 LEDGER_CAPS = ("per_pr_tokens", "per_pr_usd", "monthly_tokens", "monthly_usd")
+LARGEST = 10**12  # no number in the configuration may be larger (or infinite, or NaN)
 OPTIONAL = object()  # default for keys that are unset unless configured
 UNSET = object()  # an override that clears a value (e.g. `--budget $1` lifts the token cap)
 
@@ -44,6 +46,7 @@ class Key:
     doc: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float = LARGEST
 
 
 DEFAULT_IGNORE = [
@@ -56,7 +59,7 @@ DEFAULT_IGNORE = [
 _STRATEGY_KEYS = {
     "model": Key("str", OPTIONAL, "litellm model string for this strategy (else [llm] model)"),
     "models": Key("list", [], "different models to sample from, in turn (multi, deliberate)"),
-    "samples": Key("int", 1, "independent samples per unit", minimum=1),
+    "samples": Key("int", 1, "independent samples per unit", minimum=1, maximum=50),
     "temperature": Key("float", 0.0, "sampling temperature", minimum=0),
     "judge_model": Key("str", OPTIONAL, "model for the judge pass (deliberate; else model)"),
     "judge_accuracy": Key(
@@ -118,12 +121,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "model": Key("str", OPTIONAL, "default litellm model, e.g. openai/gpt-4o-mini"),
         "api_base": Key("str", OPTIONAL, "base URL of the endpoint (ollama, vLLM, any proxy)"),
         "api_key_env": Key("str", OPTIONAL, "environment variable that holds the API key"),
-        "timeout": Key("float", 60.0, "seconds before one call is abandoned", minimum=0),
-        "retries": Key("int", 2, "retries on 429 and 5xx, with backoff", minimum=0),
-        "max_concurrency": Key("int", 4, "LLM calls in flight at once", minimum=1),
+        "timeout": Key("float", 60.0, "seconds before one call is abandoned", minimum=0,
+                       maximum=86_400),
+        "retries": Key("int", 2, "retries on 429 and 5xx, with backoff", minimum=0, maximum=20),
+        "max_concurrency": Key("int", 4, "LLM calls in flight at once", minimum=1, maximum=256),
         "cache": Key("bool", True, "reuse responses cached on disk for identical prompts"),
         "backoff": Key("float", 1.0, "seconds before the first retry; doubles each retry",
-                       minimum=0),
+                       minimum=0, maximum=3_600),
         "log": Key("bool", True, "log every prompt and response to SQLite ($CARTRIAGE_LOG_DB)"),
     },
     "ledger": {
@@ -243,7 +247,7 @@ def load(
             raise ConfigError(f"{path}: configuration file not found")
         data = _read_toml(path)
         if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("cartriage", {})
+            data = _tool_table(data).get("cartriage", {})
             if not isinstance(data, dict):
                 raise ConfigError(f"{path}: [tool.cartriage] must be a table")
         _merge_file(config, path, data, label=_label(path))
@@ -269,7 +273,7 @@ def find_project_files(cwd: Path) -> list[Path]:
         if candidate.is_file():
             return [candidate]
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "cartriage" in _read_toml(pyproject).get("tool", {}):
+        if pyproject.is_file() and "cartriage" in _tool_table(_read_toml(pyproject)):
             return [pyproject]
         if (folder / ".git").exists():
             break
@@ -312,8 +316,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _tool_table(data: dict[str, Any]) -> dict[str, Any]:
+    """`[tool]` of a pyproject.toml; not a table (`tool = 5`) counts as no [tool] at all."""
+    tool = data.get("tool", {})
+    return tool if isinstance(tool, dict) else {}
 
 
 def _closest(word: str, options) -> str:
@@ -416,15 +430,24 @@ def _check(label: str, name: str, spec: Key, value: Any, origin: str) -> Any:
     }[spec.type]
     if not ok:
         raise ConfigError(f"{label}: '{name}' must be {_TYPE_NAMES[spec.type]}, "
-                          f"got {type(value).__name__} {value!r}")
-    if spec.type == "float":
-        value = float(value)
+                          f"got {type(value).__name__} {_short(value)}")
+    if spec.type in ("int", "float"):
+        if abs(value) > spec.maximum or not math.isfinite(value):
+            raise ConfigError(f"{label}: '{name}' must be a finite number of at most "
+                              f"{spec.maximum:,}, got {_short(value)}")
+        value = float(value) if spec.type == "float" else value
     if spec.choices and value not in spec.choices:
         raise ConfigError(f"{label}: '{name}' must be one of {', '.join(spec.choices)}, "
                           f"got {value!r}{_closest(value, spec.choices)}")
     if spec.minimum is not None and value < spec.minimum:
         raise ConfigError(f"{label}: '{name}' must be at least {spec.minimum:g}, got {value!r}")
     return value
+
+
+def _short(value: Any) -> str:
+    """A value for an error message: one line, at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _from_env(label: str, name: str, spec: Key, raw: str) -> Any:
@@ -436,7 +459,7 @@ def _from_env(label: str, name: str, spec: Key, raw: str) -> Any:
             return float(text)
     except ValueError:
         raise ConfigError(
-            f"{label}: '{name}' must be {_TYPE_NAMES[spec.type]}, got {raw!r}") from None
+            f"{label}: '{name}' must be {_TYPE_NAMES[spec.type]}, got {_short(raw)}") from None
     if spec.type == "bool":
         lowered = text.lower()
         if lowered in ("true", "1", "yes", "on"):

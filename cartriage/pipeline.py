@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cartriage.config import Config
     from cartriage.intake import ChangeRequest
     from cartriage.intake.change import ChangeSet
-    from cartriage.review.findings import Review
+    from cartriage.review.findings import Finding, Review
     from cartriage.scoring.scores import Scores
 
 
@@ -29,6 +29,7 @@ class Result:
     plan: Plan
     review: Review | None = None
     messages: list[str] = field(default_factory=list)
+    secrets: tuple[Finding, ...] = ()  # secrets in added lines: findings with or without a model
 
 
 def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis, Scores]:
@@ -43,7 +44,9 @@ def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis,
 def plan(request: ChangeRequest, config: Config) -> Result:
     """Triage and allocate: everything up to the first LLM call."""
     from cartriage import allocation
+    from cartriage.review import secrets
 
     change, facts, scores = triage(request, config)
     return Result(change=change, analysis=facts, scores=scores,
-                  plan=allocation.allocate(facts, scores, config))
+                  plan=allocation.allocate(facts, scores, config),
+                  secrets=secrets.findings(change))

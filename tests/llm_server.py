@@ -12,6 +12,11 @@ Stdlib only (http.server in a thread). Answers come from a FIFO script of action
 Every request body is kept in `server.requests` (with `server.count` for how many arrived), so
 tests can assert what was sent and that a cached run sent nothing.
 
+`Billing` makes the server dishonest the way real providers can be: count prompt tokens
+`prompt_factor` times higher, ignore `max_tokens`, or report usage that is missing, zero,
+negative or not a number. Whatever it reports, `server.billed` is what it really counted (the
+spend a user would pay; `server.bills` per call), for asserting the hard cap.
+
     with LLMServer(latency=0.3) as server:
         server.script(Reply({"findings": []}), Status(429), Reply("not json"))
         ... model "openai/test", api_base server.url ...
@@ -53,6 +58,15 @@ class Hang:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Billing:
+    prompt_factor: float = 1.0
+    honour_max_tokens: bool = True
+    usage: str = "normal"  # normal, missing, zero, negative, text
+
+
+USAGE_MODES = ("normal", "missing", "zero", "negative", "text")
+
 Action = Reply | Status | Hang
 Responder = Callable[[dict], "Action | str | dict"]
 
@@ -78,9 +92,12 @@ def prompt_text(body: dict) -> str:
 class LLMServer:
     """Start with `with LLMServer() as server:` or start()/stop()."""
 
-    def __init__(self, responder: Responder | None = None, latency: float = 0.0):
+    def __init__(self, responder: Responder | None = None, latency: float = 0.0,
+                 billing: Billing | None = None):
         self.responder = responder
         self.latency = latency
+        self.billing = billing or Billing()
+        self.bills: list[int] = []  # tokens counted for each answered call, whatever it reported
         self.requests: list[dict] = []
         self._script: list[Action] = []
         self._lock = threading.Lock()
@@ -90,6 +107,11 @@ class LLMServer:
     def count(self) -> int:
         with self._lock:
             return len(self.requests)
+
+    @property
+    def billed(self) -> int:
+        with self._lock:
+            return sum(self.bills)
 
     @property
     def url(self) -> str:
@@ -178,23 +200,33 @@ class LLMServer:
             time.sleep(action.delay)
         content = action.content if isinstance(action.content, str) else json.dumps(action.content)
         finish = "stop"
+        billing = self.billing
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
-        if limit and len(content) > limit * 4:
+        if billing.honour_max_tokens and limit and len(content) > limit * 4:
             content, finish = content[: limit * 4], "length"
         prompt_tokens = action.prompt_tokens
         if prompt_tokens is None:
-            prompt_tokens = math.ceil(len(prompt_text(body)) / 4)
+            prompt_tokens = math.ceil(len(prompt_text(body)) / 4 * billing.prompt_factor)
         completion_tokens = action.completion_tokens
         if completion_tokens is None:
             completion_tokens = max(1, math.ceil(len(content) / 4))
+        with self._lock:
+            self.bills.append(prompt_tokens + completion_tokens)
         payload = {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model", "test-model"),
             "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": content}}],
         }
-        if action.usage:
-            payload["usage"] = {"prompt_tokens": prompt_tokens,
-                                "completion_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens}
+        reported: dict[str, Any] = {"prompt_tokens": prompt_tokens,
+                                    "completion_tokens": completion_tokens,
+                                    "total_tokens": prompt_tokens + completion_tokens}
+        if billing.usage == "zero":
+            reported = dict.fromkeys(reported, 0)
+        elif billing.usage == "negative":
+            reported = {k: -v * 1000 for k, v in reported.items()}
+        elif billing.usage == "text":
+            reported = {k: "many" for k in reported}
+        if action.usage and billing.usage != "missing":
+            payload["usage"] = reported
         handler._send(200, payload)

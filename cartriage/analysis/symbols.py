@@ -14,6 +14,10 @@ from cartriage.analysis.facts import Symbol
 from cartriage.analysis.languages import Language
 from cartriage.intake.change import FileChange, Hunk
 
+# Tree-sitter's queries over brackets nested thousands deep (one line of 200,000 `(`) take
+# minutes; real code nests a few dozen deep.
+MAX_NESTING = 1_000
+_BRACKETS = re.compile(rb"[()\[\]{}]")
 CLASS_LIKE = frozenset({"class", "interface", "struct", "enum", "trait", "module", "type",
                         "container"})
 _SECTION_KINDS = {"def": "function", "fn": "function", "func": "function",
@@ -55,6 +59,8 @@ def outline(language: Language, source: bytes, definitions: bool = True,
     """Parse `source` and extract its definitions and/or imports."""
     from tree_sitter import QueryCursor
 
+    if _nesting(source) > MAX_NESTING:  # no outline: its queries could take minutes
+        return Outline(syntax_error=True)
     tree = language.parser().parse(source)
     root = tree.root_node
     result = Outline(syntax_error=root.has_error)
@@ -71,6 +77,17 @@ def outline(language: Language, source: bytes, definitions: bool = True,
         matches = QueryCursor(language.query("IMPORTS")).matches(root)
         result.imports = _imports(matches)
     return result
+
+
+def _nesting(source: bytes) -> int:
+    """How deep brackets nest in `source` (strings and comments included: an upper bound)."""
+    if sum(source.count(b) for b in (b"(", b"[", b"{")) <= MAX_NESTING:
+        return 0
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(source):
+        depth = depth + 1 if bracket in b"([{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _key(node) -> tuple[int, int, str]:

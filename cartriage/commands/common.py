@@ -37,16 +37,17 @@ def load_config(repo: Path, path: Path | None, **flags: Any) -> configuration.Co
 def parse_budget(text: str) -> dict[tuple[str, ...], Any]:
     """`50000`, `50k`, `1.5m` are tokens; `$0.50`, `0.5usd` are dollars (and lift the token cap)."""
     value = text.strip().replace(",", "").replace("_", "")
-    usd = _USD.match(value)
-    if usd:
-        return {("budget", "usd"): float(usd.group(1) or usd.group(2)),
-                ("budget", "tokens"): configuration.UNSET}
-    tokens = _TOKENS.match(value)
-    if tokens:
-        scale = {"": 1, "k": 1_000, "m": 1_000_000}[tokens.group(2).lower()]
-        return {("budget", "tokens"): int(float(tokens.group(1)) * scale),
-                ("budget", "usd"): configuration.UNSET}
-    raise UsageError(f"--budget {text!r}: give tokens (50000, 50k) or dollars ($0.50, 0.5usd)")
+    usd, tokens = _USD.match(value), _TOKENS.match(value)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    if usd or tokens:
+        amount = float(usd.group(1) or usd.group(2)) if usd else \
+            float(tokens.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[tokens.group(2).lower()]
+        if not amount <= configuration.LARGEST:
+            raise UsageError(f"--budget {shown!r}: at most {configuration.LARGEST:,}")
+        if usd:
+            return {("budget", "usd"): amount, ("budget", "tokens"): configuration.UNSET}
+        return {("budget", "tokens"): int(amount), ("budget", "usd"): configuration.UNSET}
+    raise UsageError(f"--budget {shown!r}: give tokens (50000, 50k) or dollars ($0.50, 0.5usd)")
 
 
 def check_format(fmt: str, formats: tuple[str, ...] | None = None, command: str = "") -> None:

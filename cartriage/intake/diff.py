@@ -17,6 +17,7 @@ from cartriage.intake.language import guess_language
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 _INDEX = re.compile(r"^index ([0-9a-f]+)\.\.([0-9a-f]+)(?: (\d+))?$")
 _NULL_SHA = re.compile(r"^0+$")
+_OCTAL = re.compile(r"[0-7]{1,3}")
 _ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
             '"': '"', "\\": "\\"}
 _SUBMODULE_MODE = "160000"
@@ -206,11 +207,13 @@ def _strip_prefix(path: str, prefix: str, git: bool) -> str:
 def _split_git_paths(rest: str) -> tuple[str | None, str | None]:
     """Split `a/x b/y` (possibly quoted) from a `diff --git` line."""
     rest = rest.strip()
+    if not rest:
+        return None, None
     if rest.startswith('"'):
         old, tail = _take_quoted(rest)
         new = _unquote(tail.strip())
         return _strip_prefix(old, "a/", True), _strip_prefix(new, "b/", True)
-    if rest.endswith('"'):
+    if rest.endswith('"') and ' "' in rest:
         split = rest.index(' "')
         return (_strip_prefix(rest[:split], "a/", True),
                 _strip_prefix(_unquote(rest[split + 1:]), "b/", True))
@@ -246,9 +249,10 @@ def _unquote(value: str) -> str:
         char = body[index]
         if char == "\\" and index + 1 < len(body):
             nxt = body[index + 1]
-            if nxt in "01234567" and index + 3 < len(body) + 1:
-                out.append(int(body[index + 1:index + 4], 8))
-                index += 4
+            octal = _OCTAL.match(body, index + 1)
+            if octal and int(octal.group(), 8) <= 255:  # git writes bytes as \ooo
+                out.append(int(octal.group(), 8))
+                index = octal.end()
                 continue
             out += _ESCAPES.get(nxt, nxt).encode()
             index += 2

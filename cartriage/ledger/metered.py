@@ -55,20 +55,24 @@ class MeteredBudget(Budget):
             raise OverBudget(str(exc)) from None
         return Held(local.tokens, local.usd, hold, unit_id, strategy, model)
 
-    def extend(self, reservation: Reservation, cost: Cost) -> None:
-        session = self.session
-        try:
-            session.ledger.extend(_hold(reservation), session.scope, _amount(cost),
-                                  session.caps, session.ttl)
-        except (LedgerFull, LedgerUnavailable) as exc:
-            if isinstance(exc, LedgerUnavailable):
-                self._problem(str(exc))
-            raise OverBudget(str(exc)) from None
-        super().extend(reservation, cost)
+    def take(self, unit: Reservation, cost: Cost) -> Reservation:
+        """The run's `take`, after the ledger's hold has grown by what the unit lacks."""
+        with self._lock:  # re-entrant: the shortfall cannot change before the run takes it
+            short = self.shortfall(unit, cost)
+            if short.tokens or short.usd:
+                session = self.session
+                try:
+                    session.ledger.extend(_hold(unit), session.scope, _amount(short),
+                                          session.caps, session.ttl)
+                except (LedgerFull, LedgerUnavailable) as exc:
+                    if isinstance(exc, LedgerUnavailable):
+                        self._problem(str(exc))
+                    raise OverBudget(str(exc)) from None
+            return super().take(unit, cost)
 
-    def charge(self, reservation: Reservation, actual: Cost) -> None:
-        super().charge(reservation, actual)
-        held = reservation if isinstance(reservation, Held) else Held()
+    def settle(self, unit: Reservation, call: Reservation, actual: Cost) -> None:
+        super().settle(unit, call, actual)
+        held = unit if isinstance(unit, Held) else Held()
         charge = Charge(_amount(actual), held.unit_id, held.strategy, held.model)
         if not self._settle(held, charge):
             with self._problems_lock:

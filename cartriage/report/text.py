@@ -79,7 +79,7 @@ def _parts(result: Result, *, quiet: bool, verbose: bool, width: int):
         if rows:
             yield from _table(result, rows, verbose, width)
             yield _bar(result)
-    if result.review is not None:
+    if result.review is not None or result.secrets:
         yield from _findings(result, verbose)
     yield from _footer(result, rows, quiet)
     if not quiet:

@@ -115,10 +115,10 @@ def severity_rank(severity: str) -> int:
 
 
 def findings(result: Result) -> list[Finding]:
-    """Findings, most severe first, then by file and line."""
-    if result.review is None:
-        return []
-    return sorted(result.review.findings,
+    """Findings (the review's, and secrets in added lines), most severe first, then by file and
+    line."""
+    found = [*(result.review.findings if result.review is not None else ()), *result.secrets]
+    return sorted(found,
                   key=lambda f: (severity_rank(f.severity), f.file, f.line_start, f.title))
 
 

@@ -1,14 +1,19 @@
 """The budget as a hard cap, shared by concurrent units.
 
-A unit reserves the worst case of its planned calls before the first one (prompt estimate plus
-`max_output_tokens` per call); each reply's real usage is charged and the unused part of its
-estimate goes back to the unit. `spent + reserved` never exceeds the cap, so real spend cannot,
-as long as a provider does not bill more than the estimate (estimates carry a margin and are
-calibrated by the replies seen so far, see `llm.Client.estimate`).
+Each call follows one shape: reserve -> call -> settle. A unit reserves the worst case of its
+planned calls before the first one (prompt estimate plus `max_output_tokens` per call, both
+scaled by what the provider has been seen to bill); each call's charge is computed in one place,
+`call_charge`, and moved from the reservation into `spent`. `spent + reserved` never exceeds the
+cap, and a call is not made when its worst case no longer fits.
+
+A call is charged the larger of what the provider reports and cartriage's own count (prompt as
+sent, completion as received). Usage that is missing, zero, negative or not a number is unknown,
+never free: such a call is charged by the own count and never below what was reserved for it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -17,6 +22,29 @@ from dataclasses import dataclass
 class Cost:
     tokens: int = 0
     usd: float | None = 0.0  # None: the model has no known price
+
+
+def usage_count(value: object) -> int | None:
+    """A token count a provider reported, or None when it is missing, negative or not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return math.ceil(value)
+
+
+def call_charge(reported: tuple[object, object], counted: tuple[int, int],
+                reserved: tuple[int, int]) -> tuple[int, int, bool]:
+    """(prompt, completion, usage known) to charge for one call.
+
+    `reported` is the provider's (prompt, completion) usage, `counted` cartriage's own count,
+    `reserved` the worst case reserved for the call. A report with no positive prompt count is
+    unknown: the call is charged the larger of the own count and the reservation.
+    """
+    prompt, completion = usage_count(reported[0]), usage_count(reported[1])
+    if not prompt or completion is None:
+        return max(counted[0], reserved[0]), max(counted[1], reserved[1]), False
+    return max(prompt, counted[0]), max(completion, counted[1]), True
 
 
 class OverBudget(Exception):
@@ -54,35 +82,39 @@ class Budget:
                     raise OverBudget(self._why(cost))
                 self._lock.wait()
 
-    def extend(self, reservation: Reservation, cost: Cost) -> None:
-        """Grow a reservation to hold `cost` more, without waiting (OverBudget if it cannot)."""
+    def take(self, unit: Reservation, cost: Cost) -> Reservation:
+        """Set `cost` aside for one call out of the unit's reservation, first growing that from
+        free budget when it is short (OverBudget if it cannot). Calls of one unit running at the
+        same time each hold their own part, so they cannot both count on the same tokens."""
         self._check_priced(cost)
         with self._lock:
-            if not self._fits(cost, self._committed()):
+            short = self.shortfall(unit, cost)
+            if (short.tokens or short.usd) and not self._fits(short, self._committed()):
                 raise OverBudget(self._why(cost))
-            self.reserved.tokens += cost.tokens
-            self.reserved.usd += cost.usd or 0.0
-            reservation.tokens += cost.tokens
-            reservation.usd += cost.usd or 0.0
+            self.reserved.tokens += short.tokens
+            self.reserved.usd += short.usd or 0.0
+            unit.tokens += short.tokens - cost.tokens
+            unit.usd += (short.usd or 0.0) - (cost.usd or 0.0)
+            return Reservation(cost.tokens, cost.usd or 0.0)
 
-    def take(self, reservation: Reservation, cost: Cost) -> None:
-        """Make sure the reservation holds `cost` for the next call, extending it if needed."""
-        short = Cost(max(0, cost.tokens - reservation.tokens),
-                     None if cost.usd is None else max(0.0, cost.usd - reservation.usd))
-        if short.tokens or short.usd or (cost.usd is None and self.cap_usd is not None):
-            self.extend(reservation, short)
+    @staticmethod
+    def shortfall(unit: Reservation, cost: Cost) -> Cost:
+        """What the unit's reservation lacks to hold `cost`."""
+        return Cost(max(0, cost.tokens - unit.tokens), max(0.0, (cost.usd or 0.0) - unit.usd))
 
-    def charge(self, reservation: Reservation, actual: Cost) -> None:
-        """Move real spend out of the reservation into `spent`."""
+    def settle(self, unit: Reservation, call: Reservation, actual: Cost) -> None:
+        """Charge a call's `actual` cost to `spent`; what its reservation did not use goes back
+        to the unit's."""
         with self._lock:
             self.spent.tokens += actual.tokens
             self.spent.usd += actual.usd or 0.0
-            used_tokens = min(actual.tokens, reservation.tokens)
-            used_usd = min(actual.usd or 0.0, reservation.usd)
-            reservation.tokens -= used_tokens
-            reservation.usd -= used_usd
+            used_tokens = min(actual.tokens, call.tokens)
+            used_usd = min(actual.usd or 0.0, call.usd)
             self.reserved.tokens -= used_tokens
             self.reserved.usd -= used_usd
+            unit.tokens += call.tokens - used_tokens
+            unit.usd += call.usd - used_usd
+            call.tokens, call.usd = 0, 0.0
 
     def release(self, reservation: Reservation) -> None:
         """Give back what a finished unit did not spend, and wake units waiting for room."""

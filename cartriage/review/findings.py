@@ -78,3 +78,8 @@ class Review:
     reused_findings: int = 0
     reused_tokens: int = 0
     reused_usd: float = 0.0
+    # prompt_tokens + completion_tokens is what the budget was charged (timed-out calls too);
+    # billed is the provider's reported usage, counted our own count, reserved the worst cases.
+    billed_tokens: int = 0
+    counted_tokens: int = 0
+    reserved_tokens: int = 0

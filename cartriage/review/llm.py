@@ -17,7 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
+from cartriage.review.budget import (
+    Budget,
+    Cost,
+    OverBudget,
+    Reservation,
+    call_charge,
+    usage_count,
+)
 from cartriage.review.store import Cache, Log, cache_key
 
 MAX_BACKOFF = 30.0  # seconds; also caps a server's Retry-After
@@ -76,7 +83,7 @@ class Reply:
 
 
 class CallError(Exception):
-    """A call that produced no usable reply; `kind` is budget, timeout or provider."""
+    """A call that produced no usable reply; `kind` is budget, timeout, unreadable or provider."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -108,8 +115,33 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | Non
     return usd
 
 
+@dataclass
+class Spend:
+    """What the run's calls cost, three ways: billed (the provider's usage, where it gave one),
+    counted (cartriage's own count: prompt as sent, completion as received) and reserved (the
+    worst case held before each call). `charged_*` is what the budget was charged."""
+
+    billed: int = 0
+    counted: int = 0
+    reserved: int = 0
+    charged_prompt: int = 0
+    charged_completion: int = 0
+    unknown_usage: int = 0  # replies whose usage was missing, zero, negative or not a number
+    timed_out: int = 0  # tokens charged at the worst case: calls timed out or unreadable
+
+    @property
+    def charged(self) -> int:
+        return self.charged_prompt + self.charged_completion
+
+
 class Client:
-    """Calls the model within the budget; thread-safe."""
+    """Calls the model within the budget; thread-safe.
+
+    Until one call has been answered, calls are made one at a time, reserved at one prompt token
+    per byte when the budget holds that: the first reply shows how the provider counts (prompt
+    tokens against our count, completion against `max_tokens`), and every later reservation is
+    scaled by the worst ratio seen so far.
+    """
 
     def __init__(self, settings: Settings, budget: Budget, cache: Cache | None = None,
                  log: Log | None = None, read_cache: bool = True):
@@ -121,9 +153,11 @@ class Client:
         self.calls = 0
         self.cached_calls = 0
         self.unpriced: set[str] = set()
-        self.estimated_charges = 0  # tokens charged at their estimate (timed-out calls)
-        self.missing_usage = 0
-        self._margin = ESTIMATE_MARGIN
+        self.spend = Spend()
+        self._prompt_factor = ESTIMATE_MARGIN
+        self._completion_factor = 1.0
+        self._calibrated = threading.Event()
+        self._probe = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._litellm = litellm_module()
@@ -137,17 +171,35 @@ class Client:
         return self.read_cache and self.cache is not None \
             and self.cache.get(self.key(request)) is not None
 
-    def estimate(self, request: Request) -> Cost:
-        """Worst-case cost: prompt tokens (with a margin) plus every allowed completion token."""
+    def count_prompt(self, request: Request) -> int:
+        """Our count of the prompt's tokens: the tokenizer's, never below characters / 4."""
         chars = sum(len(m["content"]) for m in request.messages)
         try:
             counted = self._litellm.token_counter(model=request.model,
                                                   messages=list(request.messages))
         except Exception:
             counted = 0
-        prompt = math.ceil(max(counted, chars / 4) * self._margin) + 16
-        return Cost(prompt + request.max_tokens,
-                    price(request.model, prompt, request.max_tokens))
+        return max(counted, math.ceil(chars / 4))
+
+    def count_text(self, model: str, text: str) -> int:
+        """Our count of a completion's tokens, as received."""
+        try:
+            counted = self._litellm.token_counter(model=model, text=text)
+        except Exception:
+            counted = 0
+        return max(counted, math.ceil(len(text) / 4))
+
+    def worst_case(self, request: Request) -> tuple[int, int]:
+        """(prompt, completion) tokens a call may be billed, at the ratios seen so far."""
+        with self._lock:
+            prompt_factor, completion_factor = self._prompt_factor, self._completion_factor
+        return (math.ceil(self.count_prompt(request) * prompt_factor) + 16,
+                math.ceil(request.max_tokens * completion_factor))
+
+    def estimate(self, request: Request) -> Cost:
+        """Worst-case cost of a call: what must be reserved before making it."""
+        prompt, completion = self.worst_case(request)
+        return Cost(prompt + completion, price(request.model, prompt, completion))
 
     def complete(self, request: Request, reservation: Reservation) -> Reply:
         """One reply for `request`, from the cache or the model; CallError when there is none."""
@@ -159,34 +211,95 @@ class Client:
                     self.cached_calls += 1
                 self._log(request, hit["text"], None, 0, 0, 0.0, 0, cached=True)
                 return Reply(hit["text"], 0, 0, 0.0, cached=True)
-        estimate = self.estimate(request)
-        try:
-            self.budget.take(reservation, estimate)
-        except OverBudget as exc:
-            raise CallError("budget", f"not reviewed: budget ({exc})") from None
+        if not self._calibrated.is_set():
+            with self._probe:  # the first answered call is made alone
+                if not self._calibrated.is_set():
+                    return self._call(request, key, reservation)
+        return self._call(request, key, reservation)
+
+    def _call(self, request: Request, key: str, reservation: Reservation) -> Reply:
+        """reserve -> call -> settle."""
+        worst = self.worst_case(request)
+        # Before the provider's ratio is known, reserve its prompt at one token per byte (no
+        # byte-level BPE tokenizer counts more) when the budget can hold that.
+        choices = [worst] if self._calibrated.is_set() else [
+            (max(worst[0], _bytes(request) + 16), worst[1]), worst]
+        for index, choice in enumerate(choices):
+            estimate = Cost(sum(choice), price(request.model, *choice))
+            try:
+                call = self.budget.take(reservation, estimate)
+                worst = choice
+                break
+            except OverBudget as exc:
+                if index == len(choices) - 1:
+                    raise CallError("budget", f"not reviewed: budget ({exc})") from None
+        with self._lock:
+            self.spend.reserved += estimate.tokens
         started = time.monotonic()
         try:
             response = self._call_with_retries(request)
         except CallError as exc:
-            if exc.kind == "timeout":  # the provider may still bill it: count the worst case
-                self.budget.charge(reservation, estimate)
-                with self._lock:
-                    self.estimated_charges += estimate.tokens
+            if exc.kind in ("timeout", "unreadable"):  # it may be billed: charge the worst case
+                self._settle(request, reservation, call, worst, None, timed_out=True)
             self._log(request, None, str(exc), 0, 0, 0.0, _ms(started))
             raise
         text = (response.choices[0].message.content or "") if response.choices else ""
-        prompt_tokens, completion_tokens = self._usage(response, request, estimate, text)
-        usd = price(request.model, prompt_tokens, completion_tokens)
-        if usd is None:
-            with self._lock:
-                self.unpriced.add(request.model)
-        self.budget.charge(reservation, Cost(prompt_tokens + completion_tokens, usd or 0.0))
+        usage = getattr(response, "usage", None)
+        reported = (getattr(usage, "prompt_tokens", None),
+                    getattr(usage, "completion_tokens", None))
+        counted = (self.count_prompt(request), self.count_text(request.model, text))
+        prompt_tokens, completion_tokens, usd, known = self._settle(
+            request, reservation, call, worst, (reported, counted))
+        # Learn from what was billed or counted, never from the reservation itself.
+        self._learn(counted[0], prompt_tokens if known else counted[0],
+                    completion_tokens if known else counted[1], request.max_tokens)
         if self.cache is not None:
             self.cache.put(key, {"model": request.model, "text": text,
                                  "prompt_tokens": prompt_tokens,
                                  "completion_tokens": completion_tokens})
-        self._log(request, text, None, prompt_tokens, completion_tokens, usd or 0.0, _ms(started))
-        return Reply(text, prompt_tokens, completion_tokens, usd or 0.0)
+        self._log(request, text, None, prompt_tokens, completion_tokens, usd, _ms(started))
+        return Reply(text, prompt_tokens, completion_tokens, usd)
+
+    def _settle(self, request: Request, reservation: Reservation, call: Reservation,
+                worst: tuple[int, int],
+                usage: tuple[tuple, tuple[int, int]] | None,
+                timed_out: bool = False) -> tuple[int, int, float, bool]:
+        """Charge one call (see `budget.call_charge`): (prompt, completion, usd, usage known)."""
+        if usage is None:
+            prompt_tokens, completion_tokens, known = *worst, False
+        else:
+            reported, counted = usage
+            prompt_tokens, completion_tokens, known = call_charge(reported, counted, worst)
+        usd = price(request.model, prompt_tokens, completion_tokens)
+        self.budget.settle(reservation, call, Cost(prompt_tokens + completion_tokens, usd or 0.0))
+        with self._lock:
+            if usd is None:
+                self.unpriced.add(request.model)
+            spend = self.spend
+            spend.charged_prompt += prompt_tokens
+            spend.charged_completion += completion_tokens
+            if timed_out:
+                spend.timed_out += prompt_tokens + completion_tokens
+            else:
+                reported, counted = usage
+                spend.counted += sum(counted)
+                if known:
+                    spend.billed += sum(usage_count(v) or 0 for v in reported)
+                else:
+                    spend.unknown_usage += 1
+        return prompt_tokens, completion_tokens, usd or 0.0, known
+
+    def _learn(self, counted_prompt: int, prompt_tokens: int, completion_tokens: int,
+               max_tokens: int) -> None:
+        """Widen later reservations to the worst ratios this provider has billed."""
+        with self._lock:
+            if counted_prompt > 0:
+                self._prompt_factor = max(self._prompt_factor,
+                                          prompt_tokens / counted_prompt * 1.05)
+            if max_tokens > 0 and completion_tokens > max_tokens:
+                self._completion_factor = max(self._completion_factor,
+                                              completion_tokens / max_tokens * 1.05)
+        self._calibrated.set()
 
     def _call_with_retries(self, request: Request) -> Any:
         litellm = self._litellm
@@ -212,6 +325,11 @@ class Client:
                 raise CallError("timeout", f"timed out after {self.settings.timeout:g}s") \
                     from None
             except Exception as exc:
+                if "Invalid response object" in str(exc):
+                    # litellm could not read a reply that did arrive (e.g. usage that is not a
+                    # number): the provider may bill it, so it is charged, and not retried.
+                    raise CallError("unreadable", "provider reply could not be read: "
+                                    + _describe(exc, None, attempt)) from None
                 status = getattr(exc, "status_code", None)
                 retryable = isinstance(status, int) and (status == 429 or status >= 500)
                 if retryable and attempt < self.settings.retries:
@@ -226,21 +344,6 @@ class Client:
         with contextlib.suppress(TypeError, ValueError):
             delay = max(delay, float(headers.get("retry-after", 0)))
         return min(delay, MAX_BACKOFF)
-
-    def _usage(self, response: Any, request: Request, estimate: Cost, text: str) -> tuple[int, int]:
-        usage = getattr(response, "usage", None)
-        prompt = getattr(usage, "prompt_tokens", None)
-        completion = getattr(usage, "completion_tokens", None)
-        if not isinstance(prompt, int) or not isinstance(completion, int):
-            with self._lock:
-                self.missing_usage += 1
-            # No usage block: count the worst case rather than guess low.
-            return estimate.tokens - request.max_tokens, request.max_tokens
-        with self._lock:  # the provider counts more than our estimate: widen the margin
-            raw = (estimate.tokens - request.max_tokens - 16) / self._margin
-            if raw > 0 and prompt * 1.05 > raw * self._margin:
-                self._margin = min(4.0, prompt * 1.05 / raw)
-        return prompt, completion
 
     def _log(self, request: Request, text: str | None, error: str | None, prompt_tokens: int,
              completion_tokens: int, usd: float, duration_ms: int, cached: bool = False) -> None:
@@ -264,6 +367,11 @@ def _describe(exc: Exception, status: int | None, retries: int) -> str:
     what = f"HTTP {status}" if status else type(exc).__name__
     tail = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     return f"provider error{tail}: {what}: {message}"
+
+
+def _bytes(request: Request) -> int:
+    """UTF-8 bytes of the prompt, plus a few per message for the chat template."""
+    return sum(len(m["content"].encode("utf-8", "replace")) + 8 for m in request.messages)
 
 
 def _ms(started: float) -> int:

@@ -1,15 +1,27 @@
-"""Secret redaction: nothing that looks like a credential leaves the machine.
+"""Secret detection and redaction: nothing that looks like a credential leaves the machine.
 
-Hand-written patterns rather than a scanner library (detect-secrets, gitleaks) because we need
-replacement inside diff lines, not just detection, and no extra runtime dependency. The patterns
-favour recall: a redacted non-secret costs a little review context, a leaked key costs much more.
+Token shapes come from detect-secrets' maintained rule set (its regex detectors: AWS, GitHub,
+GitLab, Slack tokens and webhook URLs, SendGrid, PyPI, Stripe, Twilio, Azure, JWT, ...), with
+gitleaks-style prefixes it lacks added here, plus what a rule set of token shapes cannot see:
+values assigned to secret-named keys (letters-only ones in YAML, XML and env files included),
+passwords in URLs, connection strings and `curl -u`, private-key blocks (PEM, OpenSSH, SSH2,
+PuTTY; also written on one line with `\\n` escapes, or shown only by their body lines) and
+high-entropy quoted strings. detect-secrets finds secrets; replacing them inside diff lines is
+done here. The rules favour recall: a redacted non-secret costs a little review context, a
+leaked key costs much more.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 REDACTED = "[REDACTED]"
+CONTINUED = "private key (continued)"  # the body lines of a key block after its first
 
 # Files that are never sent at all, whatever their content.
 _SECRET_NAMES = {
@@ -18,51 +30,100 @@ _SECRET_NAMES = {
     "secrets.yaml", "secrets.yml", "service-account.json", ".htpasswd",
 }
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx", ".gpg",
-                    ".tfvars", ".tfstate")
+                    ".tfvars", ".tfstate", ".ppk")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist")
 
-# Whole-token secrets with a recognisable shape.
-_TOKENS = re.compile(
-    r"(?:"
-    r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}"                      # AWS access key ids
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub
-    r"|glpat-[A-Za-z0-9_\-]{20,}"                              # GitLab
-    r"|sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}"                  # OpenAI, Anthropic
-    r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"            # Stripe
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"                         # Slack
-    r"|AIza[0-9A-Za-z_\-]{35}"                                 # Google API keys
-    r"|hf_[A-Za-z0-9]{30,}"                                    # Hugging Face
-    r"|npm_[A-Za-z0-9]{36}"                                    # npm
-    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"  # JWTs
-    r")"
+# detect-secrets detectors not used: public IPs are not secrets; private keys and keyword
+# assignments are handled below with line context that a one-line rule does not have.
+_SKIPPED_DETECTORS = {"Public IP (ipv4)", "Private Key", "Secret Keyword"}
+
+# Token shapes detect-secrets 1.5 has no rule for (prefixes as in gitleaks' rule set).
+_EXTRA_TOKENS = (
+    ("GitHub token", r"github_pat_[A-Za-z0-9_]{20,}|gh[pousr]_[A-Za-z0-9]{20,}"),
+    ("OpenAI/Anthropic key", r"sk-(?:ant-(?:api\d\d-)?|proj-|svcacct-)?[A-Za-z0-9_\-]{20,}"),
+    ("Stripe key", r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{20,}"),
+    ("Slack token", r"xox[abposre]-[A-Za-z0-9\-]{10,}|xapp-[A-Za-z0-9\-]{10,}"),
+    ("Slack webhook URL", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/]+"),
+    ("Discord webhook URL", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w\-]+"),
+    ("Google API key", r"AIza[0-9A-Za-z_\-]{35}"),
+    ("Google OAuth client secret", r"GOCSPX-[A-Za-z0-9_\-]{20,}"),
+    ("Hugging Face token", r"hf_[A-Za-z0-9]{30,}"),
+    ("npm token", r"npm_[A-Za-z0-9]{36}"),
+    ("PyPI token", r"pypi-[A-Za-z0-9_\-]{50,}"),
+    ("SendGrid key", r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),
+    ("GitLab token", r"gl(?:pat|dt|ft|rt|cbt|ptt|soat)-[A-Za-z0-9_\-]{20,}"),
+    ("DigitalOcean token", r"do[opr]_v1_[a-f0-9]{64}"),
+    ("Shopify token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+    ("Databricks token", r"dapi[a-f0-9]{32}(?:-\d)?"),
+    ("Doppler token", r"dp\.(?:st|ct|sa|scim|audit)\.[A-Za-z0-9_\-]{20,}"),
+    ("age secret key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+    ("Postman key", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),
+    ("Atlassian token", r"ATATT3[A-Za-z0-9_\-=]{30,}"),
+    ("Linear key", r"lin_api_[A-Za-z0-9]{40}"),
+    ("Grafana token", r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2}"),
+    ("Vault token", r"hv[sb]\.[A-Za-z0-9_\-]{24,}"),
+    ("Terraform Cloud token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,}"),
+    ("AWS access key", r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),
+    ("JSON web token", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
 )
-# `password = "..."`, `API_KEY: ...`, `"client_secret": "..."`: redact the value. Unquoted values
-# made of letters, dots and underscores only are code (`token = get_token()`), not secrets.
+
+_KEYWORDS = (r"passw(?:or)?d|passwd|pwd|pass\b|passphrase|secret|token|api[_\-]?key|apikey"
+             r"|access[_\-]?key"
+             r"|private[_\-]?key|secret[_\-]?key|credentials?|client[_\-]?secret|signing"
+             r"[_\-]?key|encryption[_\-]?key|master[_\-]?key|webhook[_\-]?secret|dsn|salt")
+# `password = "..."`, `API_KEY: ...`, `"client_secret": "..."`, `STRIPE_KEY=...`: the value.
 _ASSIGNED = re.compile(
-    r"""(?ix)
-    (?P<key>[\w.\-]*(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key
-        |private[_\-]?key|credential)s?[\w.\-]*["']?\]?)
-    \s*(?::=|=>|[:=])\s*
-    (?:(?P<quote>["'`])(?P<quoted>[^"'`\n]{4,})(?P=quote)|(?P<value>[^\s"'`,;)}]{4,}))
+    rf"""(?ix)
+    (?P<key>(?P<keyquote>["']?)[\w.\-]*(?:{_KEYWORDS}|_key\b)[\w.\-]*(?P=keyquote)\]?)
+    (?P<sep>\s*(?::=|=>|[:=,])\s*)
+    (?:(?P<quote>["'`])(?P<quoted>(?:(?!(?P=quote)).){{3,}})(?P=quote)
+      |(?P<value>[^\s"'`,)}}<>]{{3,}}))
     """
 )
-_CODE_LIKE = re.compile(r"^(?:[A-Za-z_][\w.]*[(\[].*|[A-Za-z_][A-Za-z_.]*)$")
-# scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s:/@]+:)(?P<value>[^\s@/]+)(?=@)",
-                           re.I)
+_KEYWORD_HINT = re.compile(rf"(?i){_KEYWORDS}|_key\b")
+_UPPER_KEY = re.compile(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
+_CODE_LIKE = re.compile(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
+# <password>...</password> in XML
+_XML_VALUE = re.compile(rf"(?i)<(?P<tag>[\w:\-]*(?:{_KEYWORDS})[\w:\-]*)(?:\s[^>]*)?>"
+                        rf"(?P<value>[^<]{{3,}})</(?P=tag)>")
+# scheme://user:password@host, and scheme://:password@host; the password may hold '@'
+_URL_PASSWORD = re.compile(r"(?i)[a-z][a-z0-9+.\-]*://[^\s:/@]*:(?P<value>[^\s/]+?)"
+                           r"@(?=[^\s@]*$|[^\s@/]+[/:?#\s\"'])")
+# connection strings: Password=...; AccountKey=...; SharedAccessKey=...
+_CONNECTION = re.compile(r"(?i)\b(?:password|pwd|accountkey|sharedaccesskey|sharedaccess"
+                         r"signature|sig|secret)=(?P<value>[^;\s\"'&]{3,})")
+# curl -u user:password, --user user:password
+_CURL_USER = re.compile(r"(?:\s-u\s*|--user[=\s]\s*)[\"']?[^\s:\"']*:(?P<value>[^\s\"']+)")
 # Authorization: Bearer xxx / Basic xxx
-_AUTH_HEADER = re.compile(
-    r"(?P<head>\b(?:bearer|basic|token)\s+)(?P<value>[A-Za-z0-9._~+/=\-]{16,})", re.I)
-_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
-_KEY_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_AUTH_HEADER = re.compile(r"(?i)\b(?:bearer|basic|token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{16,})")
+# A private key written on one line (JSON, env strings): from BEGIN to END or the line's end.
+_KEY_INLINE = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}"
+                         r"(?P<body>.*?)(?:-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|$)")
+_KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|"
+                        r"PuTTY-User-Key-File-\d")
+_KEY_END = re.compile(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
+# A line that is only base64 (a key body shown without its BEGIN line).
+_KEY_BODY = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
+_FILE_NAME = re.compile(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
+_QUOTED = re.compile(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
 # Values that are obviously not secrets (placeholders, variable references, types).
 _HARMLESS = re.compile(
-    r"^(?:\$\{?[\w.]+\}?|%\(?\w+\)?s?|<[^>]*>|\{\{.*\}\}|x+|\*+|none|null|nil|true|false|"
-    r"changeme|example|placeholder|redacted|\[redacted\]|str|string|int|bool|optional.*|"
-    r"os\.environ.*|os\.getenv.*|getenv.*|env\..*|process\.env.*|settings\..*|config\..*|"
-    r"self\..*|request\..*|kwargs.*|args\..*)$",
+    r"^(?:\$\{?[\w.:\-]+\}?|%\(?\w+\)?s?|<[^>]*>|\{\{.*\}\}|x+|\*+|none|null|nil|true|false|"
+    r"changeme|example|placeholder|redacted|\[redacted\]|str|string|int|bool|bytes|any|float|"
+    r"number|boolean|list|dict|object|tuple|"
+    r"optional.*|os\.environ.*|os\.getenv.*|getenv.*|env\..*|process\.env.*|settings\..*|"
+    r"config\..*|self\..*|this\..*|request\..*|kwargs.*|args\..*)$",
     re.I,
 )
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret found in one line: where (character span) and what kind, never its value."""
+
+    start: int
+    end: int
+    kind: str
 
 
 def is_secret_file(path: str) -> bool:
@@ -76,62 +137,143 @@ def is_secret_file(path: str) -> bool:
 
 
 def redact(text: str) -> tuple[str, int]:
-    """Redact secrets in `text`, line by line; return the new text and how many were redacted.
+    """Redact secrets in `text`; return the new text and how many were redacted.
 
     Lines may carry a diff prefix (`+`, `-`, ` `, or a rendered line number): private key blocks
-    are recognised across such lines and their bodies replaced.
+    are recognised across such lines and their bodies replaced, keeping the prefix.
     """
     lines = text.split("\n")
     count = 0
-    in_key = False
-    for index, line in enumerate(lines):
-        if in_key:
-            if _KEY_END.search(line):
-                in_key = False
-            else:
-                lines[index] = _keep_prefix(line) + REDACTED
-            continue
-        if _KEY_BEGIN.search(line):
-            if not _KEY_END.search(line):
-                in_key = True
-            else:
-                lines[index] = _KEY_BEGIN.sub(REDACTED, _KEY_END.sub("", line))
-            count += 1
-            continue
-        lines[index], found = redact_line(line)
-        count += found
+    for index, found in scan(lines):
+        count += sum(secret.kind != CONTINUED for secret in found)
+        lines[index] = _replace(lines[index], found)
     return "\n".join(lines), count
 
 
-def redact_line(line: str) -> tuple[str, int]:
-    """Redact one line (no private-key block handling)."""
-    count = 0
-
-    def token(match: re.Match) -> str:
-        nonlocal count
-        count += 1
-        return REDACTED
-
-    def value(match: re.Match) -> str:
-        nonlocal count
-        group = "quoted" if match.groupdict().get("quoted") else "value"
-        secret = match.group(group)
-        if secret == REDACTED or REDACTED in secret or _HARMLESS.match(secret):
-            return match.group(0)
-        if match.re is _ASSIGNED and group == "value" and _CODE_LIKE.match(secret):
-            return match.group(0)
-        count += 1
-        start, end = match.start(group) - match.start(0), match.end(group) - match.start(0)
-        return match.group(0)[:start] + REDACTED + match.group(0)[end:]
-
-    line = _TOKENS.sub(token, line)
-    line = _URL_PASSWORD.sub(value, line)
-    line = _AUTH_HEADER.sub(value, line)
-    line = _ASSIGNED.sub(value, line)
-    return line, count
+def scan(lines: Iterable[str]) -> Iterator[tuple[int, list[Secret]]]:
+    """(line index, secrets) for every line of `lines` that holds a secret."""
+    in_key = first = False
+    for index, line in enumerate(lines):
+        if in_key:
+            end = _KEY_END.search(line)
+            if end and "Private-MAC" not in line:
+                in_key = False
+                continue
+            in_key = end is None
+            yield index, [Secret(len(_prefix(line)), len(line),
+                                 "private key" if first else CONTINUED)]
+            first = False
+            continue
+        begin = _KEY_BEGIN.search(line)
+        if begin:
+            inline = _KEY_INLINE.search(line, begin.start())
+            if inline is None or not inline.group("body").strip():
+                in_key = first = True  # a block: its body is on the lines that follow
+                continue
+        found = find_secrets(line)
+        if found:
+            yield index, found
 
 
-def _keep_prefix(line: str) -> str:
+def find_secrets(line: str) -> list[Secret]:
+    """The secrets in one line, without overlaps (earliest, then longest, first)."""
+    spans: list[Secret] = []
+    for match in _KEY_INLINE.finditer(line):
+        if match.group("body").strip():
+            spans.append(Secret(match.start(), match.end(), "private key"))
+    body = line[len(_prefix(line)):].strip().strip("\"',")
+    if _KEY_BODY.match(body) and _entropy(body) > 4.0:
+        spans.append(Secret(line.index(body), line.index(body) + len(body), "private key"))
+    for kind, pattern in _token_rules():
+        for match in pattern.finditer(line):
+            group = 1 if pattern.groups and match.group(1) else 0
+            if match.end(group) > match.start(group):
+                spans.append(Secret(match.start(group), match.end(group), kind))
+    for kind, pattern in (("password in URL", _URL_PASSWORD),
+                          ("connection string secret", _CONNECTION),
+                          ("curl credentials", _CURL_USER), ("authorization header", _AUTH_HEADER),
+                          ("XML secret", _XML_VALUE)):
+        for match in pattern.finditer(line):
+            if not _HARMLESS.match(match.group("value")) and REDACTED not in match.group("value"):
+                spans.append(Secret(match.start("value"), match.end("value"), kind))
+    if _KEYWORD_HINT.search(line):  # a cheap search first: _ASSIGNED costs most per line
+        for match in _ASSIGNED.finditer(line):
+            secret = _assigned_value(match)
+            if secret is not None:
+                spans.append(secret)
+    for match in _QUOTED.finditer(line):
+        value = match.group("value")
+        if _entropy(value) >= 4.0 and _mixed(value) and not _FILE_NAME.search(value):
+            spans.append(Secret(match.start("value"), match.end("value"), "high-entropy string"))
+    return _disjoint(spans)
+
+
+def _assigned_value(match: re.Match) -> Secret | None:
+    group = "quoted" if match.group("quoted") is not None else "value"
+    value = match.group(group)
+    if REDACTED in value or _HARMLESS.match(value.strip()):
+        return None
+    upper_key = _UPPER_KEY.match(match.group("key").rstrip("]"))
+    if "," in match.group("sep") and not (match.group("keyquote") and upper_key
+                                          and group == "quoted"):
+        return None  # `f(password, x)`; but `define('DB_PASSWORD', '...')` is an assignment
+    kind = f"secret assigned to {match.group('key').strip(chr(34) + chr(39) + ']')}"
+    if group == "value":
+        stripped = value.rstrip(";")
+        if re.match(r"^(?:[(\[{]|[A-Za-z_][\w.]*\s*[(\[])|^\d{1,7}$", stripped):
+            return None  # a call, a literal or a small number, whatever the style
+        # In YAML (`password: hunter`) and env files (`DB_PASSWORD=hunter`) a plain word is the
+        # value; in code (`password = user_password`) it is a name.
+        yaml_like = ":" in match.group("sep") and not match.group("keyquote") \
+            and stripped.isalnum()
+        if _CODE_LIKE.match(stripped) and not upper_key and not yaml_like:
+            return None
+    return Secret(match.start(group), match.end(group), kind)
+
+
+@functools.cache
+def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
+    """detect-secrets' regex detectors (loaded once, on first use) plus the extra prefixes."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    rules = []
+    for kind, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+        if kind in _SKIPPED_DETECTORS or not issubclass(plugin, RegexBasedDetector):
+            continue
+        rules += [(kind, pattern) for pattern in plugin().denylist]
+    rules += [(kind, re.compile(pattern)) for kind, pattern in _EXTRA_TOKENS]
+    return tuple(rules)
+
+
+def _disjoint(spans: list[Secret]) -> list[Secret]:
+    out: list[Secret] = []
+    for span in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
+        if out and span.start < out[-1].end:
+            if span.end > out[-1].end:
+                out[-1] = Secret(out[-1].start, span.end, out[-1].kind)
+            continue
+        out.append(span)
+    return out
+
+
+def _replace(line: str, found: list[Secret]) -> str:
+    for secret in sorted(found, key=lambda s: -s.start):
+        line = line[:secret.start] + REDACTED + line[secret.end:]
+    return line
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _mixed(text: str) -> bool:
+    """Letters and digits both present: an identifier or a word is not a key."""
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
+def _prefix(line: str) -> str:
     """The diff/line-number prefix of a rendered line, so redacted key bodies keep their place."""
     match = re.match(r"^[ \d]*[+\- ]?\s?", line)
     return match.group(0) if match else ""

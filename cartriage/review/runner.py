@@ -19,7 +19,7 @@ from cartriage.allocation.cost import sample_models
 from cartriage.allocation.strategies import params as strategy_params
 from cartriage.analysis import unit_hunks
 from cartriage.config import LEDGER_CAPS
-from cartriage.errors import UsageError
+from cartriage.errors import ConfigError, UsageError
 from cartriage.review import prompts
 from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
 from cartriage.review.findings import SEVERITIES, Finding, Review, UnitReview
@@ -85,6 +85,29 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
                      "[llm] api_key_env or api_base")
 
 
+def check_models(config: Config, model: str | None = None) -> None:
+    """Every model the run may call must be one litellm can route (`3.5` is not): a
+    configuration error up front, rather than a failed call per unit."""
+    named = [("command line" if model else config.sources.get("llm.model", "default"),
+              "llm.model", model or config.get("llm", "model"))]
+    for strategy in ("single", "multi", "deliberate"):
+        settings = config.strategy(strategy)
+        where = config.sources.get(f"strategies.{strategy}.model", "default")
+        named += [(where, f"strategies.{strategy}.{key}", name)
+                  for key in ("model", "judge_model") if (name := settings.get(key))]
+        named += [(config.sources.get(f"strategies.{strategy}.models", "default"),
+                   f"strategies.{strategy}.models", name) for name in settings.get("models") or ()]
+    litellm = litellm_module()
+    for where, key, name in named:
+        if not name:
+            continue
+        try:
+            litellm.get_llm_provider(name, api_base=config.get("llm", "api_base"))
+        except Exception:  # litellm raises BadRequestError with a long help text
+            raise ConfigError(f"{where}: '{key}' = {name!r} is not a model litellm can call: "
+                              "give provider/model, e.g. openai/gpt-4o-mini") from None
+
+
 @dataclass
 class _Planned:
     """A unit the plan asks to review, ready to run."""
@@ -107,6 +130,7 @@ def run(result: Result, config: Config, *, use_cache: bool = True, model: str | 
     default_model = configured_model(config, model)
     if default_model is None:
         raise UsageError(HOW_TO_CONFIGURE)
+    check_models(config, model)
     session = _ledger_session(config, result, pr)
     try:
         return _run(result, config, use_cache, model, progress, default_model, session)
@@ -202,13 +226,18 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     if change is None or change.binary or not hunks:
         return _Planned(order, assignment, None, "nothing to send (binary or no text changes)")
     deleted = change.status == "deleted"
-    diff, redactions = redact(prompts.render_hunks(hunks, deleted=deleted))
     facts = result.analysis.facts(unit.path)
+    # Everything that leaves is redacted: the diff, the path and the symbols (default values in
+    # changed signatures are sent in the symbol lines).
+    symbols = [_describe_symbol(s) for s in facts.symbols] if facts else []
+    texts = [redact(t) for t in (prompts.render_hunks(hunks, deleted=deleted), unit.path,
+                                 *symbols)]
+    (diff, path, *symbols) = [t for t, _ in texts]
+    redactions = sum(n for _, n in texts)
     text = prompts.UnitText(
-        unit_id=unit.id, path=unit.path, status=change.status,
-        roles=facts.role_names if facts else (),
-        symbols=tuple(_describe_symbol(s) for s in facts.symbols) if facts else (),
-        diff=diff, context=context)
+        unit_id=unit.id, path=path, status=change.status,
+        roles=facts.role_names if facts else (), symbols=tuple(symbols), diff=diff,
+        context=context)
     settings = strategy_params(config, assignment.strategy)  # the models the plan priced
     models = [model] if model else [m or default_model for m in sample_models(settings)]
     samples = max(1, assignment.samples)
@@ -345,16 +374,20 @@ def _assemble(units: list[UnitReview], plan, budget: Budget, client: Client, red
     if client.unpriced:
         notes.append(f"USD unknown for {', '.join(sorted(client.unpriced))} (not in litellm's "
                      "cost map): counted as $0")
-    if client.estimated_charges:
-        notes.append(f"{client.estimated_charges:,} tokens of timed-out calls counted against "
-                     "the budget at their estimate")
-    if client.missing_usage:
-        notes.append(f"{client.missing_usage} repl(ies) had no usage block: counted at the "
-                     "worst case")
+    spend = client.spend
+    if spend.timed_out:
+        notes.append(f"{spend.timed_out:,} tokens of timed-out calls charged at their worst case")
+    if spend.unknown_usage:
+        notes.append(f"{spend.unknown_usage} repl(ies) had missing, zero, negative or non-numeric "
+                     "usage: charged by our own count, never below the reservation")
+    if client.calls:
+        notes.append(f"spend: charged {spend.charged:,} tokens (billed by the provider "
+                     f"{spend.billed:,}, counted here {spend.counted:,}, reserved "
+                     f"{spend.reserved:,})")
     return Review(
         units=tuple(units), findings=tuple(findings),
-        prompt_tokens=sum(u.prompt_tokens for u in units),
-        completion_tokens=sum(u.completion_tokens for u in units),
+        prompt_tokens=spend.charged_prompt, completion_tokens=spend.charged_completion,
+        billed_tokens=spend.billed, counted_tokens=spend.counted, reserved_tokens=spend.reserved,
         usd=round(sum(u.usd for u in units), 10), redactions=redactions,
         dropped_findings=sum(u.dropped_findings for u in units),
         reanchored_findings=sum(u.reanchored_findings for u in units),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartriage.review.findings import SEVERITIES
+from cartriage.review.prompts import escape_controls
 
 ANCHOR_WINDOW = 5  # lines: how far a finding may sit from a changed line and still be moved
 
@@ -135,7 +136,9 @@ def check_judgement(data: Any, candidates: int) -> tuple[list[dict], list[str]]:
 
 def anchor(finding: dict, lines: Lines) -> tuple[dict | None, bool]:
     """(finding, reanchored) with the location on changed lines, or (None, False) to drop it."""
-    if lines.path not in (finding["file"], normalise_path(finding["file"])) or not lines.changed:
+    shown = escape_controls(lines.path, keep="")  # the path as the prompt showed it
+    if not ({lines.path, shown} & {finding["file"], normalise_path(finding["file"])}) \
+            or not lines.changed:
         return None, False
     finding = {**finding, "file": lines.path}  # the unit's own spelling, as reports need it
     start, end = finding["line_start"], finding["line_end"]

@@ -23,7 +23,8 @@ def test_the_tighter_of_run_and_ledger_caps_wins(tmp_path):
     with pytest.raises(OverBudget):  # the run's own cap
         budget.reserve(Cost(1_200, 0.0))
     held = budget.reserve(Cost(900, 0.0), unit_id="u", strategy="single", model="m")
-    budget.charge(held, Cost(700, 0.0))
+    call = budget.take(held, Cost(900, 0.0))
+    budget.settle(held, call, Cost(700, 0.0))
     budget.release(held)
     second = session.metered(tokens=1_000, usd=None)  # a later run of the same PR
     with pytest.raises(OverBudget, match="this PR: needs up to 900 tokens, 800 of 1,500 left"):
@@ -31,6 +32,20 @@ def test_the_tighter_of_run_and_ledger_caps_wins(tmp_path):
     rows = session.ledger.spend()
     assert [(r.strategy, r.model, r.tokens) for r in rows] == [("single", "m", 700)]
     assert session.ledger.totals(SCOPE).reserved.tokens == 0
+
+
+def test_a_call_larger_than_its_unit_grows_the_ledger_hold_first(tmp_path):
+    session = session_for(str(tmp_path / "l.db"), Caps(per_pr_tokens=1_000))
+    budget = session.metered(tokens=None, usd=None)
+    held = budget.reserve(Cost(600, 0.0), unit_id="u", strategy="single", model="m")
+    call = budget.take(held, Cost(900, 0.0))  # 300 more, held in the ledger too
+    assert session.ledger.totals(SCOPE).reserved.tokens == 900
+    with pytest.raises(OverBudget, match="this PR"):  # the PR cap, not the run's (no run cap)
+        budget.take(held, Cost(200, 0.0))
+    budget.settle(held, call, Cost(900, 0.0))
+    budget.release(held)
+    totals = session.ledger.totals(SCOPE)
+    assert totals.spent.tokens == 900 and totals.reserved.tokens == 0
 
 
 def test_a_usd_cap_needs_a_price(tmp_path):
@@ -48,7 +63,9 @@ def test_a_ledger_lost_mid_run_refuses_more_and_says_what_went_unrecorded(
     with psycopg.connect(postgres_ledger_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE application_name = 'cartriage'")
-    budget.charge(held, Cost(400, 0.0))  # the call happened; the ledger cannot take it
+    call = budget.take(held, Cost(1_000, 0.0))
+    # the call happened; the ledger cannot take it
+    budget.settle(held, call, Cost(400, 0.0))
     with pytest.raises(OverBudget, match="ledger postgresql://"):
         budget.reserve(Cost(10, 0.0))
     review = session.finish(Review(units=(), findings=(), prompt_tokens=300,

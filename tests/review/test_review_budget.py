@@ -116,7 +116,7 @@ def test_reservations_never_overcommit_across_threads():
             reservation = budget.reserve(Cost(300, 0.0))
         except OverBudget:
             return
-        budget.charge(reservation, Cost(120, 0.0))
+        budget.settle(reservation, budget.take(reservation, Cost(200, 0.0)), Cost(120, 0.0))
         charged.append(120)
         budget.release(reservation)
 
@@ -135,11 +135,22 @@ def test_a_reservation_extends_only_into_free_budget():
     budget = Budget(tokens=500, usd=None)
     first = budget.reserve(Cost(300, 0.0))
     with pytest.raises(OverBudget):
-        budget.extend(first, Cost(201, 0.0))
-    budget.take(first, Cost(500, 0.0))
-    assert first.tokens == 500
+        budget.take(first, Cost(501, 0.0))
+    call = budget.take(first, Cost(500, 0.0))
+    assert (call.tokens, first.tokens, budget.reserved.tokens) == (500, 0, 500)
     with pytest.raises(OverBudget):
         budget.reserve(Cost(1, 0.0), wait=False)
+    budget.settle(first, call, Cost(120, 0.0))
+    assert (first.tokens, budget.spent.tokens, budget.reserved.tokens) == (380, 120, 380)
+
+
+def test_calls_of_one_unit_cannot_share_the_same_tokens():
+    budget = Budget(tokens=1000, usd=None)
+    unit = budget.reserve(Cost(600, 0.0))
+    budget.take(unit, Cost(600, 0.0))  # the first call holds all of the unit's reservation
+    budget.take(unit, Cost(400, 0.0))  # the second grows it to the cap
+    with pytest.raises(OverBudget):
+        budget.take(unit, Cost(1, 0.0))
 
 
 def test_usd_cap_needs_a_price():
