@@ -6,6 +6,7 @@ Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -132,16 +133,17 @@ class _Units:
     def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
         by_id = {s.unit_id: s for s in scores.units}
         facts_by_path = {f.path: f for f in analysis.files}
+        minimums = [rule for rule in config.rules if rule.min_strategy]
         for unit in analysis.units:
             score = by_id.get(unit.id)
             if score is None:
                 raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
                                      "disagree")
-            facts = facts_by_path.get(unit.path)
+            facts = facts_by_path.get(unit.path) if minimums else None
             roles = facts.role_names if facts else ()
             floor, forced = 0, None
-            for rule in config.rules:
-                if rule.min_strategy and rule.matches(unit.path, roles):
+            for rule in minimums:
+                if rule.matches(unit.path, roles):
                     level = strategies.NAMES.index(rule.min_strategy)
                     if level > floor:
                         floor, forced = level, rule.describe()
@@ -207,18 +209,21 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     rows = np.arange(n)
     choice = result.choice
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
-    held = {units.ids[u] for u in range(n) if cut[u].any() and choice[u] == deepest[u]}
+    held = {units.ids[u] for u in np.flatnonzero(cut.any(axis=1) & (choice == deepest))}
     value = (held, min_gain, bool(cut.any()))
-    assignments = [
-        _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result)
-        for u in range(n)
-    ]
+    # Python lists: indexing numpy arrays one unit at a time costs more than the solver
+    rows_of = _Rows(tokens.tolist(), None if dollars is None else dollars.tolist(),
+                    loss.tolist(), base.miss.tolist(), choice.tolist(), result.unmet.tolist(),
+                    _compared(choice, tokens, loss).tolist())
+    assignments = [_assignment(u, units, table, rows_of) for u in range(n)]
     groups = [None] if labels is None else list(labels)
     plans = []
     for label in groups:
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
                            loss, choice, result, caps, label, value))
+    if labels is None:  # one change: its plan is the whole
+        return plans, None
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
                   caps, None, value)
     return plans, total
@@ -227,19 +232,25 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
 def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float) -> np.ndarray:
     """Options worth their tokens: along each unit's lower convex hull of (tokens, expected
     loss), from its cheapest allowed option, stop at the first step that saves less than
-    `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept."""
+    `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept.
+
+    Vectorised over units: one step per strategy along the hulls (cheapest first)."""
     worth = problem.allowed.copy()
     if min_gain <= 0:
         return worth
     loss = problem.loss()
-    _, hulls = solver.frontier(tokens, loss, problem.allowed)
-    for u, hull in enumerate(hulls):
-        last = hull[0]
-        for j in hull[1:]:
-            if (loss[u, last] - loss[u, j]) * 1000 < min_gain * (tokens[u, j] - tokens[u, last]):
-                break
-            last = j
-        worth[u] &= tokens[u] <= tokens[u, last] + 1e-9
+    order, _, hull = solver.frontier_masks(tokens, loss, problem.allowed)
+    cost = np.take_along_axis(tokens, order, axis=1)
+    loss = np.take_along_axis(loss, order, axis=1)
+    rows = np.arange(len(tokens))
+    last = hull.argmax(axis=1)  # the cheapest hull option
+    going = hull.any(axis=1)
+    for j in range(1, hull.shape[1]):
+        step = going & hull[:, j] & (j > last)
+        saves = (loss[rows, last] - loss[:, j]) * 1000 >= min_gain * (cost[:, j] - cost[rows, last])
+        going &= ~step | saves
+        last = np.where(step & saves, j, last)
+    worth &= tokens <= cost[rows, last][:, None] + 1e-9
     return worth
 
 
@@ -275,46 +286,79 @@ def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
     return replace(best, lower_bound=max(bounds) if bounds else None)
 
 
-def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result) -> Assignment:
-    j = int(choice[u])
+@dataclass(frozen=True)
+class _Rows:
+    """The solved problem as per-unit Python lists (units x strategies), for the plan's rows."""
+
+    tokens: list[list[float]]
+    dollars: list[list[float]] | None
+    loss: list[list[float]]
+    miss: list[list[float]]
+    choice: list[int]
+    unmet: list[bool]
+    compared: list[int]  # see `_compared`
+
+
+def _assignment(u, units, table, rows: _Rows) -> Assignment:
+    j = rows.choice[u]
     name = table.names[j]
-    reason, value = _reason(u, j, table, tokens, loss, result)
-    forced = units.forced_by[u] if units.floor[u] and not result.unmet[u] else None
+    tokens, loss = rows.tokens[u], rows.loss[u]
+    reason, value = _reason(j, rows.compared[u], table.names, tokens, loss)
+    unmet = rows.unmet[u]
+    forced = units.forced_by[u] if units.floor[u] and not unmet else None
     if units.forced_by[u] == SECRET_REASON:
         reason = SECRET_REASON
     elif forced:
         reason = f"at least {table.names[units.floor[u]]} ({forced}); {reason}"
-    elif result.unmet[u]:
+    elif unmet:
         reason = (f"minimum {table.names[units.floor[u]]} from {units.forced_by[u]} does not "
                   f"fit the budget; {reason}")
     return Assignment(
         unit_id=units.ids[u], strategy=name, samples=int(table.attempts[j]),
-        est_tokens=int(tokens[u, j]),
-        est_usd=None if dollars is None else float(dollars[u, j]),
-        expected_loss=float(loss[u, j]), loss_if_skipped=float(loss[u, 0]), reason=reason,
-        forced_by=forced, miss_probability=float(miss[u, j]), value_per_token=value,
+        est_tokens=int(tokens[j]),
+        est_usd=None if rows.dollars is None else rows.dollars[u][j],
+        expected_loss=loss[j], loss_if_skipped=loss[0], reason=reason,
+        forced_by=forced, miss_probability=rows.miss[u][j], value_per_token=value,
         est_prompt_tokens=int(units.prompt[u]))
 
 
-def _reason(u, j, table, tokens, loss, result) -> tuple[str, float | None]:
-    """Why unit u got option j: its marginal value per token over the next cheaper option."""
-    names = table.names
-    if loss[u, 0] <= 0:
+def _compared(choice: np.ndarray, tokens: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Per unit, the option its reason compares the chosen one with: for a skipped unit the
+    upgrade with the most value per token (ties: the deeper; -1: none costs tokens), for a
+    reviewed one the costliest cheaper option that loses more (ties: the first; 0: none)."""
+    rows = np.arange(len(choice))
+    chosen_tokens, chosen_loss = tokens[rows, choice], loss[rows, choice]
+    upgrade, best_value = np.full(len(choice), -1), np.full(len(choice), -np.inf)
+    cheaper, cheaper_tokens = np.zeros(len(choice), dtype=int), np.full(len(choice), -np.inf)
+    for k in range(tokens.shape[1]):
+        if k:
+            costs = tokens[:, k] > 0
+            value = (loss[:, 0] - loss[:, k]) / np.where(costs, tokens[:, k], 1.0)
+            better = costs & (value >= best_value)
+            upgrade = np.where(better, k, upgrade)
+            best_value = np.where(better, value, best_value)
+        candidate = ((k < choice) & (tokens[:, k] < chosen_tokens) & (loss[:, k] > chosen_loss)
+                     & (tokens[:, k] > cheaper_tokens))
+        cheaper = np.where(candidate, k, cheaper)
+        cheaper_tokens = np.where(candidate, tokens[:, k], cheaper_tokens)
+    return np.where(choice == 0, upgrade, cheaper)
+
+
+def _reason(j, k, names, tokens, loss) -> tuple[str, float | None]:
+    """Why a unit got option j rather than option k (see `_compared`; `tokens` and `loss` are
+    its row): its marginal value per token over the next cheaper option."""
+    if loss[0] <= 0:
         return "nothing to lose: consequence weight or defect probability is 0", None
     if j == 0:
-        upgrades = [(float((loss[u, 0] - loss[u, k]) / (tokens[u, k])), k)
-                    for k in range(1, len(names)) if tokens[u, k] > 0]
-        if not upgrades:
+        if k < 0:
             return "skipped", None
-        value, k = max(upgrades)
-        return (f"skipped: {names[k]} would save {loss[u, 0] - loss[u, k]:.3g} expected loss "
-                f"for {int(tokens[u, k]):,} tokens ({value:.2e}/token); the budget went to "
+        value = (loss[0] - loss[k]) / tokens[k]
+        return (f"skipped: {names[k]} would save {loss[0] - loss[k]:.3g} expected loss "
+                f"for {int(tokens[k]):,} tokens ({value:.2e}/token); the budget went to "
                 "units with more value per token"), None
-    cheaper = [k for k in range(j) if tokens[u, k] < tokens[u, j] and loss[u, k] > loss[u, j]]
-    k = max(cheaper, key=lambda k: (tokens[u, k], -k)) if cheaper else 0
-    extra = tokens[u, j] - tokens[u, k]
-    saved = loss[u, k] - loss[u, j]
-    value = float(saved / extra) if extra > 0 else None
+    extra = tokens[j] - tokens[k]
+    saved = loss[k] - loss[j]
+    value = saved / extra if extra > 0 else None
     per = f" ({value:.2e}/token)" if value is not None else ""
     return (f"{names[j]}: saves {saved:.3g} expected loss over {names[k]} for "
             f"{int(extra):,} more tokens{per}"), value
@@ -339,8 +383,8 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
     notes = [f"{policy}: {spent}; expected loss {expected:.3g} "
              f"(skipping everything: {skipped_all:.3g})"]
     if skipped:
-        worst = sorted(skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
-        shown = ", ".join(a.unit_id for a in worst[:5]) + (" ..." if len(worst) > 5 else "")
+        worst = heapq.nsmallest(5, skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
+        shown = ", ".join(a.unit_id for a in worst) + (" ..." if len(skipped) > 5 else "")
         notes.append(f"skipped {len(skipped)} unit(s) that would each save less per token than "
                      f"the units reviewed ({sum(a.loss_if_skipped for a in skipped):.3g} expected"
                      f" loss left unreviewed): {shown}")
