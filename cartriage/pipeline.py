@@ -33,11 +33,12 @@ class Result:
 
 def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis, Scores]:
     """Read, analyse and score the change: what allocation needs, for one change or a batch."""
-    from cartriage import analysis, intake, scoring
+    from cartriage import analysis, intake
+    from cartriage.scoring import cache
 
     change = intake.read_change(request, config)
     facts = analysis.analyze(change, config)
-    return change, facts, scoring.score(change, facts, config)
+    return change, facts, cache.score(change, facts, config)
 
 
 def plan(request: ChangeRequest, config: Config) -> Result:
