@@ -100,7 +100,7 @@ def _from_git(request: ChangeRequest) -> ChangeSet:
     span = git.resolve(repo, request.rev, request.staged, request.worktree)
     files = parse_diff(git.diff_bytes(repo, span), span.source)
     title, description = _title(git.messages(repo, span))
-    return ChangeSet(source=span.source, files=files, repo_root=repo.working_tree_dir,
+    return ChangeSet(source=span.source, files=files, repo_root=repo,
                      old_rev=span.old, new_rev=span.new, title=title, description=description)
 
 
