@@ -2,6 +2,8 @@
 
 Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one change and
 `plan_batch(changes, config, policy=None) -> BatchPlan` for many changes under one budget.
+numpy and the solver are imported inside the functions: reading a cached Plan (which imports
+`cartriage.allocation.plan`, hence this package) must not load numpy.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from cartriage.allocation import policies, solver, strategies
+from cartriage.allocation import strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
 from cartriage.allocation.model import TIERS
 from cartriage.allocation.plan import Assignment, BatchPlan, Plan
@@ -21,6 +21,9 @@ from cartriage.errors import CartriageError, ConfigError
 from cartriage.review.redact import is_secret_file
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from cartriage.allocation import policies
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
     from cartriage.scoring.scores import Scores
@@ -43,6 +46,8 @@ class StrategyTable:
     attempts: np.ndarray
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         return np.rint(prompt_tokens[:, None] * self.token_a + self.token_b)
 
     def usd(self, prompt_tokens: np.ndarray) -> np.ndarray | None:
@@ -53,6 +58,8 @@ class StrategyTable:
 
 def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
     """The strategies' cost and miss model from the configuration (USD only if asked)."""
+    import numpy as np
+
     usd = config.get("budget", "usd") is not None if usd is None else usd
     params = tuple(strategies.params(config, name) for name in strategies.NAMES)
     modules = [strategies.REGISTRY[name] for name in strategies.NAMES]
@@ -74,6 +81,10 @@ def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weigh
     """A Problem from per-unit arrays; `difficulty` is (units, 3) tier probabilities.
 
     `floor` and `ceiling` are per-unit strategy indexes: the cheapest and deepest allowed."""
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     prompt_tokens = np.asarray(prompt_tokens, dtype=float)
     difficulty = np.asarray(difficulty, dtype=float).reshape(-1, len(TIERS))
     cost = table.usd(prompt_tokens) if usd else table.tokens(prompt_tokens)
@@ -92,6 +103,8 @@ SECRET_REASON = "skipped: the file may hold secrets (.env, keys, credentials), s
 
 
 def _policy(config: Config, policy: str | None) -> str:
+    from cartriage.allocation import policies
+
     chosen = policy or config.get("review", "policy")
     if chosen not in policies.POLICIES:
         raise ConfigError(f"unknown policy {chosen!r}: use one of {', '.join(policies.POLICIES)}")
@@ -187,6 +200,10 @@ def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
 
 
 def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     caps = _budget(config)
     table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
@@ -235,6 +252,10 @@ def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float
     `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept.
 
     Vectorised over units: one step per strategy along the hulls (cheapest first)."""
+    import numpy as np
+
+    from cartriage.allocation import solver
+
     worth = problem.allowed.copy()
     if min_gain <= 0:
         return worth
@@ -263,6 +284,10 @@ def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
     A cap left out only lowers the optimum, so the larger of the two single-cap LP bounds
     remains a lower bound.
     """
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     tok_cap, usd_cap = caps
     if usd_cap is None:
         return policies.run(policy, base)
@@ -326,6 +351,8 @@ def _compared(choice: np.ndarray, tokens: np.ndarray, loss: np.ndarray) -> np.nd
     """Per unit, the option its reason compares the chosen one with: for a skipped unit the
     upgrade with the most value per token (ties: the deeper; -1: none costs tokens), for a
     reviewed one the costliest cheaper option that loses more (ties: the first; 0: none)."""
+    import numpy as np
+
     rows = np.arange(len(choice))
     chosen_tokens, chosen_loss = tokens[rows, choice], loss[rows, choice]
     upgrade, best_value = np.full(len(choice), -1), np.full(len(choice), -np.inf)
@@ -366,6 +393,8 @@ def _reason(j, k, names, tokens, loss) -> tuple[str, float | None]:
 
 def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
           label, value) -> Plan:
+    import numpy as np
+
     members = np.asarray(members, dtype=int)
     picked = choice[members]
     total_tokens = int(tokens[members, picked].sum()) if len(members) else 0
@@ -409,5 +438,10 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
                 budget_tokens=None if tok_cap is None else int(tok_cap), budget_usd=usd_cap,
                 total_tokens=total_tokens, total_usd=total_usd, expected_loss=expected,
                 notes=tuple(notes), loss_if_all_skipped=skipped_all,
-                lower_bound=result.lower_bound if label is None else None,
-                multiplier=result.multiplier, unmet_minimums=unmet, change=label)
+                lower_bound=_number(result.lower_bound) if label is None else None,
+                multiplier=_number(result.multiplier), unmet_minimums=unmet, change=label)
+
+
+def _number(value) -> float | None:
+    """A plain float (not a numpy scalar): a Plan must not need numpy to be read back."""
+    return None if value is None else float(value)
