@@ -15,7 +15,7 @@ import pickle
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cartriage
 
@@ -26,23 +26,23 @@ if TYPE_CHECKING:
     from cartriage.scoring.scores import Scores
 
 FILE = "scores-v1.sqlite"  # bump when what is stored changes shape
-MAX_ROWS = 5_000  # a Scores is a few kB per unit; beyond it the oldest written go first
+MAX_ROWS = 5_000  # entries per store file; beyond it the oldest written go first
 KEEP_ROWS = 4_000
 _SCORING = Path(__file__).resolve().parent
 
 
 def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     """`scoring.score(change, analysis, config)`, from the cache when these inputs were scored."""
-    db = _connect(change.repo_root)
+    db = connect(change.repo_root, FILE)
     try:
         key = key_of(change, analysis, config) if db is not None else ""
-        found = _get(db, key)
+        found = load(db, key)
         if found is not None:
             return found
         from cartriage.scoring.predict import score as compute
 
         scores = compute(change, analysis, config)
-        _put(db, key, scores)
+        save(db, key, scores)
         return scores
     finally:
         if db is not None:
@@ -100,7 +100,10 @@ def code_fingerprint() -> str:
     return "|".join(parts)
 
 
-def _connect(repo_root: str | None) -> sqlite3.Connection | None:
+# The store: pickles in SQLite, one file per kind of entry (the pipeline keeps plans too).
+
+def connect(repo_root: str | None, file: str) -> sqlite3.Connection | None:
+    """The store `file` under the repository's `.git/cartriage/`, or None without one."""
     if repo_root is None:
         return None
     from cartriage.analysis.fanin import cache_folder
@@ -110,34 +113,36 @@ def _connect(repo_root: str | None) -> sqlite3.Connection | None:
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / FILE, timeout=5)
-        db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, data BLOB)")
+        db = sqlite3.connect(folder / file, timeout=5)
+        db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, data BLOB)")
         return db
     except (OSError, sqlite3.Error):
-        return None  # a read-only repository: scored every time
+        return None  # a read-only repository: computed every time
 
 
-def _get(db: sqlite3.Connection | None, key: str) -> Scores | None:
+def load(db: sqlite3.Connection | None, key: str) -> Any | None:
+    """The value stored under `key`, or None (missing or unreadable)."""
     if db is None:
         return None
     try:
-        row = db.execute("SELECT data FROM scores WHERE key = ?", (key,)).fetchone()
+        row = db.execute("SELECT data FROM entries WHERE key = ?", (key,)).fetchone()
         return pickle.loads(row[0]) if row else None  # our own file under .git/, like hooks
     except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
             TypeError, ValueError):
-        return None  # unreadable: score again and overwrite
+        return None  # unreadable: computed again and overwritten
 
 
-def _put(db: sqlite3.Connection | None, key: str, scores: Scores) -> None:
+def save(db: sqlite3.Connection | None, key: str, value: Any) -> None:
+    """Store `value`; trims the oldest entries when the store outgrows MAX_ROWS."""
     if db is None:
         return
     try:
         with db:
-            db.execute("INSERT OR REPLACE INTO scores (key, data) VALUES (?, ?)",
-                       (key, pickle.dumps(scores, protocol=pickle.HIGHEST_PROTOCOL)))
-            (rows,) = db.execute("SELECT count(*) FROM scores").fetchone()
+            db.execute("INSERT OR REPLACE INTO entries (key, data) VALUES (?, ?)",
+                       (key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
+            (rows,) = db.execute("SELECT count(*) FROM entries").fetchone()
             if rows > MAX_ROWS:
-                db.execute("DELETE FROM scores WHERE rowid IN (SELECT rowid FROM scores "
+                db.execute("DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries "
                            "ORDER BY rowid LIMIT ?)", (rows - KEEP_ROWS,))
     except sqlite3.Error:
         pass
