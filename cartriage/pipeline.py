@@ -40,10 +40,11 @@ def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis,
     from cartriage import intake
 
     change = intake.read_change(request, config)
-    return (change, *_analyse(change, config))
+    return (change, *analyse(change, config))
 
 
-def _analyse(change: ChangeSet, config: Config) -> tuple[Analysis, Scores]:
+def analyse(change: ChangeSet, config: Config) -> tuple[Analysis, Scores]:
+    """Analyse and score a change already read."""
     from cartriage import analysis
     from cartriage.scoring import cache
 
@@ -69,7 +70,7 @@ def plan(request: ChangeRequest, config: Config) -> Result:
             return found
         from cartriage import allocation
 
-        facts, scores = _analyse(change, config)
+        facts, scores = analyse(change, config)
         result = Result(change=change, analysis=facts, scores=scores,
                         plan=allocation.allocate(facts, scores, config))
         cache.save(db, key, result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cartriage.intake.change import INDEX, WORKTREE
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "--full-index", "-M",
                  "--src-prefix=a/", "--dst-prefix=b/", "--submodule=short", "--unified=3")
+_RECORD = b"\0\1"  # starts each commit of `first_parent_log` (messages hold no NUL)
 _ANCESTRY = re.compile(r"^(.+?)((?:[~^]\d*)+)$")
 
 
@@ -186,12 +188,39 @@ def messages(repo, span: Range) -> list[str]:
     return [message.lstrip("\n") for message in text.split("\0")[:-1]]
 
 
-def first_parent_commits(repo, span: str) -> list[str]:
-    """The first-parent commits of A..B, oldest first (merged pull requests for a main line)."""
+def first_parent_log(repo, span: str) -> Iterator[tuple[str, str, str, bytes]]:
+    """(sha, first parent or EMPTY_TREE, message, diff) of each first-parent commit of A..B,
+    oldest first, from one `git log -p` stream read as it comes: the diff of each commit
+    against its first parent, as `diff_bytes` gives it."""
     left, right = span.split("..", 1)
     old, new = _commit(repo, left or "HEAD"), _commit(repo, right or "HEAD")
-    return git(repo, "rev-list", "--first-parent", "--reverse", f"{old}..{new}", "--") \
-        .decode().split()
+    command = ["git", "-c", "core.quotePath=false", "-c", "i18n.logOutputEncoding=UTF-8", "log",
+               "--first-parent", "--diff-merges=first-parent", "--reverse", "-p",
+               *_DIFF_OPTIONS, "--format=%x00%x01%H %P%x00%B%x00", f"{old}..{new}", "--"]
+    with subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        buffer = bytearray()
+        for chunk in iter(lambda: process.stdout.read(1 << 16), b""):
+            start = max(0, len(buffer) - 1)  # a marker may straddle two chunks
+            buffer += chunk
+            while (end := buffer.find(_RECORD, start)) >= 0:
+                record, start = bytes(buffer[:end]), 0
+                del buffer[:end + len(_RECORD)]
+                if record:
+                    yield _logged(record)
+        if buffer:
+            yield _logged(bytes(buffer))
+        error = process.stderr.read() if process.stderr else b""
+    if process.returncode != 0:
+        raise InputError(f"git log failed: {_first_line(error)}")
+
+
+def _logged(record: bytes) -> tuple[str, str, str, bytes]:
+    header, message, diff = record.split(b"\0", 2)
+    sha, *parents = header.decode().split()
+    return (sha, parents[0] if parents else EMPTY_TREE,
+            message.decode("utf-8", errors="replace"), diff.lstrip(b"\n"))
 
 
 def read_blob(repo_root: str, rev: str, path: str, blob: str | None = None) -> bytes | None:
