@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+from benchmarks.bench_plan import pick_commit  # noqa: E402
+
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
 ENV["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -72,22 +75,6 @@ def report(case: str, variant: str, samples: list[tuple[float, float, float]],
 
 def cache_folder(repo: Path) -> Path:
     return repo / git(repo, "rev-parse", "--git-common-dir").strip() / "cartriage"
-
-
-def pick_commit(repo: Path, files: int) -> str:
-    best = None
-    for line in git(repo, "log", "--first-parent", "--format=%H %P", "-300").splitlines():
-        sha, *parents = line.split()
-        if not parents:
-            continue
-        count = len(git(repo, "diff", "--name-only", parents[0], sha).split())
-        if best is None or abs(count - files) < abs(best[1] - files):
-            best = (sha, count)
-        if count == files:
-            break
-    if best is None:
-        raise SystemExit("no commit with a parent")
-    return best[0]
 
 
 def variants(args) -> list[tuple[str, Path]]:
@@ -229,7 +216,7 @@ def main() -> None:
     args = parser.parse_args()
     repo = args.repo.resolve()
     cases = args.cases.split(",")
-    sha = pick_commit(repo, args.files) if {"warm", "parent", "cold"} & set(cases) else ""
+    sha = pick_commit(repo, args.files)[0] if {"warm", "parent", "cold"} & set(cases) else ""
     tracked = len(git(repo, "ls-files").splitlines())
     print(f"repository {repo.name}: {tracked:,} files; commit {sha[:12]}; "
           f"load average {os.getloadavg()[0]:.1f}\n")

@@ -64,7 +64,8 @@ def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:
 
 
 def model_folder() -> Path:
-    """The folder `scoring.model.model_dir()` loads from, found without importing numpy."""
+    """The folder `scoring.model.model_dir()` loads from, found without importing numpy (the
+    same rule, repeated: scoring/model.py imports numpy; tests check that the two agree)."""
     override = os.environ.get("CARTRIAGE_MODEL_DIR")
     if override:
         return Path(override)
@@ -107,17 +108,10 @@ def connect(repo_root: str | None, file: str) -> sqlite3.Connection | None:
     if repo_root is None:
         return None
     from cartriage.analysis.fanin import cache_folder
+    from cartriage.analysis.store import open_sqlite
 
-    folder = cache_folder(repo_root)
-    if folder is None:
-        return None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / file, timeout=5)
-        db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, data BLOB)")
-        return db
-    except (OSError, sqlite3.Error):
-        return None  # a read-only repository: computed every time
+    return open_sqlite(cache_folder(repo_root), file,
+                       "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, data BLOB)")
 
 
 def load(db: sqlite3.Connection | None, key: str) -> Any | None:
