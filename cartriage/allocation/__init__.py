@@ -144,33 +144,38 @@ class _Units:
         return cls([], [], [], [], [], [], [], [], [])
 
     def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
+        """Append the units of one change (a column at a time: 10,000 units in a few ms)."""
         by_id = {s.unit_id: s for s in scores.units}
-        facts_by_path = {f.path: f for f in analysis.files}
+        units = analysis.units
+        scored = [by_id.get(unit.id) for unit in units]
+        if None in scored:
+            unit = units[scored.index(None)]
+            raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
+                                 "disagree")
         minimums = [rule for rule in config.rules if rule.min_strategy]
-        for unit in analysis.units:
-            score = by_id.get(unit.id)
-            if score is None:
-                raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
-                                     "disagree")
-            facts = facts_by_path.get(unit.path) if minimums else None
-            roles = facts.role_names if facts else ()
+        facts_by_path = {f.path: f for f in analysis.files} if minimums else {}
+        deepest = len(strategies.NAMES) - 1
+        for unit in units:
             floor, forced = 0, None
-            for rule in minimums:
-                if rule.matches(unit.path, roles):
-                    level = strategies.NAMES.index(rule.min_strategy)
-                    if level > floor:
-                        floor, forced = level, rule.describe()
-            self.ids.append(unit.id)
-            self.change.append(change)
-            self.prompt.append(estimate_prompt_tokens(unit))
-            probs = score.difficulty.probabilities
-            self.difficulty.append([float(probs.get(t, 0.0)) for t in TIERS])
-            self.defect.append(float(score.difficulty.defect_probability))
-            self.weight.append(float(score.consequence.expected_weight))
+            if minimums:
+                facts = facts_by_path.get(unit.path)
+                roles = facts.role_names if facts else ()
+                for rule in minimums:
+                    if rule.matches(unit.path, roles):
+                        level = strategies.NAMES.index(rule.min_strategy)
+                        if level > floor:
+                            floor, forced = level, rule.describe()
             secret = is_secret_file(unit.path)  # never sent, so never worth a token
             self.floor.append(0 if secret else floor)
             self.forced_by.append(SECRET_REASON if secret else forced)
-            self.ceiling.append(0 if secret else len(strategies.NAMES) - 1)
+            self.ceiling.append(0 if secret else deepest)
+        self.ids += [unit.id for unit in units]
+        self.change += [change] * len(units)
+        self.prompt += [estimate_prompt_tokens(unit) for unit in units]
+        self.difficulty += [[float(probs.get(t, 0.0)) for t in TIERS]
+                            for probs in (s.difficulty.probabilities for s in scored)]
+        self.defect += [float(s.difficulty.defect_probability) for s in scored]
+        self.weight += [float(s.consequence.expected_weight) for s in scored]
 
 
 def allocate(analysis: Analysis, scores: Scores, config: Config,
