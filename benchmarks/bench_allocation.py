@@ -1,4 +1,4 @@
-"""Allocation speed: 10,000 units x 4 strategies (target < 200 ms) and a 50-unit PR (< 5 ms).
+"""Allocation speed: 10,000 units x 4 strategies (target < 100 ms) and a 50-unit PR (< 5 ms).
 
 Run: python benchmarks/bench_allocation.py
 Times the consequence-aware solver on a prepared Problem and `allocate()` end to end (from
@@ -63,7 +63,7 @@ def main() -> None:
     settings = configuration.load(env={})
     table = allocation.strategy_table(settings, usd=False)
     print(f"{'case':<44}{'units':>7}{'best ms':>10}{'target':>9}")
-    for units, target, repeat in ((10_000, 200, 5), (50, 5, 50)):
+    for units, target, repeat in ((10_000, 100, 5), (50, 5, 50)):
         analysis, scores = synthetic(units)
         prompt = np.array([allocation.estimate_prompt_tokens(u) for u in analysis.units], float)
         budget = float(table.tokens(prompt)[:, 1].sum())  # a single pass for every unit

@@ -32,21 +32,103 @@ class Result:
     secrets: tuple[Finding, ...] = ()  # secrets in added lines: findings with or without a model
 
 
+PLANS = "plans-v1.sqlite"  # whole results of `plan`, next to the score cache
+_HEX = frozenset("0123456789abcdef")
+
+
 def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis, Scores]:
     """Read, analyse and score the change: what allocation needs, for one change or a batch."""
-    from cartriage import analysis, intake, scoring
+    from cartriage import intake
 
     change = intake.read_change(request, config)
+    return (change, *analyse(change, config))
+
+
+def analyse(change: ChangeSet, config: Config) -> tuple[Analysis, Scores]:
+    """Analyse and score a change already read."""
+    from cartriage import analysis
+    from cartriage.scoring import cache
+
     facts = analysis.analyze(change, config)
-    return change, facts, scoring.score(change, facts, config)
+    return facts, cache.score(change, facts, config)
 
 
 def plan(request: ChangeRequest, config: Config) -> Result:
-    """Triage and allocate: everything up to the first LLM call."""
-    from cartriage import allocation
-    from cartriage.review import secrets
+    """Triage and allocate: everything up to the first LLM call.
 
-    change, facts, scores = triage(request, config)
-    return Result(change=change, analysis=facts, scores=scores,
-                  plan=allocation.allocate(facts, scores, config),
-                  secrets=secrets.findings(change))
+    A change between two commits is planned once per configuration, code and models: the
+    result is kept in `.git/cartriage/` and served from there (see `plan_key`), so a repeated
+    plan loads neither tree-sitter, numpy nor onnxruntime."""
+    from cartriage import intake
+    from cartriage.scoring import cache
+
+    change = intake.read_change(request, config)
+    db = cache.connect(change.repo_root, PLANS) if _between_commits(change) else None
+    try:
+        key = plan_key(change, config) if db is not None else ""
+        found = cache.load(db, key)
+        if isinstance(found, Result):
+            return found
+        from cartriage import allocation
+        from cartriage.review import secrets
+
+        facts, scores = analyse(change, config)
+        result = Result(change=change, analysis=facts, scores=scores,
+                        plan=allocation.allocate(facts, scores, config),
+                        secrets=secrets.findings(change))
+        cache.save(db, key, result)
+        return result
+    finally:
+        if db is not None:
+            db.close()
+
+
+def _between_commits(change: ChangeSet) -> bool:
+    """Both sides are commits (or the empty tree), so the repository's state cannot move."""
+    return all(rev is not None and len(rev) == 40 and set(rev) <= _HEX
+               for rev in (change.old_rev, change.new_rev))
+
+
+def plan_key(change: ChangeSet, config: Config) -> str:
+    """A digest of everything a plan reads: the change (its commits name the tree the fan-in
+    index is built from), the whole configuration, the models and cartriage's own files."""
+    import hashlib
+
+    from cartriage.scoring import cache
+
+    digest = hashlib.sha256()
+    for part in (cache.models_fingerprint(), _package_fingerprint(), _prices_fingerprint(config),
+                 repr(config.sections), repr(config.strategies), repr(config.rules),
+                 repr(change)):
+        digest.update(part.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _package_fingerprint() -> str:
+    """Version, names, sizes and modification times of cartriage's code and data files."""
+    import os
+
+    import cartriage
+
+    top = os.path.dirname(os.path.abspath(cartriage.__file__))
+    parts = [cartriage.__version__]
+    for folder, subfolders, files in os.walk(top):
+        subfolders[:] = sorted(d for d in subfolders if d not in ("__pycache__", "models"))
+        for name in sorted(files):
+            if name.endswith((".py", ".toml", ".json")):
+                stat = os.stat(os.path.join(folder, name))
+                parts.append(f"{folder[len(top):]}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _prices_fingerprint(config: Config) -> str:
+    """With a dollar budget, litellm's cost map prices the plan: its location and version."""
+    if config.get("budget", "usd") is None:
+        return ""
+    from importlib import metadata
+
+    try:
+        return f"litellm {metadata.version('litellm')}"
+    except metadata.PackageNotFoundError:
+        return "no litellm"

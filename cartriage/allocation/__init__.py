@@ -2,17 +2,18 @@
 
 Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one change and
 `plan_batch(changes, config, policy=None) -> BatchPlan` for many changes under one budget.
+numpy and the solver are imported inside the functions: reading a cached Plan (which imports
+`cartriage.allocation.plan`, hence this package) must not load numpy.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from cartriage.allocation import policies, solver, strategies
+from cartriage.allocation import strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
 from cartriage.allocation.model import TIERS
 from cartriage.allocation.plan import Assignment, BatchPlan, Plan
@@ -20,6 +21,9 @@ from cartriage.errors import CartriageError, ConfigError
 from cartriage.review.redact import is_secret_file
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from cartriage.allocation import policies
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
     from cartriage.scoring.scores import Scores
@@ -42,6 +46,8 @@ class StrategyTable:
     attempts: np.ndarray
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         return np.rint(prompt_tokens[:, None] * self.token_a + self.token_b)
 
     def usd(self, prompt_tokens: np.ndarray) -> np.ndarray | None:
@@ -52,6 +58,8 @@ class StrategyTable:
 
 def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
     """The strategies' cost and miss model from the configuration (USD only if asked)."""
+    import numpy as np
+
     usd = config.get("budget", "usd") is not None if usd is None else usd
     params = tuple(strategies.params(config, name) for name in strategies.NAMES)
     modules = [strategies.REGISTRY[name] for name in strategies.NAMES]
@@ -73,6 +81,10 @@ def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weigh
     """A Problem from per-unit arrays; `difficulty` is (units, 3) tier probabilities.
 
     `floor` and `ceiling` are per-unit strategy indexes: the cheapest and deepest allowed."""
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     prompt_tokens = np.asarray(prompt_tokens, dtype=float)
     difficulty = np.asarray(difficulty, dtype=float).reshape(-1, len(TIERS))
     cost = table.usd(prompt_tokens) if usd else table.tokens(prompt_tokens)
@@ -91,6 +103,8 @@ SECRET_REASON = "skipped: the file may hold secrets (.env, keys, credentials), s
 
 
 def _policy(config: Config, policy: str | None) -> str:
+    from cartriage.allocation import policies
+
     chosen = policy or config.get("review", "policy")
     if chosen not in policies.POLICIES:
         raise ConfigError(f"unknown policy {chosen!r}: use one of {', '.join(policies.POLICIES)}")
@@ -131,35 +145,41 @@ class _Units:
         return cls([], [], [], [], [], [], [], [], [], [])
 
     def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
+        """Append the units of one change (a column at a time: 10,000 units in a few ms)."""
         by_id = {s.unit_id: s for s in scores.units}
-        facts_by_path = {f.path: f for f in analysis.files}
-        for unit in analysis.units:
-            score = by_id.get(unit.id)
-            if score is None:
-                raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
-                                     "disagree")
-            facts = facts_by_path.get(unit.path)
-            roles = facts.role_names if facts else ()
+        units = analysis.units
+        scored = [by_id.get(unit.id) for unit in units]
+        if None in scored:
+            unit = units[scored.index(None)]
+            raise CartriageError(f"no scores for unit {unit.id!r}: scoring and analysis "
+                                 "disagree")
+        minimums = [rule for rule in config.rules if rule.min_strategy]
+        facts_by_path = {f.path: f for f in analysis.files} if minimums else {}
+        deepest = len(strategies.NAMES) - 1
+        for unit in units:
             floor, forced = 0, None
-            for rule in config.rules:
-                if rule.min_strategy and rule.matches(unit.path, roles):
-                    level = strategies.NAMES.index(rule.min_strategy)
-                    if level > floor:
-                        floor, forced = level, rule.describe()
-            self.ids.append(unit.id)
-            self.change.append(change)
-            self.prompt.append(estimate_prompt_tokens(unit))
-            probs = score.difficulty.probabilities
-            self.difficulty.append([float(probs.get(t, 0.0)) for t in TIERS])
-            self.defect.append(float(score.difficulty.defect_probability))
-            self.weight.append(float(score.consequence.expected_weight))
+            if minimums:
+                facts = facts_by_path.get(unit.path)
+                roles = facts.role_names if facts else ()
+                for rule in minimums:
+                    if rule.matches(unit.path, roles):
+                        level = strategies.NAMES.index(rule.min_strategy)
+                        if level > floor:
+                            floor, forced = level, rule.describe()
             # Never sent, so never worth a token: files that may hold secrets, binary files.
             never = SECRET_REASON if is_secret_file(unit.path) else (
                 f"skipped: {unit.skip_reason}" if unit.skip_reason else "")
             self.never.append(never)
             self.floor.append(0 if never else floor)
             self.forced_by.append(None if never else forced)
-            self.ceiling.append(0 if never else len(strategies.NAMES) - 1)
+            self.ceiling.append(0 if never else deepest)
+        self.ids += [unit.id for unit in units]
+        self.change += [change] * len(units)
+        self.prompt += [estimate_prompt_tokens(unit) for unit in units]
+        self.difficulty += [[float(probs.get(t, 0.0)) for t in TIERS]
+                            for probs in (s.difficulty.probabilities for s in scored)]
+        self.defect += [float(s.difficulty.defect_probability) for s in scored]
+        self.weight += [float(s.consequence.expected_weight) for s in scored]
 
 
 def allocate(analysis: Analysis, scores: Scores, config: Config,
@@ -189,6 +209,10 @@ def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
 
 
 def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     caps = _budget(config)
     table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
@@ -215,7 +239,7 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
             None if caps[1] is None else caps[1] - dollars[rows, choice].sum())
     why = _Why(policy, caps, left, allowed, worth, dollars, min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
-    held = {units.ids[u] for u in range(n) if cut[u].any() and choice[u] == deepest[u]}
+    held = {units.ids[u] for u in np.flatnonzero(cut.any(axis=1) & (choice == deepest))}
     value = (held, min_gain, bool(cut.any()), {units.ids[u] for u in range(n) if units.never[u]})
     assignments = [
         _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result, why)
@@ -227,6 +251,8 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
                            loss, choice, result, caps, label, value))
+    if labels is None:  # one change: its plan is the whole
+        return plans, None
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
                   caps, None, value)
     return plans, total
@@ -235,19 +261,29 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
 def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float) -> np.ndarray:
     """Options worth their tokens: along each unit's lower convex hull of (tokens, expected
     loss), from its cheapest allowed option, stop at the first step that saves less than
-    `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept."""
+    `min_gain` per 1,000 tokens; deeper options are left out. Minimums are kept.
+
+    Vectorised over units: one step per strategy along the hulls (cheapest first)."""
+    import numpy as np
+
+    from cartriage.allocation import solver
+
     worth = problem.allowed.copy()
     if min_gain <= 0:
         return worth
     loss = problem.loss()
-    _, hulls = solver.frontier(tokens, loss, problem.allowed)
-    for u, hull in enumerate(hulls):
-        last = hull[0]
-        for j in hull[1:]:
-            if (loss[u, last] - loss[u, j]) * 1000 < min_gain * (tokens[u, j] - tokens[u, last]):
-                break
-            last = j
-        worth[u] &= tokens[u] <= tokens[u, last] + 1e-9
+    order, _, hull = solver.frontier_masks(tokens, loss, problem.allowed)
+    cost = np.take_along_axis(tokens, order, axis=1)
+    loss = np.take_along_axis(loss, order, axis=1)
+    rows = np.arange(len(tokens))
+    last = hull.argmax(axis=1)  # the cheapest hull option
+    going = hull.any(axis=1)
+    for j in range(1, hull.shape[1]):
+        step = going & hull[:, j] & (j > last)
+        saves = (loss[rows, last] - loss[:, j]) * 1000 >= min_gain * (cost[:, j] - cost[rows, last])
+        going &= ~step | saves
+        last = np.where(step & saves, j, last)
+    worth &= tokens <= cost[rows, last][:, None] + 1e-9
     return worth
 
 
@@ -260,6 +296,10 @@ def _run_policy(policy, base, tokens, dollars, caps) -> policies.Allocation:
     A cap left out only lowers the optimum, so the larger of the two single-cap LP bounds
     remains a lower bound.
     """
+    import numpy as np
+
+    from cartriage.allocation import policies
+
     tok_cap, usd_cap = caps
     if usd_cap is None:
         return policies.run(policy, base)
@@ -368,6 +408,8 @@ def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
 
 def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
           label, value) -> Plan:
+    import numpy as np
+
     members = np.asarray(members, dtype=int)
     picked = choice[members]
     total_tokens = int(tokens[members, picked].sum()) if len(members) else 0
@@ -386,8 +428,8 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
     details = [f"{policy}: {spent}; expected loss {expected:.3g} "
                f"(skipping everything: {skipped_all:.3g})"]
     if skipped:
-        worst = sorted(skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
-        shown = ", ".join(a.unit_id for a in worst[:5]) + (" ..." if len(worst) > 5 else "")
+        worst = heapq.nsmallest(5, skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
+        shown = ", ".join(a.unit_id for a in worst) + (" ..." if len(skipped) > 5 else "")
         details.append(f"skipped {len(skipped)} unit(s) with something to lose "
                        f"({sum(a.loss_if_skipped for a in skipped):.3g} expected loss left "
                        f"unreviewed; each unit's reason says why): {shown}")

@@ -191,16 +191,30 @@ def _fill(choice: np.ndarray, kept: np.ndarray, cost: np.ndarray, loss: np.ndarr
 
     ratio, best = candidates(index, free)
     live = np.flatnonzero(ratio > -np.inf)
-    heap = [(-float(ratio[u]), int(u), int(best[u]), int(choice[u])) for u in live]
+    heap = list(zip((-ratio[live]).tolist(), live.tolist(), best[live].tolist(),
+                    choice[live].tolist(), strict=True))
     heapq.heapify(heap)
+    # re-candidates one unit at a time: plain Python over its few options beats numpy calls
+    cost_rows, loss_rows, kept_rows = {}, {}, {}
     while heap:
         _, u, j, was = heapq.heappop(heap)
         if choice[u] != was:
             continue
-        extra = cost[u, j] - cost[u, was]
+        if u not in cost_rows:
+            cost_rows[u], loss_rows[u], kept_rows[u] = (
+                cost[u].tolist(), loss[u].tolist(), kept[u].tolist())
+        row_cost, row_loss = cost_rows[u], loss_rows[u]
+        extra = row_cost[j] - row_cost[was]
         if extra <= free + _EPS:
             free -= extra
-            choice[u] = j
-        r, b = candidates(np.array([u]), free)
-        if r[0] > -np.inf:
-            heapq.heappush(heap, (-float(r[0]), u, int(b[0]), int(choice[u])))
+            choice[u] = was = j
+        best_ratio, best_option = -np.inf, 0
+        for option, fits in enumerate(kept_rows[u]):  # as `candidates` for one unit
+            extra = row_cost[option] - row_cost[was]
+            gain = row_loss[was] - row_loss[option]
+            if fits and gain > _EPS and extra <= free + _EPS:
+                r = gain / extra if extra > 0 else np.inf
+                if r > best_ratio:
+                    best_ratio, best_option = r, option
+        if best_ratio > -np.inf:
+            heapq.heappush(heap, (-best_ratio, u, best_option, was))

@@ -12,12 +12,11 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cartriage.analysis import fanin, languages, roles, store
 from cartriage.analysis.facts import Analysis, FileFacts, RoleHit, Symbol, Unit
-from cartriage.analysis.symbols import changed_symbols, fragment_symbols, outline
 from cartriage.intake.change import WORKTREE, ChangeSet, FileChange, Hunk
 
 if TYPE_CHECKING:
+    from cartriage.analysis import roles
     from cartriage.config import Config
 
 __all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "unit_hunks", "units_for"]
@@ -30,6 +29,8 @@ NO_REPOSITORY = "no repository: analysed from the diff alone (symbols from hunks
 
 def analyze(change: ChangeSet, config: Config) -> Analysis:
     """Facts for every reviewed file of `change`, and its review units."""
+    from cartriage.analysis import fanin, store
+
     files = [f for f in change.files if not config.ignored(f.path)]
     notes: list[str] = []
     index = None
@@ -142,6 +143,8 @@ def file_summary(facts: FileFacts) -> dict[str, object]:
 # Reading the files.
 
 def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: list[str]):
+    from cartriage.analysis import fanin, languages
+
     extra = {}
     for f in files:
         lang = languages.detect(f.old_path or f.path)
@@ -163,6 +166,8 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
 
 def _outline_keys(files: list[FileChange], worktree: bool) -> list[str]:
     """Store keys ("blob:language") of the versions `_outline` may look up."""
+    from cartriage.analysis import languages
+
     keys = []
     for f in files:
         lang = languages.detect(f.path)
@@ -181,6 +186,8 @@ def _rev(rev: str) -> str:
 
 def _contents(change: ChangeSet, files: list[FileChange]):
     """(old, new) bytes per path; None where a side does not exist or cannot be read."""
+    from cartriage.analysis import fanin
+
     wanted = {}
     for f in files:
         if f.binary or f.submodule:
@@ -218,6 +225,8 @@ def _read(change: ChangeSet, file: FileChange, side: str) -> bytes | None:
 
 def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
                 has_repo: bool, cache: dict | None = None, worktree: bool = False) -> FileFacts:
+    from cartriage.analysis import languages, roles
+
     old, new = sides
     path = file.path
     lang = languages.detect(path)
@@ -279,6 +288,8 @@ def _minified(data: bytes | None) -> bool:
 
 def _outline(language, data: bytes | None, blob: str | None, cache: dict | None):
     """Outline of one version, from the on-disk cache when its blob was seen before."""
+    from cartriage.analysis.symbols import outline
+
     if data is None:
         return None
     key = f"{blob}:{language.name}" if blob and cache is not None else None
@@ -292,6 +303,9 @@ def _outline(language, data: bytes | None, blob: str | None, cache: dict | None)
 
 def _symbols(file: FileChange, lang: str, old, new, has_repo: bool, notes: list[str],
              cache: dict | None = None, worktree: bool = False):
+    from cartriage.analysis import languages
+    from cartriage.analysis.symbols import changed_symbols, fragment_symbols
+
     language = languages.get(lang)
     full = (old is not None or file.status == "added") and (
         new is not None or file.status == "deleted")
@@ -327,6 +341,8 @@ def _content(file: FileChange, old: bytes | None, new: bytes | None,
              imports: list[str], parsed: bool) -> roles.Content:
     """What role patterns search: the file's head (markers, headers), the changed lines, and
     for files not parsed as code (SQL, YAML, ...) their text up to TEXT_BYTES."""
+    from cartriage.analysis import roles
+
     segments = []
     current = new if new is not None else old
     if current is not None:
@@ -341,6 +357,8 @@ def _content(file: FileChange, old: bytes | None, new: bytes | None,
 
 
 def _core(fan_in: int, percentile: float, indexed: int, status: str) -> list[RoleHit]:
+    from cartriage.analysis import roles
+
     catalogue = roles.catalogue()
     if fan_in >= catalogue.core_min_fan_in and percentile >= catalogue.core_percentile:
         where = "files still importing it" if status == "deleted" else "other files"

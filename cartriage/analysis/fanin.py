@@ -115,6 +115,7 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
     return index
 
 
+@functools.lru_cache(maxsize=65_536)  # a batch lists the same paths for every commit
 def _language(path: str) -> str | None:
     return languages.detect(path) or _EMBEDDED.get(posixpath.splitext(path)[1].lower())
 
@@ -304,16 +305,30 @@ def _cache_path(repo_root: str) -> Path | None:
     return folder / CACHE_FILE if folder else None
 
 
+_LOADED: dict[Path, tuple[tuple[int, int], dict]] = {}  # the imports cache, per file, read once
+
+
 def _load(path: Path | None) -> dict:
-    if path is None or not path.is_file():
+    """The imports cache; kept in memory between builds (`plan --batch`) while the file is the
+    one this process last read or wrote."""
+    if path is None:
         return {}
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    signature = (stat.st_mtime_ns, stat.st_size)
+    if path in _LOADED and _LOADED[path][0] == signature:
+        return _LOADED[path][1]
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return {}
-    return data.get("entries", {})
+    entries = data.get("entries", {})
+    _LOADED[path] = (signature, entries)
+    return entries
 
 
 def _save(path: Path | None, cache: dict, current: set[str]) -> None:
@@ -323,6 +338,11 @@ def _save(path: Path | None, cache: dict, current: set[str]) -> None:
     if len(cache) > 4 * max(len(current), 1000):
         cache = {k: v for k, v in cache.items() if k in current}
     write_json(path, {"version": CACHE_VERSION, "entries": cache})
+    try:
+        stat = path.stat()
+    except OSError:
+        return
+    _LOADED[path] = ((stat.st_mtime_ns, stat.st_size), cache)
 
 
 # Resolving imports to files.
@@ -339,51 +359,82 @@ def _module_keys(path: str, lang: str) -> list[str]:
     return languages.get(lang).module.module_keys(path)
 
 
+@dataclass
+class _Resolved:
+    """The last resolution, reused while the set of files is the same (`plan --batch` walks
+    commits that mostly edit files): each importer's edges, by its imports as extracted."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    table: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    edges: dict[str, tuple[list, list[tuple[str, tuple[str, ...]]]]] = field(default_factory=dict)
+
+
+_LAST = _Resolved()
+
+
 def resolve(files: dict[str, str], imports: dict[str, list], extra: dict[str, str]) -> Index:
     """Join every file's imports to the files they name."""
+    everything = {**files, **extra}
+    if everything != _LAST.files:
+        _LAST.files, _LAST.table, _LAST.edges = everything, _table(everything), {}
+    index = Index(files=everything)
+    importers: dict[str, set[str]] = defaultdict(set)
+    symbols: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    edges: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for importer, found in imports.items():
+        known = _LAST.edges.get(importer)
+        if known is None or known[0] != found:
+            known = (found, _edges(_LAST.table, importer, files[importer], found))
+            _LAST.edges[importer] = known
+        if known[1]:
+            edges[importer] = known[1]
+        for path, names in known[1]:
+            importers[path].add(importer)
+            for name in names:
+                if name != "*":
+                    symbols[path][name].add(importer)
+    index.importers = dict(importers)
+    index.symbols = {k: dict(v) for k, v in symbols.items()}
+    index.via_package = _through_packages(edges, importers)
+    return index
+
+
+def _table(files: dict[str, str]) -> dict[tuple[str, str], list[str]]:
+    """Module keys (and their suffixes) to the files that define them, per language family."""
     table: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for path, lang in {**files, **extra}.items():
+    for path, lang in files.items():
         family = _family(lang)
         for key in _module_keys(path, lang):
             parts = key.split("/")
             for i in range(len(parts)):
                 table[(family, "/".join(parts[i:]))].append(path)
-    index = Index(files={**files, **extra})
-    importers: dict[str, set[str]] = defaultdict(set)
-    symbols: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    edges: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
-    for importer, found in imports.items():
-        lang = files[importer]
-        module = languages.get("typescript" if lang in _EMBEDDED.values() else lang).module
-        family = _family(lang)
-        separator = getattr(module, "SUBMODULE_SEPARATOR", None)
-        for spec, names in found:
-            names = tuple(names)
-            if separator:
-                plain = []
-                for name in names:
-                    joined = spec + name if spec.endswith(".") else f"{spec}{separator}{name}"
-                    target = _first(table, family, module.import_keys(joined, importer), importer)
-                    if target:
-                        for path in target:
-                            importers[path].add(importer)
-                            edges[importer].append((path, ()))
-                    else:
-                        plain.append(name)
-                if names and not plain:
-                    continue
-                names = tuple(plain)
-            target = _first(table, family, module.import_keys(spec, importer), importer)
-            for path in target or ():
-                importers[path].add(importer)
-                edges[importer].append((path, names))
-                for name in names:
-                    if name != "*":
-                        symbols[path][name].add(importer)
-    index.importers = dict(importers)
-    index.symbols = {k: dict(v) for k, v in symbols.items()}
-    index.via_package = _through_packages(edges, importers)
-    return index
+    return table
+
+
+def _edges(table, importer: str, lang: str, found: list) -> list[tuple[str, tuple[str, ...]]]:
+    """The files one importer's imports name, each with the names imported from it (a name
+    resolved to a submodule is an edge of its own, with no names)."""
+    module = languages.get("typescript" if lang in _EMBEDDED.values() else lang).module
+    family = _family(lang)
+    separator = getattr(module, "SUBMODULE_SEPARATOR", None)
+    edges: list[tuple[str, tuple[str, ...]]] = []
+    for spec, names in found:
+        names = tuple(names)
+        if separator:
+            plain = []
+            for name in names:
+                joined = spec + name if spec.endswith(".") else f"{spec}{separator}{name}"
+                target = _first(table, family, module.import_keys(joined, importer), importer)
+                if target:
+                    edges.extend((path, ()) for path in target)
+                else:
+                    plain.append(name)
+            if names and not plain:
+                continue
+            names = tuple(plain)
+        target = _first(table, family, module.import_keys(spec, importer), importer)
+        edges.extend((path, names) for path in target or ())
+    return edges
 
 
 def _first(table, family: str, candidates: list[str], importer: str) -> list[str] | None:

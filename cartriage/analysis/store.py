@@ -21,15 +21,22 @@ KEEP_ROWS = 40_000
 
 def connect(folder: Path | None) -> sqlite3.Connection | None:
     """The store under `folder` (`.git/cartriage/`), or None when it cannot be opened."""
+    return open_sqlite(folder, FILE,
+                       "CREATE TABLE IF NOT EXISTS outline (key TEXT PRIMARY KEY, data TEXT)")
+
+
+def open_sqlite(folder: Path | None, file: str, schema: str) -> sqlite3.Connection | None:
+    """The SQLite file `file` under `folder`, created with `schema` if new; None when it cannot
+    be opened (a read-only repository: everything works, nothing is cached)."""
     if folder is None:
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / FILE, timeout=5)
-        db.execute("CREATE TABLE IF NOT EXISTS outline (key TEXT PRIMARY KEY, data TEXT)")
+        db = sqlite3.connect(folder / file, timeout=5)
+        db.execute(schema)
         return db
     except (OSError, sqlite3.Error):
-        return None  # a read-only repository: everything works, nothing is cached
+        return None
 
 
 def encode(result: Outline) -> str:

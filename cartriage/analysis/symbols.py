@@ -7,6 +7,7 @@ with a diff alone each hunk's old and new fragments are parsed, and the hunk hea
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass, field, replace
 
@@ -181,17 +182,32 @@ def changed_symbols(file: FileChange, old: Outline | None, new: Outline | None) 
 
 
 def _innermost(defs: list[Definition], lines: list[int]) -> set[str]:
-    names = set()
-    for line in lines:
-        best = None
-        for d in defs:
-            if d.start <= line <= d.end and (  # on a tie (one-line class and method) the
-                best is None or d.end - d.start <= best.end - best.start  # inner one, later
-            ):
-                best = d
-        if best is not None:
-            names.add(best.name)
-    return names
+    return {d.name for d in _innermost_each(defs, lines) if d is not None}
+
+
+def _innermost_each(defs: list[Definition], lines: list[int]) -> list[Definition | None]:
+    """For each line, the narrowest definition containing it (None outside all of them); on a tie
+    (a one-line class and its method) the later one in `defs`.
+
+    One sweep over the lines in order with a heap of the definitions started so far, keyed by
+    span: O((lines + defs) log defs), where testing every definition per line is quadratic.
+    """
+    by_start = sorted(range(len(defs)), key=lambda i: defs[i].start)
+    order = sorted(range(len(lines)), key=lines.__getitem__)
+    found: list[Definition | None] = [None] * len(lines)
+    started: list[tuple[int, int]] = []
+    next_def = 0
+    for position in order:
+        line = lines[position]
+        while next_def < len(by_start) and defs[by_start[next_def]].start <= line:
+            i = by_start[next_def]
+            heapq.heappush(started, (defs[i].end - defs[i].start, -i))
+            next_def += 1
+        while started and defs[-started[0][1]].end < line:  # ended: never contains a later line
+            heapq.heappop(started)
+        if started:
+            found[position] = defs[-started[0][1]]
+    return found
 
 
 def _classify(old_defs: list[Definition], new_defs: list[Definition],
@@ -314,8 +330,8 @@ def fragment_symbols(language: Language, file: FileChange) -> tuple[list[Symbol]
         (old_defs, removed), (new_defs, added) = sides["old"], sides["new"]
         touched = _innermost(old_defs, removed) | _innermost(new_defs, added)
         symbols = _classify(old_defs, new_defs, touched)
-        outside = any(not any(d.start <= n <= d.end for d in old_defs) for n in removed) or any(
-            not any(d.start <= n <= d.end for d in new_defs) for n in added)
+        outside = None in _innermost_each(old_defs, removed) or None in _innermost_each(
+            new_defs, added)
         if section is not None and outside and section.name not in {s.name for s in symbols}:
             symbols.append(Symbol(section.name, section.kind, "modified", section.public))
         for symbol in symbols:

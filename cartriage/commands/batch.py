@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cartriage.commands import common
 from cartriage.errors import InputError, UsageError
 
 
 def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
     from cartriage import allocation, intake, pipeline
-    from cartriage.intake import git
     from cartriage.report import batch as batch_report
 
     if any(inputs.get(k) for k in ("rev", "staged", "worktree", "diff")):
@@ -16,13 +17,15 @@ def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
                          "or --diff with it")
     if ".." not in span:
         span = f"{span}..HEAD"
-    repository = git.open_repo(repo)
-    commits = git.first_parent_commits(repository, span)
-    if not commits:
+    results = []
+    for change in intake.first_parent_changes(repo, span, config):  # one `git log -p` stream
+        facts, scores = pipeline.analyse(change, config)
+        # the report needs the title and the number of files: the diff text is let go
+        results.append((replace(change, files=tuple(replace(f, hunks=()) for f in change.files)),
+                        facts, scores))
+    if not results:
         raise InputError(f"--batch {span}: the range has no commits")
-    results = [pipeline.triage(intake.ChangeRequest(repo=repo, rev=f"{sha}^!"), config)
-               for sha in commits]
-    plan = allocation.plan_batch([(sha[:12], facts, scores) for sha, (_, facts, scores)
-                                  in zip(commits, results, strict=True)], config)
+    plan = allocation.plan_batch([(change.new_rev[:12], facts, scores)
+                                  for change, facts, scores in results], config)
     common.write(batch_report.render(span, results, plan, fmt), output)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -14,8 +15,8 @@ from cartriage.intake.diff import parse_diff
 if TYPE_CHECKING:
     from cartriage.config import Config
 
-__all__ = ["ChangeRequest", "ChangeSet", "FileChange", "parse_diff", "read_blob", "read_change",
-           "set_aside_ignored"]
+__all__ = ["ChangeRequest", "ChangeSet", "FileChange", "first_parent_changes", "parse_diff",
+           "read_blob", "read_change", "set_aside_ignored"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,22 @@ def _from_git(request: ChangeRequest) -> ChangeSet:
     span = git.resolve(repo, request.rev, request.staged, request.worktree)
     files = parse_diff(git.diff_bytes(repo, span), span.source)
     title, description = _title(git.messages(repo, span))
-    return ChangeSet(source=span.source, files=files, repo_root=repo.working_tree_dir,
+    return ChangeSet(source=span.source, files=files, repo_root=repo,
                      old_rev=span.old, new_rev=span.new, title=title, description=description)
+
+
+def first_parent_changes(repo: Path, span: str, config: Config) -> Iterator[ChangeSet]:
+    """Each first-parent commit of A..B as `read_change` reads `SHA^!`, oldest first, from one
+    `git log -p` stream (for `plan --batch`)."""
+    from cartriage.intake import git
+
+    root = git.open_repo(repo)
+    for sha, parent, message, diff in git.first_parent_log(root, span):
+        source = f"{sha} (one commit)"
+        title, description = _title([message])
+        change = ChangeSet(source=source, files=parse_diff(diff, source), repo_root=root,
+                           old_rev=parent, new_rev=sha, title=title, description=description)
+        yield set_aside_ignored(change, config)
 
 
 def _title(messages: list[str]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from analysis_support import diff_only, file_change, fixture
 
-import cartriage.analysis as analysis_package
+import cartriage.analysis.symbols as symbols_module
 from cartriage import config as configuration
 from cartriage.analysis import NO_REPOSITORY, analyze, fanin, file_summary, store, units_for
 from cartriage.intake import ChangeRequest, read_change
@@ -147,7 +147,7 @@ def test_second_run_uses_the_cache(repo, tmp_path, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(analysis_package, "outline", no_parsing)
+    monkeypatch.setattr(symbols_module, "outline", no_parsing)  # analyze imports it when used
     again = analyze(change, config)  # every outline comes from the store
     assert any("(0 parsed, the rest cached)" in n for n in again.notes)
     assert again.files == first.files

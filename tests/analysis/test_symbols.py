@@ -122,3 +122,36 @@ def test_one_line_class_and_method_name_the_method():
                          "export class Box { open(x, y) { return x; } }\n")
     symbols, _, _ = fragment_symbols(languages.get("javascript"), change)
     assert [(s.name, s.signature_changed) for s in symbols] == [("Box.open", True)]
+
+
+def _innermost_by_scan(defs, line):
+    best = None
+    for d in defs:
+        if d.start <= line <= d.end and (best is None or d.end - d.start <= best.end - best.start):
+            best = d
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_innermost_matches_a_scan_of_every_definition(seed):
+    import random
+
+    from cartriage.analysis.symbols import Definition, _innermost_each
+
+    rng = random.Random(seed)
+    defs = []
+    for i in range(rng.randint(0, 40)):
+        start = rng.randint(1, 120)
+        defs.append(Definition(f"d{i}", "function", start, start + rng.choice([0, 0, 1, 5, 30]),
+                               True, ""))
+    defs.sort(key=lambda d: (d.start, -d.end))
+    lines = [rng.randint(0, 160) for _ in range(rng.randint(0, 60))]
+    assert _innermost_each(defs, lines) == [_innermost_by_scan(defs, n) for n in lines]
+
+
+def test_a_large_new_file_names_every_definition():
+    body = "".join(f"class C{i}:\n    def m(self, x):\n        return x + {i}\n\n"
+                   for i in range(3000))
+    symbols = _full("big.py", None, body)
+    assert len(symbols) == 6000
+    assert symbols["C2999.m"].change == "added"

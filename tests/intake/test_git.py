@@ -176,3 +176,28 @@ def test_submodule_bump(repo, tmp_path: Path):
     repo.commit("bump the library")
     files = by_path(change_of(repo, rev="HEAD~1"))
     assert files["vendored/lib"].submodule and files["vendored/lib"].status == "modified"
+
+
+def test_first_parent_changes_read_each_commit_as_its_own_range(repo):
+    from cartriage.intake import first_parent_changes
+
+    root = repo.commit("root", {"app/a.py": "x = 1\n"})
+    repo.commit("edit a", {"app/a.py": "x = 2\n", "app/b.py": "y = 1\n"})
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.commit("topic work", {"app/c.py": "z = 1\n", "app/b.py": "y = 2\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("main work", {"app/d.py": "w = 1\n"})
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge topic\n\nWith a body.", "topic")
+    repo.commit("empty")
+    repo.commit("rename", {"app/e.py": "w = 1\n"})
+    repo.git("rm", "-q", "app/d.py")
+    repo.commit("delete d")
+    settings = configuration.load(cwd=repo.path, env={})
+    streamed = list(first_parent_changes(repo.path, f"{root}..HEAD", settings))
+    shas = repo.git("rev-list", "--first-parent", "--reverse", f"{root}..HEAD").split()
+    assert [c.new_rev for c in streamed] == shas and len(shas) == 6
+    for change, sha in zip(streamed, shas, strict=True):
+        assert change == read_change(ChangeRequest(repo=repo.path, rev=f"{sha}^!"), settings)
+    merge = streamed[2]
+    assert merge.title == "Merge topic" and {f.path for f in merge.files} == {"app/b.py",
+                                                                               "app/c.py"}

@@ -1,0 +1,142 @@
+"""Scores cached on disk, so that scoring a change seen before loads neither numpy nor onnxruntime.
+
+`score(change, analysis, config)` wraps `scoring.score` from the outside. The key covers all it
+reads: the change and its analysis (every unit's content, roles, fan-in), the configuration's
+[weights] and [[rules]], the model folder's files (so a retrained model misses) and the scoring
+code itself. Entries live in SQLite next to the outline store (`.git/cartriage/`); a change
+without a repository, or a repository that cannot be written, is scored every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cartriage
+
+if TYPE_CHECKING:
+    from cartriage.analysis.facts import Analysis
+    from cartriage.config import Config
+    from cartriage.intake.change import ChangeSet
+    from cartriage.scoring.scores import Scores
+
+FILE = "scores-v1.sqlite"  # bump when what is stored changes shape
+MAX_ROWS = 5_000  # entries per store file; beyond it the oldest written go first
+KEEP_ROWS = 4_000
+_SCORING = Path(__file__).resolve().parent
+
+
+def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
+    """`scoring.score(change, analysis, config)`, from the cache when these inputs were scored."""
+    db = connect(change.repo_root, FILE)
+    try:
+        key = key_of(change, analysis, config) if db is not None else ""
+        found = load(db, key)
+        if found is not None:
+            return found
+        from cartriage.scoring.predict import score as compute
+
+        scores = compute(change, analysis, config)
+        save(db, key, scores)
+        return scores
+    finally:
+        if db is not None:
+            db.close()
+
+
+def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:
+    """A digest of everything `scoring.score` reads (dataclass reprs are exact and ordered).
+
+    The analysis's notes are left out: they say how it was computed (e.g. how many files the
+    fan-in index parsed this time), which differs between runs and is not scored."""
+    digest = hashlib.sha256()
+    for part in (cartriage.__version__, models_fingerprint(), code_fingerprint(),
+                 repr(config.sections.get("weights")), repr(config.rules), repr(change),
+                 repr(replace(analysis, notes=()))):
+        digest.update(part.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def model_folder() -> Path:
+    """The folder `scoring.model.model_dir()` loads from, found without importing numpy (the
+    same rule, repeated: scoring/model.py imports numpy; tests check that the two agree)."""
+    override = os.environ.get("CARTRIAGE_MODEL_DIR")
+    if override:
+        return Path(override)
+    package = Path(cartriage.__file__).resolve().parent
+    shipped = package / "models"
+    return shipped if shipped.is_dir() else package.parent / "models"
+
+
+def models_fingerprint() -> str:
+    """A digest of the model folder's files by content: retraining changes it."""
+    digest = hashlib.sha256()
+    folder = model_folder()
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return "no models"
+    for name in names:
+        try:
+            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+        except OSError:  # a folder, or unreadable: loading the model will say so
+            digest.update(name.encode() + b"\0?")
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """Names, sizes and modification times of the scoring code: an edited feature extractor
+    invalidates the cache even before the models are retrained."""
+    parts = []
+    for entry in sorted(os.scandir(_SCORING), key=lambda e: e.name):
+        if entry.name.endswith(".py"):
+            stat = entry.stat()
+            parts.append(f"{entry.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+# The store: pickles in SQLite, one file per kind of entry (the pipeline keeps plans too).
+
+def connect(repo_root: str | None, file: str) -> sqlite3.Connection | None:
+    """The store `file` under the repository's `.git/cartriage/`, or None without one."""
+    if repo_root is None:
+        return None
+    from cartriage.analysis.fanin import cache_folder
+    from cartriage.analysis.store import open_sqlite
+
+    return open_sqlite(cache_folder(repo_root), file,
+                       "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, data BLOB)")
+
+
+def load(db: sqlite3.Connection | None, key: str) -> Any | None:
+    """The value stored under `key`, or None (missing or unreadable)."""
+    if db is None:
+        return None
+    try:
+        row = db.execute("SELECT data FROM entries WHERE key = ?", (key,)).fetchone()
+        return pickle.loads(row[0]) if row else None  # our own file under .git/, like hooks
+    except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            TypeError, ValueError):
+        return None  # unreadable: computed again and overwritten
+
+
+def save(db: sqlite3.Connection | None, key: str, value: Any) -> None:
+    """Store `value`; trims the oldest entries when the store outgrows MAX_ROWS."""
+    if db is None:
+        return
+    try:
+        with db:
+            db.execute("INSERT OR REPLACE INTO entries (key, data) VALUES (?, ?)",
+                       (key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
+            (rows,) = db.execute("SELECT count(*) FROM entries").fetchone()
+            if rows > MAX_ROWS:
+                db.execute("DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries "
+                           "ORDER BY rowid LIMIT ?)", (rows - KEEP_ROWS,))
+    except sqlite3.Error:
+        pass

@@ -1,0 +1,31 @@
+"""`cartriage --version` is answered before the command line (typer) is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from cartriage import __version__
+
+ONLY_VERSION = """
+import sys
+sys.argv = ["cartriage", "--version"]
+from cartriage.__main__ import main
+main()
+print(sorted(m for m in ("typer", "cartriage.cli") if m in sys.modules))
+"""
+
+
+def test_version_alone_does_not_load_the_command_line():
+    done = subprocess.run([sys.executable, "-c", ONLY_VERSION], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == [f"cartriage {__version__}", "[]"]
+
+
+def test_anything_else_goes_to_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "cartriage", "--version", "--help"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == f"cartriage {__version__}"
+    done = subprocess.run([sys.executable, "-m", "cartriage", "plan", "--format", "nope"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "unknown --format 'nope'" in done.stderr
