@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cartriage import calibration
 from cartriage.allocation import policies, solver, strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
 from cartriage.allocation.model import TIERS
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from cartriage.config import Config
     from cartriage.scoring.scores import Scores
 
-__all__ = ["allocate", "plan_batch", "estimate_prompt_tokens", "StrategyTable",
+__all__ = ["allocate", "plan_batch", "budget_caps", "estimate_prompt_tokens", "StrategyTable",
            "strategy_table", "build_problem"]
 
 
@@ -40,6 +41,7 @@ class StrategyTable:
     usd_b: np.ndarray | None
     miss_tier: np.ndarray  # (strategies, 3): P(miss | strategy, tier low/medium/high)
     attempts: np.ndarray
+    miss_source: str | None = None  # the calibration the misses were measured in, if any
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
         return np.rint(prompt_tokens[:, None] * self.token_a + self.token_b)
@@ -63,9 +65,14 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
         prices = {m: model_prices(m) for cs in calls for m in {c.model for c in cs}}
         usd_b = np.array([sum(call_usd(c, 0, prices) for c in cs) for cs in calls])
         usd_a = np.array([sum(call_usd(c, 1, prices) for c in cs) for cs in calls]) - usd_b
-    miss = np.array([m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)])
+    miss = [m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)]
+    measured = calibration.configured(config)
+    if measured is not None:  # the user's model, measured, instead of the documented model
+        miss = [measured.miss_by_tier(n, m) for n, m in zip(strategies.NAMES, miss, strict=True)]
     attempts = np.array([m.attempts(p) for m, p in zip(modules, params, strict=True)])
-    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b, miss, attempts)
+    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b,
+                         np.array(miss), attempts,
+                         measured.describe() if measured is not None else None)
 
 
 def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weight, floor,
@@ -97,7 +104,7 @@ def _policy(config: Config, policy: str | None) -> str:
     return chosen
 
 
-def _budget(config: Config) -> tuple[float | None, float | None]:
+def budget_caps(config: Config) -> tuple[float | None, float | None]:
     """(token cap, USD cap); None: no cap on that axis.
 
     Both caps hold when both are configured. A dollar budget replaces the built-in default
@@ -185,7 +192,7 @@ def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
 
 
 def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | None = None):
-    caps = _budget(config)
+    caps = budget_caps(config)
     table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
     prompt = np.asarray(units.prompt, dtype=float)
@@ -221,6 +228,9 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
                            loss, choice, result, caps, label, value))
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
                   caps, None, value)
+    if table.miss_source:
+        plans = [replace(p, notes=(*p.notes, table.miss_source)) for p in plans]
+        total = replace(total, notes=(*total.notes, table.miss_source))
     return plans, total
 
 
