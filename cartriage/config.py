@@ -108,7 +108,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "model": Key("str", OPTIONAL, "default litellm model, e.g. openai/gpt-4o-mini"),
         "api_base": Key("str", OPTIONAL, "base URL of the endpoint (ollama, vLLM, any proxy)"),
         "api_key_env": Key("str", OPTIONAL, "environment variable that holds the API key"),
-        "timeout": Key("float", 60.0, "seconds before one call is abandoned", minimum=0),
+        "timeout": Key("float", 60.0, "seconds before one call is abandoned (unset: 600 for a "
+                       "model on this machine: loopback api_base, ollama, lm_studio, llamafile)",
+                       minimum=0),
         "retries": Key("int", 2, "retries on 429 and 5xx, with backoff", minimum=0),
         "max_concurrency": Key("int", 4, "LLM calls in flight at once", minimum=1),
         "cache": Key("bool", True, "reuse responses cached on disk for identical prompts"),
