@@ -10,6 +10,8 @@ import pytest
 from llm_server import LLMServer, Reply, finding, findings, prompt_text
 from test_cli import cartriage, err, out
 
+from cartriage.errors import InputError
+
 FILES = {
     "app/orders.py": (
         "AUDIT = FLAG\n# Stock reservations.\n#\n# Orders take stock.\n#\n"
@@ -177,3 +179,32 @@ def test_no_model_is_an_error_not_a_silent_pass(project, tmp_path):
     done = cartriage("calibrate", f"{base}..HEAD", cwd=repo.path,
                      env={"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "OPENAI_API_KEY": ""})
     assert done.returncode == 2 and "no LLM configured" in err(done)
+
+
+def test_calibrate_on_change_records(tmp_path, server, env, monkeypatch, capsys):
+    from cartriage.commands import calibrate as command
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    records = []
+    for number, (path, text) in enumerate(FILES.items()):
+        lines = text.splitlines()
+        diff = (f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n"
+                f"+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n"
+                + "".join(f"+{line}\n" for line in lines))
+        records.append({"id": f"shop@{number}", "title": f"Add {path}", "diff": diff})
+    data = tmp_path / "changes.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert command.run(rev=None, data=str(data), repo=tmp_path, config=None, budget=None,
+                       model="openai/test-model", units=3, strategies="single", clean=0.0,
+                       seed=1, out=tmp_path / "cal.json", no_cache=False, fmt="text",
+                       output=None, quiet=True) == 0
+    text = capsys.readouterr().out
+    assert "3 units (3 with an injected defect, 0 clean)" in text
+    assert re.search(r"single\s+all\s+0/3\s+0%", text)
+    assert json.loads((tmp_path / "cal.json").read_text())["strategies"]["single"]["miss"] == 1.0
+    data.write_text('{"id": "x", "diff": 3}\n')
+    with pytest.raises(InputError, match="field 'diff' must be a string"):
+        command.run(rev=None, data=str(data), repo=tmp_path, config=None, budget=None,
+                    model="openai/test-model", units=3, strategies="single", clean=0.0, seed=1,
+                    out=None, no_cache=False, fmt="text", output=None, quiet=True)
