@@ -166,9 +166,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, help="[llm] timeout (default: cartriage's)")
     parser.add_argument("--max-output", type=int, default=384)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--work", type=Path, help="work folder (reuse: its response cache makes "
+                        "a rerun free)")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="cartriage-local-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="cartriage-local-"))
+    work.mkdir(parents=True, exist_ok=True)
     server = None
     if args.api_base:
         api_base = args.api_base
@@ -181,7 +184,8 @@ def main() -> None:
         api_base = f"http://127.0.0.1:{args.port}/v1"
         model_note = f"{model.name} (sha256 checked)"
     clone = work / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    if not clone.is_dir():
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     (work / "local.toml").write_text(config_text(api_base, args.timeout, args.max_output))
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
            "CARTRIAGE_LOG_DB": str(work / "logs.db"), "CARTRIAGE_CACHE_DIR": str(work / "cache")}
@@ -196,11 +200,13 @@ def main() -> None:
             if done.returncode in (0, 1):
                 document = json.loads(done.stdout)
                 review = document["review"]
-                entry.update(calls=review["calls"], findings=len(document["findings"]),
+                entry.update(calls=sum(u["calls"] for u in review["units"]),
+                             findings=len(document["findings"]),
                              prompt_tokens=review["prompt_tokens"],
                              completion_tokens=review["completion_tokens"],
-                             planned_tokens=review["planned_tokens"],
-                             units=[(u["unit_id"], u["strategy"], u["status"], u["reason"])
+                             planned_tokens=sum(a["est_tokens"]
+                                                for a in document["plan"]["assignments"]),
+                             units=[(u["unit_id"], u["status"], u["reason"])
                                     for u in review["units"]])
             else:
                 entry["error"] = done.stderr.decode(errors="replace").strip()[-300:]
