@@ -74,14 +74,6 @@ def server():
         yield running
 
 
-@pytest.fixture
-def env(tmp_path, server):
-    return {"CARTRIAGE_LLM__API_BASE": server.url, "CARTRIAGE_LLM__TIMEOUT": "5",
-            "CARTRIAGE_LLM__BACKOFF": "0.01", "CARTRIAGE_CACHE_DIR": str(tmp_path / "cache"),
-            "CARTRIAGE_LOG_DB": str(tmp_path / "logs.db"),
-            "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
-
-
 def calibrate(project, env, *args):
     repo, base = project
     return cartriage("calibrate", f"{base}..HEAD", "--model", "openai/test-model", "--units",
