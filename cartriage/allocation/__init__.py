@@ -68,7 +68,7 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
     miss = [m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)]
     measured = calibration.configured(config)
     if measured is not None:  # the user's model, measured, instead of the documented model
-        miss = [measured.miss_by_tier(n, m) for n, m in zip(strategies.NAMES, miss, strict=True)]
+        miss = measured.misses(strategies.NAMES, miss)
     attempts = np.array([m.attempts(p) for m, p in zip(modules, params, strict=True)])
     return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b,
                          np.array(miss), attempts,

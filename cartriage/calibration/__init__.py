@@ -6,7 +6,7 @@ file, or `cartriage-calibration.json` found at the project root), the allocator 
 probabilities from it instead of the documented model in `allocation/model.py`.
 
 Contract: `load(path) -> Calibration`, `configured(config) -> Calibration | None`,
-`Calibration.miss_by_tier(name, default)`; measuring is `measure.measure(...)`, injecting
+`Calibration.misses(names, modelled)`; measuring is `measure.measure(...)`, injecting
 `inject.candidates(...)` / `inject.inject(...)`.
 """
 
@@ -47,20 +47,33 @@ class Calibration:
     units: int
     strategies: dict[str, StrategyMiss]
 
-    def miss_by_tier(self, name: str,
-                     default: tuple[float, float, float]) -> tuple[float, float, float]:
-        """(low, medium, high) miss of `name`: a tier's own measure, else the strategy's overall
-        measure, clipped to [0.01, 0.99]; `default` for a strategy that was not measured."""
-        measured = self.strategies.get(name)
-        if measured is None:
-            return default
-        return tuple(_clip(measured.by_tier.get(t, (measured.miss, 0))[0]) for t in TIERS)
+    def misses(self, names: tuple[str, ...], modelled: list[tuple[float, float, float]]
+               ) -> list[tuple[float, float, float]]:
+        """(low, medium, high) miss per strategy in `names` (cheapest first), given the
+        modelled ones. A measured strategy: each tier's own measure, else its overall measure.
+        An unmeasured one (other than skip): the model's number scaled by measured / modelled of
+        the nearest measured strategy, so that it is neither trusted blindly nor dropped. Every
+        measure is clipped to [0.01, 0.99]."""
+        measured = {n: tuple(_clip(m.by_tier.get(t, (m.miss, 0))[0]) for t in TIERS)
+                    for n, m in self.strategies.items() if n in names}
+        out = []
+        for index, name in enumerate(names):
+            if name in measured or name == "skip" or not measured:
+                out.append(measured.get(name, modelled[index]))
+                continue
+            nearest = min(measured, key=lambda m: (abs(names.index(m) - index), -names.index(m)))
+            reference = modelled[names.index(nearest)]
+            out.append(tuple(
+                _clip(modelled[index][t] * measured[nearest][t] / reference[t])
+                if reference[t] > 0 else measured[nearest][t] for t in range(len(TIERS))))
+        return out
 
     def describe(self) -> str:
         names = ", ".join(f"{n} {1 - m.miss:.0%} caught of {m.injected}"
                           for n, m in self.strategies.items())
         return (f"miss probabilities measured by `cartriage calibrate` in {self.path} "
-                f"(model {self.model}, {self.units} units, {self.created}): {names}")
+                f"(model {self.model}, {self.units} units, {self.created}): {names}; "
+                "unmeasured strategies scaled from the nearest measured one")
 
 
 def _clip(value: float) -> float:

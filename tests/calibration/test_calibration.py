@@ -70,8 +70,17 @@ def test_measured_misses_replace_the_model_per_tier_where_measured(tmp_path):
     names = list(table.names)
     assert list(table.miss_tier[names.index("single")]) == [0.6, 0.6, 0.9]
     assert list(table.miss_tier[names.index("multi")]) == [0.01, 0.01, 0.01]  # floor: a sample
-    deliberate = names.index("deliberate")  # not measured: the model's numbers stay
-    assert list(table.miss_tier[deliberate]) == list(default.miss_tier[deliberate])
+    # not measured: the model's numbers, scaled by measured / modelled of multi (the nearest)
+    deliberate, multi = names.index("deliberate"), names.index("multi")
+    assert list(table.miss_tier[deliberate]) == pytest.approx(
+        [max(0.01, d * 0.01 / m) for d, m in zip(default.miss_tier[deliberate],
+                                                  default.miss_tier[multi], strict=True)])
+    write_calibration(tmp_path / FILE_NAME, single=0.9, multi=0.9)  # a weak model
+    weak = strategy_table(load_config(cwd=tmp_path, env={}))
+    assert list(weak.miss_tier[deliberate]) == pytest.approx(
+        [min(0.99, d * 0.9 / m) for d, m in zip(default.miss_tier[deliberate],
+                                                 default.miss_tier[multi], strict=True)])
+    assert weak.miss_tier[deliberate][1] > default.miss_tier[deliberate][1]
     assert list(table.miss_tier[names.index("skip")]) == [1.0, 1.0, 1.0]
     assert "measured by `cartriage calibrate`" in table.miss_source
     assert default.miss_source is None
