@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 FILE_NAME = "cartriage-calibration.json"
 TIERS = ("low", "medium", "high")
 VERSION = 1
-MISS_FLOOR, MISS_CEILING = 0.01, 0.99  # a small sample's 0% or 100% is not a certainty
+MISS_FLOOR, MISS_CEILING = 0.01, 0.99
+# A measure of n injected defects is weighed against the model's number as if the model were
+# PRIOR_UNITS more observations (a beta prior centred on the model): 3 misses of 3 move a modelled
+# 0.5 to 0.71, not to 1.0; 100 of 100 move it to 0.98.
+PRIOR_UNITS = 4
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,17 @@ class Calibration:
     def misses(self, names: tuple[str, ...], modelled: list[tuple[float, float, float]]
                ) -> list[tuple[float, float, float]]:
         """(low, medium, high) miss per strategy in `names` (cheapest first), given the
-        modelled ones. A measured strategy: each tier's own measure, else its overall measure.
-        An unmeasured one (other than skip): the model's number scaled by measured / modelled of
-        the nearest measured strategy, so that it is neither trusted blindly nor dropped. Every
-        measure is clipped to [0.01, 0.99]."""
-        measured = {n: tuple(_clip(m.by_tier.get(t, (m.miss, 0))[0]) for t in TIERS)
-                    for n, m in self.strategies.items() if n in names}
+        modelled ones. A measured strategy: each tier's own measure, else its overall measure,
+        weighed against the model by sample size (PRIOR_UNITS). An unmeasured one (other than
+        skip): the model's number scaled by measured / modelled of the nearest measured
+        strategy, so that it is neither trusted blindly nor dropped. Clipped to [0.01, 0.99]."""
+        measured = {}
+        for name, m in self.strategies.items():
+            if name in names:
+                prior = modelled[names.index(name)]
+                measured[name] = tuple(
+                    _clip(_weighed(*m.by_tier.get(t, (m.miss, m.injected)), prior[i]))
+                    for i, t in enumerate(TIERS))
         out = []
         for index, name in enumerate(names):
             if name in measured or name == "skip" or not measured:
@@ -74,6 +83,10 @@ class Calibration:
         return (f"miss probabilities measured by `cartriage calibrate` in {self.path} "
                 f"(model {self.model}, {self.units} units, {self.created}): {names}; "
                 "unmeasured strategies scaled from the nearest measured one")
+
+
+def _weighed(miss: float, injected: int, prior: float) -> float:
+    return (miss * injected + prior * PRIOR_UNITS) / (injected + PRIOR_UNITS)
 
 
 def _clip(value: float) -> float:

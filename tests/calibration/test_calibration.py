@@ -8,18 +8,18 @@ import pytest
 
 from cartriage.allocation import allocate, strategy_table
 from cartriage.analysis.facts import Analysis, FileFacts, Unit
-from cartriage.calibration import FILE_NAME, configured, load
+from cartriage.calibration import FILE_NAME, PRIOR_UNITS, configured, load
 from cartriage.calibration.measure import mean_interval, wilson
 from cartriage.config import load as load_config
 from cartriage.errors import ConfigError
 from cartriage.scoring.scores import Consequence, Difficulty, Scores, UnitScore
 
 
-def write_calibration(path, single=0.2, multi=0.1, deliberate=None, tiers=None):
-    strategies = {"single": {"miss": single, "injected": 12, "by_tier": tiers or {}},
-                  "multi": {"miss": multi, "injected": 12}}
+def write_calibration(path, single=0.2, multi=0.1, deliberate=None, tiers=None, injected=12):
+    strategies = {"single": {"miss": single, "injected": injected, "by_tier": tiers or {}},
+                  "multi": {"miss": multi, "injected": injected}}
     if deliberate is not None:
-        strategies["deliberate"] = {"miss": deliberate, "injected": 12}
+        strategies["deliberate"] = {"miss": deliberate, "injected": injected}
     path.write_text(json.dumps({"version": 1, "model": "openai/test-model", "units": 16,
                                 "created": "2026-12-01T00:00:00Z", "strategies": strategies}))
     return path
@@ -68,19 +68,26 @@ def test_measured_misses_replace_the_model_per_tier_where_measured(tmp_path):
                       tiers={"high": {"miss": 0.9, "injected": 4}})
     table = strategy_table(load_config(cwd=tmp_path, env={}))
     names = list(table.names)
-    assert list(table.miss_tier[names.index("single")]) == [0.6, 0.6, 0.9]
-    assert list(table.miss_tier[names.index("multi")]) == [0.01, 0.01, 0.01]  # floor: a sample
+    single, multi, deliberate = (names.index(n) for n in ("single", "multi", "deliberate"))
+
+    def weighed(miss, injected, modelled):
+        return min(0.99, max(0.01, (miss * injected + modelled * PRIOR_UNITS)
+                             / (injected + PRIOR_UNITS)))
+
+    modelled = default.miss_tier
+    assert list(table.miss_tier[single]) == pytest.approx(
+        [weighed(0.6, 12, modelled[single][0]), weighed(0.6, 12, modelled[single][1]),
+         weighed(0.9, 4, modelled[single][2])])  # the high tier has its own measure
+    assert list(table.miss_tier[multi]) == pytest.approx(
+        [weighed(0.0, 12, m) for m in modelled[multi]])
     # not measured: the model's numbers, scaled by measured / modelled of multi (the nearest)
-    deliberate, multi = names.index("deliberate"), names.index("multi")
     assert list(table.miss_tier[deliberate]) == pytest.approx(
-        [max(0.01, d * 0.01 / m) for d, m in zip(default.miss_tier[deliberate],
-                                                  default.miss_tier[multi], strict=True)])
+        [d * table.miss_tier[multi][t] / modelled[multi][t]
+         for t, d in enumerate(modelled[deliberate])])
     write_calibration(tmp_path / FILE_NAME, single=0.9, multi=0.9)  # a weak model
     weak = strategy_table(load_config(cwd=tmp_path, env={}))
-    assert list(weak.miss_tier[deliberate]) == pytest.approx(
-        [min(0.99, d * 0.9 / m) for d, m in zip(default.miss_tier[deliberate],
-                                                 default.miss_tier[multi], strict=True)])
-    assert weak.miss_tier[deliberate][1] > default.miss_tier[deliberate][1]
+    assert weak.miss_tier[deliberate][1] > modelled[deliberate][1]
+    assert weak.miss_tier[single][1] > modelled[single][1]
     assert list(table.miss_tier[names.index("skip")]) == [1.0, 1.0, 1.0]
     assert "measured by `cartriage calibrate`" in table.miss_source
     assert default.miss_source is None
@@ -104,13 +111,14 @@ def test_a_calibration_file_changes_the_plan(tmp_path):
     before = allocate(analysis, scores, load_config(cwd=tmp_path, env={}))
     # Measured: one pass catches almost everything and extra samples add nothing, so the
     # budget no longer buys deeper strategies.
-    write_calibration(tmp_path / FILE_NAME, single=0.05, multi=0.05, deliberate=0.05)
+    write_calibration(tmp_path / FILE_NAME, single=0.05, multi=0.05, deliberate=0.05,
+                      injected=400)
     after = allocate(analysis, scores, load_config(cwd=tmp_path, env={}))
     assert {a.strategy for a in before.assignments} != {a.strategy for a in after.assignments}
     assert {a.strategy for a in after.assignments} == {"single"}
     assert after.total_tokens < before.total_tokens
     assert any("measured by `cartriage calibrate`" in note for note in after.notes)
-    assert [a.miss_probability for a in after.assignments] == [0.05] * 4
+    assert [a.miss_probability for a in after.assignments] == pytest.approx([0.05] * 4, abs=0.01)
 
 
 def test_intervals():
