@@ -126,9 +126,9 @@ def estimates(log_db: Path) -> list[dict]:
     litellm = litellm_module()
     rows = []
     with sqlite3.connect(log_db) as db:
-        for prompt, purpose, counted, completion, ms, error, cached in db.execute(
+        for prompt, purpose, counted, completion, ms, error, cached, text in db.execute(
                 "SELECT prompt, purpose, prompt_tokens, completion_tokens, duration_ms, error, "
-                "cached FROM responses ORDER BY datetime_utc"):
+                "cached, response FROM responses ORDER BY datetime_utc"):
             if cached:
                 continue
             messages = json.loads(prompt)
@@ -140,7 +140,8 @@ def estimates(log_db: Path) -> list[dict]:
             rows.append({"purpose": purpose, "server_prompt": counted, "completion": completion,
                          "counter": tokens, "chars_4": chars / 4,
                          "estimate": max(tokens, chars / 4) * ESTIMATE_MARGIN + 16,
-                         "ms": ms, "error": error})
+                         "ms": ms, "error": error,
+                         "fenced": (text or "").lstrip().startswith("```")})
     return rows
 
 
@@ -235,6 +236,7 @@ def main() -> None:
         "total": len(calls), "failed": len(calls) - len(answered),
         "timeouts": sum(1 for c in calls if c["error"] and "timed out" in c["error"]),
         "repair_rate": round(len(repairs) / max(1, len(calls) - len(repairs)), 3),
+        "fenced_replies": sum(c["fenced"] for c in answered),
         "latency_s": spread([c["ms"] / 1000 for c in answered]),
         "completion_tokens": spread([c["completion"] for c in answered]),
         "server_prompt_over_estimate": spread(
