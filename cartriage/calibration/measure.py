@@ -131,7 +131,6 @@ def measure(sources: Sequence[Source], cases: Sequence[Case], strategies: Sequen
             config: Config, *, model: str, budget_tokens: int | None, budget_usd: float | None,
             use_cache: bool = True, progress: Progress | None = None) -> Measurement:
     """Review every case with every strategy within one budget; keeps what was measured."""
-    from cartriage import review
     from cartriage.allocation import strategy_table
 
     table = strategy_table(config, budget_usd is not None)
@@ -154,8 +153,8 @@ def measure(sources: Sequence[Source], cases: Sequence[Case], strategies: Sequen
                     if caps is None:
                         result.stopped = "the budget is spent"
                         return result
-                    outcome = _review(review, case, name, change, source, table, config, model,
-                                      caps, use_cache)
+                    outcome = _review(case, name, change, source, table, config, model, caps,
+                                      use_cache)
                     if outcome.status == "budget":
                         result.stopped = f"the budget is spent ({outcome.reason})"
                         return result
@@ -183,8 +182,10 @@ def _left(tokens: int | None, usd: float | None, result: Measurement):
     return left_tokens, left_usd
 
 
-def _review(review, case: Case, name: str, change, source: Source, table, config, model: str,
-            caps, use_cache: bool) -> Outcome:
+def _review(case: Case, name: str, change, source: Source, table, config, model: str, caps,
+            use_cache: bool) -> Outcome:
+    """One case, one strategy, through `review.run` with a one-unit plan capped at `caps`."""
+    from cartriage import review
     from cartriage.allocation.cost import estimate_prompt_tokens
     from cartriage.allocation.plan import Assignment, Plan
     from cartriage.pipeline import Result
