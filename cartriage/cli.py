@@ -176,7 +176,7 @@ def bench(
 
 @app.command()
 def spend(
-    repo: Repo = Path("."), config: ConfigFile = None, fmt: Format = "text",
+    repo: Repo = Path("."), config: ConfigFile = None, fmt: TextOrJson = "text",
     pr: Annotated[str | None, typer.Option("--pr", metavar="KEY", help="Show the history of "
                                               "one pull request.", show_default=False)] = None,
     debug: Debug = False,
@@ -184,6 +184,43 @@ def spend(
     """Show spend from the ledger by month, repository, PR, strategy and model, and what is
     left of the budgets (text or json)."""
     _run("spend", locals())
+
+
+@app.command()
+def calibrate(
+    rev: Annotated[str | None, typer.Argument(
+        help="Commits to calibrate on: A..B, or REV for REV..HEAD.", show_default=False)] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", help="Change records (JSONL, the shared schema) instead of a "
+        "git range.", rich_help_panel=_INPUT, show_default=False)] = None,
+    repo: Repo = Path("."), config: ConfigFile = None,
+    budget: Annotated[str | None, typer.Option(
+        "--budget", help="Budget for the whole calibration: tokens (50000, 50k) or dollars "
+        "($0.50).", rich_help_panel=_RUN, show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", help="litellm model to measure (else "
+                                                 "the configured one).", rich_help_panel=_RUN,
+                                                 show_default=False)] = None,
+    units: Annotated[int, typer.Option("--units", help="Units to review (each with every "
+                                       "strategy).", rich_help_panel=_RUN)] = 20,
+    strategies: Annotated[str, typer.Option("--strategies", help="Strategies to measure, "
+                                            "comma-separated.", rich_help_panel=_RUN)]
+    = "single,multi,deliberate",
+    clean: Annotated[float, typer.Option("--clean", help="Share of units left without an "
+                                         "injected defect (for false findings).",
+                                         rich_help_panel=_RUN)] = 0.25,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for choosing units and defects.",
+                                      rich_help_panel=_RUN)] = 0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Calibration file to write (default: cartriage-calibration.json at the "
+        "repository root, where plan and review find it).", rich_help_panel=_OUTPUT,
+        show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore cached LLM responses.",
+                                           rich_help_panel=_RUN)] = False,
+    fmt: TextOrJson = "text", output: Output = None, quiet: Quiet = False, debug: Debug = False,
+) -> None:
+    """Measure what each strategy catches with your model: inject known defects into real
+    changes, review them, and write the miss probabilities the allocator then uses."""
+    _run("calibrate", locals())
 
 
 @app.command()

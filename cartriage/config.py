@@ -121,8 +121,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "model": Key("str", OPTIONAL, "default litellm model, e.g. openai/gpt-4o-mini"),
         "api_base": Key("str", OPTIONAL, "base URL of the endpoint (ollama, vLLM, any proxy)"),
         "api_key_env": Key("str", OPTIONAL, "environment variable that holds the API key"),
-        "timeout": Key("float", 60.0, "seconds before one call is abandoned", minimum=0,
-                       maximum=86_400),
+        "timeout": Key("float", 60.0, "seconds before one call is abandoned (unset: 600 for a "
+                       "model on this machine: loopback api_base, ollama, lm_studio, llamafile)",
+                       minimum=0, maximum=86_400),
         "retries": Key("int", 2, "retries on 429 and 5xx, with backoff", minimum=0, maximum=20),
         "max_concurrency": Key("int", 4, "LLM calls in flight at once", minimum=1, maximum=256),
         "cache": Key("bool", True, "reuse responses cached on disk for identical prompts"),
@@ -154,6 +155,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "unit_max_lines": Key("int", 400, "a file with more changed lines is split into units",
                               minimum=1),
         "fan_in": Key("bool", True, "index the repository's imports to measure fan-in"),
+    },
+    "calibration": {
+        "file": Key("str", OPTIONAL, "measured miss probabilities from `cartriage calibrate`, "
+                    "used by the allocator instead of the modelled ones (default: "
+                    "cartriage-calibration.json at the project root, when present)"),
     },
     "ignore": {
         "paths": Key("list", DEFAULT_IGNORE, "globs never reviewed (lockfiles, vendored, "
@@ -258,7 +264,28 @@ def load(
             config.sources[".".join(dotted)] = "command line"
         elif value is not None:
             _set(config, dotted, value, "command line", "command line")
+    _locate_calibration(config, cwd.resolve(), project)
     return config
+
+
+def _locate_calibration(config: Config, cwd: Path, project: list[Path]) -> None:
+    """Make [calibration] file absolute (relative to the file that set it, else the working
+    folder), or find `cartriage-calibration.json` next to the project file or at the root."""
+    from cartriage.calibration import FILE_NAME
+
+    value, source = config.get("calibration", "file"), config.sources["calibration.file"]
+    if value is not None:
+        setter = Path(source.removesuffix(" [tool.cartriage]"))
+        base = setter.parent if setter.is_file() else cwd
+        config.sections["calibration"]["file"] = str((base / value).resolve())
+        return
+    for folder in (*(p.parent for p in project), cwd, *cwd.parents):
+        if (folder / FILE_NAME).is_file():
+            config.sections["calibration"]["file"] = str(folder / FILE_NAME)
+            config.sources["calibration.file"] = f"found at {folder}"
+            return
+        if (folder / ".git").exists():
+            return
 
 
 def user_config_path(env: dict[str, str] | os._Environ) -> Path:

@@ -98,6 +98,7 @@ def plan_key(change: ChangeSet, config: Config) -> str:
 
     digest = hashlib.sha256()
     for part in (cache.models_fingerprint(), _package_fingerprint(), _prices_fingerprint(config),
+                 _calibration_fingerprint(config),
                  repr(config.sections), repr(config.strategies), repr(config.rules),
                  repr(change)):
         digest.update(part.encode("utf-8", errors="surrogatepass"))
@@ -120,6 +121,17 @@ def _package_fingerprint() -> str:
                 stat = os.stat(os.path.join(folder, name))
                 parts.append(f"{folder[len(top):]}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
     return "|".join(parts)
+
+
+def _calibration_fingerprint(config: Config) -> str:
+    """A calibration file's content: `cartriage calibrate` rewrites it in place."""
+    import hashlib
+
+    path = config.get("calibration", "file")
+    try:
+        return "" if path is None else hashlib.sha256(open(path, "rb").read()).hexdigest()
+    except OSError:
+        return "unreadable"  # the plan itself then says why
 
 
 def _prices_fingerprint(config: Config) -> str:

@@ -68,3 +68,19 @@ def test_uncommitted_changes_are_never_served_from_the_cache(repo):
     second = pipeline.plan(request, settings)
     symbols = [[s.new_signature for s in r.analysis.files[0].symbols] for r in (first, second)]
     assert symbols == [["def login(user)"], ["def login(user, token)"]]
+
+
+def test_a_rewritten_calibration_file_is_planned_again(repo):
+    _project(repo)
+    request = ChangeRequest(repo=repo.path, rev="HEAD^!")
+    path = repo.path / "cartriage-calibration.json"
+    misses = []
+    for miss in (0.05, 0.9):
+        path.write_text(json.dumps({
+            "version": 1, "model": "openai/test-model", "units": 16,
+            "strategies": {name: {"miss": miss, "injected": 16, "detected": round(16 * (1 - miss))}
+                           for name in ("single", "multi", "deliberate")}}), encoding="utf-8")
+        result = pipeline.plan(request, configuration.load(cwd=repo.path, env={}))
+        misses.append(sorted({a.miss_probability for a in result.plan.assignments
+                              if a.strategy != "skip"}))
+    assert misses[0] != misses[1]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from cartriage import calibration
 from cartriage.allocation import strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
 from cartriage.allocation.model import TIERS
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from cartriage.config import Config
     from cartriage.scoring.scores import Scores
 
-__all__ = ["allocate", "plan_batch", "estimate_prompt_tokens", "StrategyTable",
+__all__ = ["allocate", "plan_batch", "budget_caps", "estimate_prompt_tokens", "StrategyTable",
            "strategy_table", "build_problem"]
 
 
@@ -44,6 +45,7 @@ class StrategyTable:
     usd_b: np.ndarray | None
     miss_tier: np.ndarray  # (strategies, 3): P(miss | strategy, tier low/medium/high)
     attempts: np.ndarray
+    miss_source: str | None = None  # the calibration the misses were measured in, if any
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -71,9 +73,14 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
         prices = {m: model_prices(m) for cs in calls for m in {c.model for c in cs}}
         usd_b = np.array([sum(call_usd(c, 0, prices) for c in cs) for cs in calls])
         usd_a = np.array([sum(call_usd(c, 1, prices) for c in cs) for cs in calls]) - usd_b
-    miss = np.array([m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)])
+    miss = [m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)]
+    measured = calibration.configured(config)
+    if measured is not None:  # the user's model, measured, instead of the documented model
+        miss = measured.misses(strategies.NAMES, miss)
     attempts = np.array([m.attempts(p) for m, p in zip(modules, params, strict=True)])
-    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b, miss, attempts)
+    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b,
+                         np.array(miss), attempts,
+                         measured.describe() if measured is not None else None)
 
 
 def build_problem(table: StrategyTable, prompt_tokens, difficulty, defect, weight, floor,
@@ -111,7 +118,7 @@ def _policy(config: Config, policy: str | None) -> str:
     return chosen
 
 
-def _budget(config: Config) -> tuple[float | None, float | None]:
+def budget_caps(config: Config) -> tuple[float | None, float | None]:
     """(token cap, USD cap); None: no cap on that axis.
 
     Both caps hold when both are configured. A dollar budget replaces the built-in default
@@ -213,7 +220,7 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
 
     from cartriage.allocation import policies
 
-    caps = _budget(config)
+    caps = budget_caps(config)
     table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
     prompt = np.asarray(units.prompt, dtype=float)
@@ -251,10 +258,14 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
                            loss, choice, result, caps, label, value))
+    if table.miss_source:
+        plans = [replace(p, notes=(*p.notes, table.miss_source)) for p in plans]
     if labels is None:  # one change: its plan is the whole
         return plans, None
     total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
                   caps, None, value)
+    if table.miss_source:
+        total = replace(total, notes=(*total.notes, table.miss_source))
     return plans, total
 
 

@@ -33,6 +33,13 @@ ESTIMATE_MARGIN = 1.2  # prompt-token estimates are multiplied by this (tokenize
 # a $0 price is a gap in litellm's map (1.106.2 lists claude-sonnet-4-20250514 at $0) and is
 # treated as unknown, so a USD budget is not silently unlimited.
 FREE_PROVIDERS = ("ollama/", "ollama_chat/", "lm_studio/", "hosted_vllm/", "llamafile/")
+# A model on this machine (a loopback api_base, or a local provider) may take minutes per call on
+# a CPU: measured with Qwen2.5-Coder-0.5B on 2 busy cores, ~15 prompt tokens/s, so a 2,000-token
+# unit needs over 2 minutes before the first answer token. Unless [llm] timeout is set, such
+# models get this many seconds instead of the 60 that suit hosted APIs.
+LOCAL_TIMEOUT = 600.0
+LOCAL_PROVIDERS = ("ollama/", "ollama_chat/", "lm_studio/", "llamafile/")
+_LOOPBACK = ("//127.", "//localhost", "//[::1]", "//0.0.0.0")
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,15 @@ class Settings:
     @classmethod
     def from_config(cls, config, env=os.environ) -> Settings:
         key_env = config.get("llm", "api_key_env")
+        api_base = config.get("llm", "api_base")
+        timeout = config.get("llm", "timeout")
+        if config.sources.get("llm.timeout") == "default" and is_local(
+                api_base, config.get("llm", "model")):
+            timeout = LOCAL_TIMEOUT
         return cls(
-            api_base=config.get("llm", "api_base"),
+            api_base=api_base,
             api_key=env.get(key_env) if key_env else None,
-            timeout=config.get("llm", "timeout"),
+            timeout=timeout,
             retries=config.get("llm", "retries"),
             backoff=config.get("llm", "backoff"),
             max_concurrency=config.get("llm", "max_concurrency"),
@@ -88,6 +100,12 @@ class CallError(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
+
+
+def is_local(api_base: str | None, model: str | None) -> bool:
+    """A model served on this machine: a loopback `api_base`, or a local provider."""
+    return bool(api_base and any(m in api_base for m in _LOOPBACK)) or \
+        bool(model and model.startswith(LOCAL_PROVIDERS))
 
 
 def litellm_module():

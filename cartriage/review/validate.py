@@ -100,6 +100,10 @@ def parse_json(text: str) -> Any:
 def check_findings(data: Any) -> tuple[list[dict], list[str]]:
     """Valid findings (normalised) and one error per bad item; Malformed if the shape is wrong."""
     items = _top_list(data, "findings")
+    if not items and isinstance(data, dict) and {"title", "explanation"} & set(data):
+        # Seen from Qwen2.5-Coder-0.5B: `{"findings": [], "title": ..., ...}`, a finding written
+        # beside the empty list. Neither "no findings" nor a finding: ask for a repair.
+        raise Malformed('finding fields outside the "findings" list')
     valid, errors = [], []
     for index, item in enumerate(items):
         try:
