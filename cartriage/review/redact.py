@@ -80,7 +80,7 @@ _ASSIGNED = re.compile(
       |(?P<value>[^\s"'`,)}}<>]{{3,}}))
     """
 )
-_KEYWORD_HINT = re.compile(rf"(?i){_KEYWORDS}|_key\b")
+KEYWORD_HINT = re.compile(rf"(?i){_KEYWORDS}|_key\b")
 _UPPER_KEY = re.compile(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
 _CODE_LIKE = re.compile(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
 # <password>...</password> in XML
@@ -196,7 +196,7 @@ def find_secrets(line: str) -> list[Secret]:
         for match in pattern.finditer(line):
             if not _HARMLESS.match(match.group("value")) and REDACTED not in match.group("value"):
                 spans.append(Secret(match.start("value"), match.end("value"), kind))
-    if _KEYWORD_HINT.search(line):  # a cheap search first: _ASSIGNED costs most per line
+    if KEYWORD_HINT.search(line):  # a cheap search first: _ASSIGNED costs most per line
         for match in _ASSIGNED.finditer(line):
             secret = _assigned_value(match)
             if secret is not None:

@@ -69,3 +69,30 @@ def test_a_plan_without_a_model_gates_on_the_secret(project, tmp_path):
                                             "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""})
     assert done.returncode == 1, err(done)
     assert "Secret in an added line" in out(done) and STRIPE not in out(done)
+
+
+@pytest.mark.parametrize("line", [
+    'SECRET_REASON = "skipped: the file may hold secrets (.env, keys, credentials)"',
+    'api_key_env = "OPENAI_API_KEY"',
+    "    '[llm]\\nmodel = \"gpt-4o-mini\"\\n[budget]\\ntokens = 12000\\nusd = 0.01\\n'",
+    'model = "anthropic/claude-haiku-4-5"',
+    '  "float32_base64": "aMI+vjpgmj21daK8jfXpvp++sT33hKQ9IsgaPoODKzyIVrW+VIlpveZqeT1DOyM8Du"',
+    "max_tokens: 4096",
+])
+def test_names_sentences_and_encoded_data_are_redacted_but_not_findings(line):
+    patch = ("diff --git a/app/x.py b/app/x.py\n--- a/app/x.py\n+++ b/app/x.py\n"
+             f"@@ -0,0 +1 @@\n+{line}\n")
+    assert secrets.findings(ChangeSet(source="diff", files=parse_diff(patch.encode()))) == ()
+
+
+@pytest.mark.parametrize("line", [
+    'DB_PASSWORD = "Tr0ub4dor&3xyz"',
+    "password: hunter2hunter2",
+    'client_secret = "8f2Jd9sKq1LmZx0Pw7RtYv3N"',
+    'const token = "ghp_' + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" + '"',
+])
+def test_machine_made_or_password_like_values_are_findings(line):
+    patch = ("diff --git a/app/x.py b/app/x.py\n--- a/app/x.py\n+++ b/app/x.py\n"
+             f"@@ -0,0 +1 @@\n+{line}\n")
+    found = secrets.findings(ChangeSet(source="diff", files=parse_diff(patch.encode())))
+    assert len(found) == 1 and found[0].severity == "critical"
