@@ -114,6 +114,20 @@ def _proba(model, X) -> np.ndarray:
     return out
 
 
+def with_minor_units(data, X, y, weights, unit_weight=0.25):
+    """The record rows plus each multi-unit record's tests/docs-only units labelled low (the
+    rubric: tests only, docs -> low), each at `unit_weight` of a record."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    rows, labels, extra = [X], [y], [w]
+    for p, weight in zip(data, w, strict=True):
+        if p.units_c.shape[0] > 1 and p.minor.any():
+            count = int(p.minor.sum())
+            rows.append(p.units_c[p.minor])
+            labels.append(np.zeros(count, dtype=int))
+            extra.append(np.full(count, weight * unit_weight))
+    return np.vstack(rows), np.concatenate(labels), np.concatenate(extra)
+
+
 class Hashed:
     """The hashed-token logistic regression (features.py); `units` deploys it per unit."""
 
@@ -128,7 +142,7 @@ class Hashed:
         y = np.array([s["data"][i].consequence for i in idx])
         X = self.rows(s, idx, view)
         if self.units and view == "diff":
-            X, y, w = train.with_minor_units([s["data"][i] for i in idx], X, y, w)
+            X, y, w = with_minor_units([s["data"][i] for i in idx], X, y, w)
         self.model = _lr(self.C, self.balanced).fit(X, y, sample_weight=w)
         return self
 
@@ -207,7 +221,7 @@ def candidates(encoder: bool):
     out = {
         "hashed LR, balanced C=0.1 (today)": lambda: Hashed(0.1, balanced=True),
         "hashed LR C=1": lambda: Hashed(1.0),
-        "hashed LR C=1, units": lambda: Hashed(1.0, units=True),
+        "hashed LR C=1 + tests/docs unit rows": lambda: Hashed(1.0, units=True),
         "tfidf word+char LR C=10": lambda: Tfidf(10.0),
         "gradient-boosted trees": Trees,
     }

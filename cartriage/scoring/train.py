@@ -3,8 +3,7 @@
 The only module that imports scikit-learn and skl2onnx (the `train` extra). Three models, each a
 multinomial logistic regression over the shared feature function (features.py):
 - `consequence`: a review unit with its diff, trained on the records of both files (changes and
-  issues with their patches) plus the unit rows whose label the rubric fixes
-  (with_minor_units);
+  issues with their patches);
 - `consequence-issue`: text alone, trained on the issues' texts (the changes' PR texts added at
   a lower weight, TEXT_WEIGHT_CHANGES);
 - `difficulty`: change-risk features, against the separate difficulty labels.
@@ -120,27 +119,6 @@ def _unit_rows(text, scoped) -> np.ndarray:
                                                  dtype=np.float32)
 
 
-def with_minor_units(data: list[Prepared], X: np.ndarray, y: np.ndarray,
-                     weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The record rows plus unit rows whose label is exact under the rubric.
-
-    Every unit of a low record is low (a change is as risky as its riskiest unit), and a unit
-    of only tests or docs is low inside any change (the rubric: tests only, docs -> low). The
-    added rows of one record weigh as much as one record together.
-    """
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
-    rows, labels, extra = [X], [y], [w]
-    for p, weight in zip(data, w, strict=True):
-        if p.units_c.shape[0] < 2:
-            continue
-        low = np.ones(len(p.minor), dtype=bool) if p.consequence == 0 else p.minor
-        if low.any():
-            rows.append(p.units_c[low])
-            labels.append(np.zeros(int(low.sum()), dtype=int))
-            extra.append(np.full(int(low.sum()), weight / low.sum()))
-    return np.vstack(rows), np.concatenate(labels), np.concatenate(extra)
-
-
 def deployed(model, p: Prepared, units: np.ndarray | None = None) -> np.ndarray:
     """A record's consequence as `score` computes it: the riskiest-unit envelope."""
     units = p.units_c if units is None else units
@@ -197,9 +175,9 @@ def fit_all(data: list[Prepared]) -> tuple[Any, Any, Any]:
 
 
 def fit_consequence(data: list[Prepared]) -> LogisticRegression:
-    X = np.vstack([p.record_c for p in data])
-    y = np.array([p.consequence for p in data])
-    return fit("consequence", *with_minor_units(data, X, y, None))
+    """Trained on whole records; deployed per unit (deployed)."""
+    return fit("consequence", np.vstack([p.record_c for p in data]),
+               np.array([p.consequence for p in data]))
 
 
 def text_rows(data: list[Prepared]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -322,7 +300,7 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
     }
     specs = (
         ("consequence", consequence, "record_c", "consequence",
-         "features.consequence_features(unit scope); records of both files + rubric unit rows"),
+         "features.consequence_features(unit scope); the records of both files"),
         ("consequence-issue", text, "text_c", "consequence",
          "features.consequence_features(text only); issue texts + PR texts at "
          f"weight {TEXT_WEIGHT_CHANGES}"),
