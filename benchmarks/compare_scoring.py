@@ -1,7 +1,7 @@
 """Consequence candidates under one grouped protocol (5 folds of whole repositories).
 
     python benchmarks/compare_scoring.py --changes changes-train.jsonl \
-        --issues issues-train.jsonl [--encoder] [--cache /tmp/prepared.pkl]
+        --issues issues-train.jsonl [--encoder] [--sample 900] [--cache /tmp/prepared.pkl]
 
 Modes: `diff` (changes: diff + PR text), `issue+patch` (issues with their resolving patch),
 `issue text` (issues, diff withheld), and across files: trained on changes only and tested on
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import random
 import re
 import time
 from pathlib import Path
@@ -34,12 +35,15 @@ MINOR_PATH = re.compile(r"(^|/)(docs?|tests?|spec|__tests__)/|\.(md|rst|txt|css|
                         r"(^|/)test_[^/]*$|_test\.[a-z]+$|\.test\.[a-z]+$", re.IGNORECASE)
 
 
-def load(changes: Path, issues: Path, cache: Path | None, encoder: bool):
+def load(changes: Path, issues: Path, cache: Path | None, encoder: bool, sample: int | None):
     if cache and cache.is_file():
         return pickle.loads(cache.read_bytes())
     config = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": os.devnull})
     records = (all_records(changes.read_bytes(), str(changes))
                + all_records(issues.read_bytes(), str(issues)))
+    if sample:
+        random.Random(0).shuffle(records)
+        records = records[:sample]
     seen = []
 
     def analyzer(change, settings):  # keeps each analysis for the text candidates below
@@ -269,12 +273,14 @@ def main() -> None:
     parser.add_argument("--issues", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--encoder", action="store_true")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="a seeded random sample of this many records (both files)")
     parser.add_argument("--only", nargs="*", default=None, help="candidate names to run")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one BLAS thread: threads contending on a shared machine are slower
-    s = load(args.changes, args.issues, args.cache, args.encoder)
+    s = load(args.changes, args.issues, args.cache, args.encoder, args.sample)
     d = s["data"]
     folds = validation.folds([p.repo for p in d])
     y = np.array([p.consequence for p in d])
