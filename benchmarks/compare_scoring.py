@@ -113,7 +113,7 @@ def _lr(C: float, balanced: bool = False):
 
 
 def _proba(model, X) -> np.ndarray:
-    out = np.zeros((X.shape[0], 3))
+    out = np.zeros((len(X) if isinstance(X, list) else X.shape[0], 3))
     out[:, model.classes_] = model.predict_proba(X)
     return out
 
