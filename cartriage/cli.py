@@ -150,7 +150,9 @@ def score(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Labelled records (JSONL).")],
+    data: Annotated[list[Path], typer.Option(
+        "--data", help="Labelled records (JSONL); repeat it for several files (changes and "
+        "issues).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the trained models.")],
     repo_facts: Annotated[Path | None, typer.Option(
         "--repo-facts", help="The records' repository facts (fan-in); default: the shipped "

@@ -1,4 +1,4 @@
-"""`cartriage train --data FILE.jsonl --out DIR`: validate, fit and export the scoring models."""
+"""`cartriage train --data CHANGES.jsonl --data ISSUES.jsonl --out DIR`: validate, fit, export."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from cartriage import config as configuration
 
 
-def run(data: Path, out: Path, repo_facts: Path | None = None) -> int:
+def run(data: list[Path], out: Path, repo_facts: Path | None = None) -> int:
     from cartriage.scoring import train  # raises a one-line CartriageError without the extra
     from cartriage.scoring.model import model_dir
     from cartriage.scoring.repo_facts import SHIPPED

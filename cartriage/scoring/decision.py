@@ -1,8 +1,8 @@
 """The decision rule from tier probabilities to a tier, and the riskiest-unit envelope.
 
-Rule: `high` when p(high) >= thresholds.high; `low` only when p(high) < thresholds.low_guard and
-p(low) >= thresholds.low; otherwise `medium`. The guard keeps likely-high units out of `low`,
-because a high-consequence change predicted low is the worst error.
+Rule: a cost-weighted argmax, tier = argmax(w_low * p_low, p_medium, w_high * p_high). The two
+weights are chosen in training on grouped out-of-fold predictions (validation.choose_rule): the
+best macro-F1 that keeps a high record predicted low within 1 in 200 highs, the worst error.
 """
 
 from __future__ import annotations
@@ -14,34 +14,30 @@ from cartriage.scoring.scores import TIERS
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    high: float
-    low_guard: float
+class Rule:
     low: float
+    high: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"high": self.high, "low_guard": self.low_guard, "low": self.low}
+        return {"low": self.low, "high": self.high}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Thresholds:
-        return cls(float(data["high"]), float(data["low_guard"]), float(data["low"]))
+    def from_dict(cls, data: dict) -> Rule:
+        return cls(float(data["low"]), float(data["high"]))
 
 
-def tier(probabilities: Sequence[float], thresholds: Thresholds) -> str:
+def tier(probabilities: Sequence[float], rule: Rule) -> str:
     """Tier for (p_low, p_medium, p_high)."""
-    p_low, _, p_high = probabilities
-    if p_high >= thresholds.high:
-        return "high"
-    if p_high < thresholds.low_guard and p_low >= thresholds.low:
-        return "low"
-    return "medium"
+    p_low, p_medium, p_high = probabilities
+    scores = (rule.low * p_low, p_medium, rule.high * p_high)
+    return TIERS[max(range(3), key=lambda k: (scores[k], k))]
 
 
 def envelope(rows: Sequence[Sequence[float]]) -> tuple[float, float, float]:
     """The change's probabilities from its units': the largest p(high), the smallest p(low).
 
-    Under the decision rule the envelope's tier is exactly the highest tier of any unit, so a
-    change is as risky as its riskiest unit, never the average.
+    A change is as risky as its riskiest unit, never the average; its tier is the highest
+    unit tier (predict._riskiest).
     """
     p_high = max(r[2] for r in rows)
     p_low = min(r[0] for r in rows)

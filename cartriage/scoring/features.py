@@ -26,7 +26,7 @@ import numpy as np
 from cartriage.analysis.facts import Analysis, FileFacts, Unit
 from cartriage.intake.change import ChangeSet, FileChange, Hunk
 
-FEATURE_VERSION = "cartriage-features-3"
+FEATURE_VERSION = "cartriage-features-4"
 HASH_DIM = 2**12
 
 # Roles counted as change-level numeric features; other role names still enter as hashed tokens.
@@ -103,12 +103,35 @@ def whole_change(change: ChangeSet, analysis: Analysis) -> _Scope:
     return _scope(change, files)
 
 
+def minor(scope: _Scope) -> bool:
+    """True when every file of the scope is a test or docs file (low by the rubric)."""
+    return bool(scope.files) and all(
+        facts is not None and ({"tests", "docs"} & set(facts.role_names))
+        for _, facts, _ in scope.files)
+
+
 def _scope(change: ChangeSet, files) -> _Scope:
     return _Scope(tuple(files), len(change.files), change.added + change.removed)
 
 
 def change_text(change: ChangeSet) -> str:
     return "\n".join(t for t in (change.title, change.description, change.issue) if t)
+
+
+@dataclass(frozen=True)
+class Text:
+    """The change's shared text (title, description, issue), parsed once per change."""
+
+    length: float
+    present: float
+    words: tuple[str, ...]
+    bigrams: tuple[str, ...]
+
+
+def read_text(change: ChangeSet) -> Text:
+    text = change_text(change)
+    return Text(math.log1p(len(text)) / 8, float(bool(text.strip())), tuple(_words(text)),
+                tuple(_bigrams(change.title)))
 
 
 def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
@@ -121,13 +144,12 @@ def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
     return len(scope.files), facts, symbols
 
 
-def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
+def consequence_features(text: Text, scope: _Scope | None) -> Features:
     """Features for the consequence model; `scope=None` is issue-only (text alone)."""
-    text = change_text(change)
     numeric = dict.fromkeys(CONSEQUENCE_NUMERIC, 0.0)
-    numeric["text_length"] = math.log1p(len(text)) / 8
-    numeric["has_text"] = float(bool(text.strip()))
-    tokens: dict[str, list[str]] = {"w": _words(text), "b": _bigrams(change.title)}
+    numeric["text_length"] = text.length
+    numeric["has_text"] = text.present
+    tokens: dict[str, list[str]] = {"w": list(text.words), "b": list(text.bigrams)}
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         numeric["log_public_symbols"] = math.log1p(sum(s.public for s in symbols))
@@ -149,14 +171,13 @@ def consequence_features(change: ChangeSet, scope: _Scope | None) -> Features:
     return _assemble(CONSEQUENCE_NUMERIC, numeric, tokens)
 
 
-def difficulty_features(change: ChangeSet, scope: _Scope | None) -> Features:
+def difficulty_features(text: Text, scope: _Scope | None) -> Features:
     """Features for the difficulty model: size, spread, entropy, nesting, fix-like messages."""
-    text = change_text(change)
     numeric = dict.fromkeys(DIFFICULTY_NUMERIC, 0.0)
-    words = _words(text)
-    numeric["fix_message"] = float(any(w in FIX_WORDS for w in words))
-    numeric["text_length"] = math.log1p(len(text)) / 8
-    tokens: dict[str, list[str]] = {"w": [w for w in words if w in FIX_WORDS]}
+    fixes = [w for w in text.words if w in FIX_WORDS]
+    numeric["fix_message"] = float(bool(fixes))
+    numeric["text_length"] = text.length
+    tokens: dict[str, list[str]] = {"w": fixes}
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]

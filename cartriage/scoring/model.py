@@ -20,10 +20,11 @@ import numpy as np
 import cartriage
 from cartriage.errors import ModelError
 from cartriage.scoring import features
-from cartriage.scoring.decision import Thresholds
+from cartriage.scoring.decision import Rule
 
 NAMES = ("consequence", "consequence-issue", "difficulty")
-REBUILD = "rebuild with `cartriage train --data changes-train.jsonl --out models`"
+REBUILD = ("rebuild with `cartriage train --data changes-train.jsonl --data issues-train.jsonl "
+           "--out models`")
 _LOADED: dict[tuple[str, str], Model] = {}
 
 
@@ -43,7 +44,7 @@ class Model:
     name: str
     path: Path
     card: dict[str, Any]
-    thresholds: Thresholds
+    rule: Rule
     coefficients: np.ndarray  # (3, dim): for explanations only; predictions come from ONNX
     session: Any
 
@@ -106,7 +107,7 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
     dim = features.dimension(kind)
     try:
-        thresholds = Thresholds.from_dict(card["thresholds"])
+        rule = Rule.from_dict(card["rule"])
         shape = tuple(card["coefficients"]["shape"])
         raw = base64.b64decode(card["coefficients"]["float32_base64"])
         coefficients = np.frombuffer(raw, dtype=np.float32).reshape(shape)
@@ -124,4 +125,4 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
                                        providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
         raise fail(f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
-    return Model(name, path, card, thresholds, coefficients, session)
+    return Model(name, path, card, rule, coefficients, session)

@@ -33,18 +33,19 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     """
     weights = {t: float(config.get("weights", t)) for t in TIERS}
     difficulty_model = model.load("difficulty")
+    text = features.read_text(change)  # parsed once, shared by every unit and model
     whole = features.whole_change(change, analysis)
-    change_difficulty = _difficulties(difficulty_model, change, [whole if whole.files else None])
+    change_difficulty = _difficulties(difficulty_model, text, [whole if whole.files else None])
     scoped = features.scopes(change, analysis)
     if not scoped:
         issue_model = model.load("consequence-issue")
-        consequence = _consequences(issue_model, change, [None], weights)[0]
+        consequence = _consequences(issue_model, text, [None], weights)[0]
         return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
                       model_version=f"{issue_model.version} {difficulty_model.version}")
     consequence_model = model.load("consequence")
     scope_list = [scope for _, scope in scoped]
-    consequences = _consequences(consequence_model, change, scope_list, weights)
-    difficulties = _difficulties(difficulty_model, change, scope_list)
+    consequences = _consequences(consequence_model, text, scope_list, weights)
+    difficulties = _difficulties(difficulty_model, text, scope_list)
     units = []
     for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
         facts = analysis.facts(unit.path)
@@ -61,15 +62,15 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
                   model_version=f"{consequence_model.version} {difficulty_model.version}")
 
 
-def _consequences(found: model.Model, change, scopes, weights) -> list[Consequence]:
-    feats = [features.consequence_features(change, s) for s in scopes]
+def _consequences(found: model.Model, text, scopes, weights) -> list[Consequence]:
+    feats = [features.consequence_features(text, s) for s in scopes]
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
             for row, tier, top in _predict(found, feats)]
 
 
-def _difficulties(found: model.Model, change, scopes) -> list[Difficulty]:
-    feats = [features.difficulty_features(change, s) for s in scopes]
+def _difficulties(found: model.Model, text, scopes) -> list[Difficulty]:
+    feats = [features.difficulty_features(text, s) for s in scopes]
     rates = found.card["defect_rates"]
     return [Difficulty(tier=tier, probabilities=_named(row),
                        defect_probability=_expected(row, rates), top_features=top)
@@ -81,7 +82,7 @@ def _predict(found: model.Model, feats):
     # Rounded once, so tiers, weights and the change envelope agree with what is shown.
     probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
     for f, row in zip(feats, probabilities, strict=True):
-        tier = decision.tier(row, found.thresholds)
+        tier = decision.tier(row, found.rule)
         yield row, tier, found.top_features(f, decision.rank(tier))
 
 

@@ -1,14 +1,16 @@
-"""Training: fit the scoring models on labelled records, validate leave-one-repository-out, export.
+"""Training: fit the scoring models on labelled records, validate on grouped folds, export.
 
 The only module that imports scikit-learn and skl2onnx (the `train` extra). Three models, each a
 multinomial logistic regression over the shared feature function (features.py):
-- `consequence`: a review unit with its diff (trained on whole records: a record is one unit);
-- `consequence-issue`: text alone (the same records with the diff withheld);
+- `consequence`: a review unit with its diff, trained on the records of both files (changes and
+  issues with their patches);
+- `consequence-issue`: text alone, trained on the issues' texts (the changes' PR texts added at
+  a lower weight, TEXT_WEIGHT_CHANGES);
 - `difficulty`: change-risk features, against the separate difficulty labels.
-Validation mirrors deployment: a held-out record is scored per unit and its consequence is the
-riskiest-unit envelope (decision.envelope). Thresholds are chosen on the pooled out-of-fold
-predictions so that no high record is predicted low; a nested estimate (thresholds chosen
-without the held-out repository) is reported next to it.
+Validation (validation.py) holds out whole repositories in 5 folds and scores a held-out record
+as deployed (per unit, then the riskiest-unit envelope). Each model's decision rule is chosen on
+the pooled out-of-fold predictions; the nested figures choose it without the held-out fold.
+benchmarks/compare_scoring.py compares this model with the other candidates.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cartriage.errors import CartriageError, InputError
-from cartriage.scoring import decision, features, repo_facts
+from cartriage.scoring import decision, features, repo_facts, validation
 from cartriage.scoring.records import RecordError, all_records, to_change
 from cartriage.scoring.scores import DEFECT_RATES, TIERS
 
@@ -37,49 +39,53 @@ try:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise CartriageError(
         f"training needs the train extra ({exc.name} is missing): pip install -e .[train]"
     ) from None
 
 SEED = 20240611
-# Chosen among 0.1, 0.3, 1, 3, 10: the best leave-one-repository-out macro-F1 with no high
-# record predicted low (a larger C gives a higher macro-F1 but an over-confident low).
-C = {"consequence": 0.1, "consequence-issue": 3.0, "difficulty": 1.0}
-HIGH = 2
-# Rows of the consequence model (see consequence_rows). "both" (with and without repository
-# facts) was measured against "diff" at the same analysis stage (python -m
-# cartriage.scoring.train --compare): its gain with repository facts was within one to two
-# records and it did slightly worse from a diff alone, so the shipped model keeps "diff"
-# (the fan-in features then get zero weight; see the scoring README for the figures).
-ROWS = "diff"
+# Inverse regularisation per model, chosen on the grouped folds (benchmarks/compare_scoring.py).
+C = {"consequence": 1.0, "consequence-issue": 0.1, "difficulty": 1.0}
+# Models fitted with balanced class weights: the text model (on a 900-record sample, issue text
+# macro-F1 0.434 balanced with C=0.1 against 0.333 unbalanced with C=1).
+BALANCED = {"consequence-issue"}
+# Weight of a change's PR text in the text model's training (issue texts weigh 1).
+TEXT_WEIGHT_CHANGES = 0.5
 
 
 @dataclass
 class Prepared:
     """One labelled record, featurised for every model.
 
-    `record_c`/`units_c` see the stored repository facts (fan-in) when the record has them;
-    `record_c_diff`/`units_c_diff` are the same record analysed from its diff alone.
+    `units_c` are the record's review units as deployed (diff-only analysis); `minor` marks the
+    units whose files are all tests or docs (low by the rubric, whatever the change around them);
+    `units_c_facts` the same units with the record's stored repository facts, where it has them.
     """
 
     id: str
     repo: str
+    issue: bool  # from an issues file: `title`/`message` are an issue, not a PR description
     consequence: int
     difficulty: int
     record_c: np.ndarray
     record_d: np.ndarray
-    issue: np.ndarray
+    text_c: np.ndarray
     units_c: np.ndarray
-    record_c_diff: np.ndarray
-    units_c_diff: np.ndarray
-    has_facts: bool = False
+    minor: np.ndarray
+    units_c_facts: np.ndarray | None = None
+
+
+def is_issue(record: dict[str, Any]) -> bool:
+    """Issue records (SCHEMA.md) carry no commit `sha`; changes always do."""
+    return not record.get("sha")
 
 
 def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
             facts: dict[str, dict] | None = None) -> list[Prepared]:
-    """Featurise labelled records with diff-only analysis, plus the stored repository facts
-    (`repo_facts.load`) where a record has them."""
+    """Featurise labelled records from diff-only analysis (and, for the validation's
+    with-repository-facts condition, the stored facts where a record has them)."""
     out = []
     for record in records:
         labels = record.get("labels") or {}
@@ -89,78 +95,47 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
             raise InputError(f"training record unusable: {exc}") from None
         if labels.get("consequence") not in TIERS or labels.get("difficulty") not in TIERS:
             raise InputError(f"{record.get('id')}: labels.consequence/difficulty missing")
-        diff_only = analyzer(change, config)
+        text = features.read_text(change)
+        analysis = analyzer(change, config)
+        whole = features.whole_change(change, analysis)
+        scoped = [scope for _, scope in features.scopes(change, analysis)]
         known = (facts or {}).get(record["id"])
-        analysis = repo_facts.apply(diff_only, known)
-        record_c, units_c = _consequence_rows(change, analysis)
-        record_c_diff, units_c_diff = (_consequence_rows(change, diff_only) if known is not None
-                                       else (record_c, units_c))
-        whole = features.whole_change(change, diff_only)
         out.append(Prepared(
             id=record["id"], repo=str(record.get("repo") or record["id"].split("@")[0]),
+            issue=is_issue(record),
             consequence=TIERS.index(labels["consequence"]),
             difficulty=TIERS.index(labels["difficulty"]),
-            record_c=record_c, record_d=features.difficulty_features(change, whole).vector,
-            issue=features.consequence_features(_text_only(change), None).vector,
-            units_c=units_c, record_c_diff=record_c_diff, units_c_diff=units_c_diff,
-            has_facts=known is not None,
+            record_c=features.consequence_features(text, whole).vector,
+            record_d=features.difficulty_features(text, whole).vector,
+            text_c=features.consequence_features(text, None).vector,
+            units_c=_unit_rows(text, scoped),
+            minor=np.array([features.minor(s) for s in scoped], dtype=bool),
+            units_c_facts=None if known is None else _unit_rows(text, [
+                s for _, s in features.scopes(change, repo_facts.apply(analysis, known))]),
         ))
     return out
 
 
-def _consequence_rows(change, analysis) -> tuple[np.ndarray, np.ndarray]:
-    """The whole record's consequence features (a training row) and its units' (deployment)."""
-    whole = features.whole_change(change, analysis)
-    scopes = [scope for _, scope in features.scopes(change, analysis)]
-    return (features.consequence_features(change, whole).vector,
-            _stack([features.consequence_features(change, s).vector for s in scopes]))
+def _unit_rows(text, scoped) -> np.ndarray:
+    rows = [features.consequence_features(text, s).vector for s in scoped]
+    return np.vstack(rows) if rows else np.zeros((0, features.dimension("consequence")),
+                                                 dtype=np.float32)
 
 
-def _text_only(change):
-    """The record with its diff withheld: what issue-only mode sees."""
-    return replace(change, files=(), ignored=())
-
-
-def _stack(rows: list[np.ndarray]) -> np.ndarray:
-    return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+def deployed(model, p: Prepared, units: np.ndarray | None = None) -> np.ndarray:
+    """A record's consequence as `score` computes it: the riskiest-unit envelope."""
+    units = p.units_c if units is None else units
+    if not units.shape[0]:
+        return _proba(model, p.record_c[None, :])[0]
+    return np.array(decision.envelope(_proba(model, units)))
 
 
 def fit(name: str, X: np.ndarray, y: np.ndarray,
         weights: np.ndarray | None = None) -> LogisticRegression:
-    model = LogisticRegression(C=C[name], class_weight="balanced", solver="newton-cg",
-                               max_iter=1000,
-                               random_state=SEED)
+    model = LogisticRegression(C=C[name], class_weight="balanced" if name in BALANCED else None,
+                               solver="lbfgs", max_iter=2000, random_state=SEED)
     model.fit(X, y, sample_weight=weights)
     return model
-
-
-def consequence_rows(data: list[Prepared],
-                     rows: str = ROWS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X, y, sample weights) of the consequence model.
-
-    `rows` names the training rows: "diff" the records' diff-only analysis, "facts" their
-    analysis with repository facts, "both" each record twice (with and without its facts, half
-    weight each), so that one model serves a change with a repository and a bare diff.
-    "+units" adds, for each low record of several units, its units labelled low (together the
-    weight of one record): a change is as risky as its riskiest unit, so every unit of a low
-    change is low, an exact unit label (the units of medium and high changes have none).
-    """
-    base, _, extra = rows.partition("+")
-    X, y, w = [], [], []
-    for p in data:
-        variants = {"diff": [(p.record_c_diff, p.units_c_diff)],
-                    "facts": [(p.record_c, p.units_c)],
-                    "both": [(p.record_c, p.units_c), (p.record_c_diff, p.units_c_diff)]
-                    if p.has_facts else [(p.record_c, p.units_c)]}[base]
-        for record, units in variants:
-            X.append(record[None, :])
-            y.append(p.consequence)
-            w.append(1.0 / len(variants))
-            if extra == "units" and p.consequence == 0 and units.shape[0] > 1:
-                X.append(units)
-                y += [0] * units.shape[0]
-                w += [1.0 / len(variants) / units.shape[0]] * units.shape[0]
-    return np.vstack(X), np.array(y), np.array(w)
 
 
 def _proba(model, X: np.ndarray) -> np.ndarray:
@@ -170,138 +145,118 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def out_of_fold(data: list[Prepared], rows: str = ROWS) -> dict[str, np.ndarray]:
-    """Leave-one-repository-out probabilities per record for each model, as deployed.
+def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
+    """Grouped out-of-fold probabilities per record for each model, as deployed.
 
-    `consequence` scores a held-out record with its repository facts (where it has them),
-    `consequence-diff` the same record from its diff alone.
+    `consequence-diff` scores a held-out record per unit from its diff alone, `consequence`
+    the same with the record's repository facts where it has them; `issue` is the text model.
     """
-    repos = sorted({p.repo for p in data})
+    fold = validation.folds([p.repo for p in data])
     oof = {name: np.zeros((len(data), 3))
            for name in ("consequence", "consequence-diff", "issue", "difficulty")}
-    for repo in repos:
-        train = [data[i] for i, p in enumerate(data) if p.repo != repo]
-        test = [i for i, p in enumerate(data) if p.repo == repo]
-        yc = np.array([p.consequence for p in train])
-        yd = np.array([p.difficulty for p in train])
-        mc = fit("consequence", *consequence_rows(train, rows))
-        mi = fit("consequence-issue", np.vstack([p.issue for p in train]), yc)
-        md = fit("difficulty", np.vstack([p.record_d for p in train]), yd)
+    for k in range(validation.FOLDS):
+        train = [p for p, f in zip(data, fold, strict=True) if f != k]
+        test = np.where(fold == k)[0]
+        if not len(test):
+            continue
+        mc, mi, md = fit_all(train)
         for i in test:
-            oof["issue"][i] = _proba(mi, data[i].issue[None, :])[0]
-            oof["consequence"][i] = _deployed(mc, data[i].units_c, oof["issue"][i])
-            oof["consequence-diff"][i] = _deployed(mc, data[i].units_c_diff, oof["issue"][i])
-            oof["difficulty"][i] = _proba(md, data[i].record_d[None, :])[0]
+            p = data[i]
+            oof["consequence-diff"][i] = deployed(mc, p)
+            oof["consequence"][i] = (oof["consequence-diff"][i] if p.units_c_facts is None
+                                     else deployed(mc, p, p.units_c_facts))
+            oof["issue"][i] = _proba(mi, p.text_c[None, :])[0]
+            oof["difficulty"][i] = _proba(md, p.record_d[None, :])[0]
+    oof["fold"] = fold
     return oof
 
 
-def _deployed(model, units: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """A change's consequence: the riskiest-unit envelope, or the text model without units."""
-    if units.shape[0]:
-        return np.array(decision.envelope(_proba(model, units)))
-    return fallback
+def fit_all(data: list[Prepared]) -> tuple[Any, Any, Any]:
+    """The consequence, text (issue) and difficulty models fitted on `data`."""
+    return (fit_consequence(data), fit("consequence-issue", *text_rows(data)),
+            fit("difficulty", np.vstack([p.record_d for p in data]),
+                np.array([p.difficulty for p in data])))
 
 
-def choose_thresholds(P: np.ndarray, y: np.ndarray) -> decision.Thresholds:
-    """Fewest high-predicted-low first, then the best macro-F1, on a grid of thresholds."""
-    grid = np.round(np.concatenate([[0.01, 0.02, 0.03, 0.04], np.arange(0.05, 0.951, 0.025),
-                                    [0.97, 0.98, 0.99]]), 3)
-    p_low, p_high = P[:, 0], P[:, 2]
-    low_ok = p_low[None, :] >= grid[:, None]  # one row per low threshold
-    best, best_key = None, None
-    for t_high in grid:
-        is_high = p_high >= t_high
-        for guard in grid[grid <= t_high]:
-            low = low_ok & ((p_high < guard) & ~is_high)[None, :]
-            pred = np.where(low, 0, np.where(is_high, 2, 1)[None, :])
-            misses = np.sum(low & (y == HIGH)[None, :], axis=1)
-            f1 = _macro_f1_rows(y, pred)
-            for i in np.lexsort((-f1, misses))[:1]:
-                key = (-int(misses[i]), round(float(f1[i]), 9), -float(t_high), float(guard))
-                if best_key is None or key > best_key:
-                    best, best_key = (float(t_high), float(guard), float(grid[i])), key
-    return decision.Thresholds(*best)
+def fit_consequence(data: list[Prepared]) -> LogisticRegression:
+    """Trained on whole records; deployed per unit (deployed)."""
+    return fit("consequence", np.vstack([p.record_c for p in data]),
+               np.array([p.consequence for p in data]))
 
 
-def _macro_f1_rows(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    total = np.zeros(pred.shape[0])
-    for k in range(3):
-        tp = np.sum((pred == k) & (y == k)[None, :], axis=1)
-        denom = np.sum(y == k) + np.sum(pred == k, axis=1)
-        total += np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
-    return total / 3
+def text_rows(data: list[Prepared]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, weights) of the text model: issue texts, and PR texts at TEXT_WEIGHT_CHANGES."""
+    return (np.vstack([p.text_c for p in data]), np.array([p.consequence for p in data]),
+            np.array([1.0 if p.issue else TEXT_WEIGHT_CHANGES for p in data]))
 
 
-def predict(P: np.ndarray, t: decision.Thresholds) -> np.ndarray:
-    return np.array([TIERS.index(decision.tier(row, t)) for row in P])
+# Reported modes: (report key, out-of-fold key, records, label).
+MODES = (
+    ("diff", "consequence-diff", "changes", "consequence"),
+    ("diff, with repository facts", "consequence", "changes with facts", "consequence"),
+    ("issue with its patch", "consequence-diff", "issues", "consequence"),
+    ("issue text", "issue", "issues", "consequence"),
+    ("difficulty, changes", "difficulty", "changes", "difficulty"),
+    ("difficulty, issues", "difficulty", "issues", "difficulty"),
+)
 
 
-def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    scores = []
-    for k in range(3):
-        tp = np.sum((y == k) & (pred == k))
-        denom = np.sum(y == k) + np.sum(pred == k)
-        scores.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(scores))
+def _subset(data: list[Prepared], which: str) -> np.ndarray:
+    return np.array([{"changes": not p.issue, "issues": p.issue,
+                      "changes with facts": not p.issue and p.units_c_facts is not None}[which]
+                     for p in data])
 
 
-def metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    cm = np.zeros((3, 3), dtype=int)
-    for a, b in zip(y, pred, strict=True):
-        cm[a, b] += 1
-    high_pred = int(np.sum(pred == HIGH))
-    return {
-        "confusion": cm.tolist(),
-        "macro_f1": round(macro_f1(y, pred), 4),
-        "accuracy": round(float(np.mean(y == pred)), 4),
-        "recall_high": round(float(cm[2, 2] / max(cm[2].sum(), 1)), 4),
-        "precision_high": round(float(cm[2, 2] / high_pred), 4) if high_pred else 0.0,
-        "recall_low": round(float(cm[0, 0] / max(cm[0].sum(), 1)), 4),
-        "high_predicted_low": int(cm[2, 0]),
+def validate(data: list[Prepared]) -> dict[str, Any]:
+    """The grouped validation report; each model's rule is chosen on its pooled predictions."""
+    oof = out_of_fold(data)
+    fold = oof["fold"]
+    y = {label: np.array([getattr(p, label) for p in data])
+         for label in ("consequence", "difficulty")}
+    issues = _subset(data, "issues")
+    # The rule of each shipped model, from the records it serves.
+    rules = {"consequence": validation.choose_rule(oof["consequence-diff"], y["consequence"]),
+             "consequence-issue": validation.choose_rule(oof["issue"][issues],
+                                                         y["consequence"][issues]),
+             "difficulty": validation.choose_rule(oof["difficulty"], y["difficulty"])}
+    uses = {"consequence-diff": "consequence", "consequence": "consequence",
+            "issue": "consequence-issue", "difficulty": "difficulty"}
+    report: dict[str, Any] = {
+        "records": len(data), "issues": int(issues.sum()),
+        "repositories": sorted({p.repo for p in data}), "folds": validation.FOLDS,
+        "records_with_repo_facts": sum(p.units_c_facts is not None for p in data),
+        "rules": {name: rule.to_dict() for name, rule in rules.items()}, "modes": {},
     }
-
-
-def nested(P: np.ndarray, y: np.ndarray, repos: list[str]) -> dict[str, Any]:
-    """Thresholds chosen without the held-out repository, applied to it."""
-    pred = np.zeros_like(y)
-    for repo in sorted(set(repos)):
-        held = np.array([r == repo for r in repos])
-        pred[held] = predict(P[held], choose_thresholds(P[~held], y[~held]))
-    return metrics(y, pred)
-
-
-def validate(data: list[Prepared], rows: str = ROWS) -> dict[str, Any]:
-    """The leave-one-repository-out report for the three models.
-
-    The consequence model is reported in two conditions, with the records' repository facts
-    (`consequence`) and from the diff alone (`consequence-diff`); one set of thresholds, chosen
-    on both conditions' predictions together, serves both.
-    """
-    oof = out_of_fold(data, rows)
-    repos = [p.repo for p in data]
-    report: dict[str, Any] = {"records": len(data), "repositories": sorted(set(repos)),
-                              "records_with_repo_facts": sum(p.has_facts for p in data),
-                              "consequence_rows": rows}
-    yc = np.array([p.consequence for p in data])
-    both = choose_thresholds(np.vstack([oof["consequence"], oof["consequence-diff"]]),
-                             np.concatenate([yc, yc]))
-    for name, key, label in (("consequence", "consequence", "consequence"),
-                             ("consequence-diff", "consequence-diff", "consequence"),
-                             ("consequence-issue", "issue", "consequence"),
-                             ("difficulty", "difficulty", "difficulty")):
-        y = np.array([getattr(p, label) for p in data])
-        t = both if key.startswith("consequence") else choose_thresholds(oof[key], y)
-        pred = predict(oof[key], t)
-        argmax = oof[key].argmax(axis=1)
-        per_repo = {}
-        for repo in sorted(set(repos)):
-            held = np.array([r == repo for r in repos])
-            m = metrics(y[held], pred[held])
-            per_repo[repo] = {k: m[k] for k in ("macro_f1", "recall_high", "high_predicted_low")}
-        report[name] = {"thresholds": t.to_dict(), "loo": metrics(y, pred),
-                        "loo_nested_thresholds": nested(oof[key], y, repos),
-                        "loo_argmax": metrics(y, argmax), "per_repository": per_repo}
+    for name, key, which, label in MODES:
+        rows = _subset(data, which)
+        if not rows.any():
+            continue
+        P, yy = oof[key][rows], y[label][rows]
+        report["modes"][name] = {
+            "shipped rule": validation.metrics(yy, validation.apply(P, rules[uses[key]]), P),
+            "nested rule": validation.metrics(yy, validation.rule_per_fold(P, yy, fold[rows]), P),
+            "argmax": validation.metrics(yy, P.argmax(axis=1), P),
+        }
+    report["modes"].update(_across_files(data, y["consequence"], oof, rules["consequence"]))
     return report
+
+
+def _across_files(data, y, oof, rule) -> dict[str, Any]:
+    """Trained on changes only and tested on issues with their patches, and the reverse."""
+    issues = _subset(data, "issues")
+    out = {}
+    if issues.all() or not issues.any():
+        return out
+    for name, source in (("changes -> issues with patch", ~issues),
+                         ("issues -> changes", issues)):
+        model = fit_consequence([p for p, s in zip(data, source, strict=True) if s])
+        target = np.where(~source)[0]
+        P = np.array([deployed(model, data[i]) for i in target])
+        own = validation.choose_rule(oof["consequence-diff"][source], y[source])
+        out[name] = {"rule from the training file": validation.metrics(
+            y[target], validation.apply(P, own), P),
+            "argmax": validation.metrics(y[target], P.argmax(axis=1), P)}
+    return out
 
 
 def export(model, dim: int, path: Path) -> bytes:
@@ -313,53 +268,59 @@ def export(model, dim: int, path: Path) -> bytes:
     return data
 
 
-def train(data_path: Path, out: Path, config, analyzer: Callable | None = None,
+def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None = None,
           log: Callable[[str], None] = print, facts_path: Path | None = None) -> dict[str, Any]:
     """Validate, fit on everything, export the three models and their cards; return the report.
 
-    `facts_path`: the repository facts of the records (repo_facts.py), or None for none.
+    `data_paths`: labelled record files (changes and issues, SCHEMA.md); `facts_path`: the
+    records' repository facts (repo_facts.py) for the validation's with-facts mode, or None.
     """
-    raw = _read(data_path)
-    records = all_records(raw, f"--data {data_path}")
+    raws = [(path, _read(path)) for path in data_paths]
+    records = [r for path, raw in raws for r in all_records(raw, f"--data {path}")]
     if analyzer is None:
         from cartriage.analysis import analyze as analyzer
     facts, facts_card = _facts(facts_path)
     data = prepare(records, config, analyzer, facts)
-    report = validate(data)
+    with threadpool_limits(1):  # one BLAS thread: faster here than threads contending
+        report = validate(data)
+        consequence, text, difficulty = fit_all(data)
     log(format_report(report))
     out.mkdir(parents=True, exist_ok=True)
     common = {
         "feature_version": features.FEATURE_VERSION,
         "trained": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "training_data": {"file": data_path.name, "sha256": hashlib.sha256(raw).hexdigest(),
-                          "records": len(data), "repositories": report["repositories"]},
+        "training_data": {"files": [{"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()}
+                                    for path, raw in raws],
+                          "records": len(data), "issues": report["issues"],
+                          "repositories": report["repositories"]},
         "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                       "skl2onnx": skl2onnx.__version__, "onnx": onnx.__version__,
                       "numpy": np.__version__},
         "seed": SEED,
         "classes": list(TIERS),
-        "analysis": ("diff-only analysis of each record; its stored repository facts (fan-in, "
-                     "fan-in percentile, core) give the 'with repository facts' condition of the "
-                     f"validation; consequence trained on rows={ROWS!r} (train.consequence_rows)"),
+        "analysis": "diff-only analysis of each record (train.prepare)",
         "repo_facts": {**facts_card, "records_with_facts": report["records_with_repo_facts"]},
+        "validation": {k: report[k] for k in ("folds", "modes")},
     }
     specs = (
-        ("consequence", "record_c", "consequence", "features.consequence_features(unit scope)"),
-        ("consequence-issue", "issue", "consequence", "features.consequence_features(text only)"),
-        ("difficulty", "record_d", "difficulty", "features.difficulty_features(unit scope)"),
+        ("consequence", consequence, "record_c", "consequence",
+         "features.consequence_features(unit scope); the records of both files"),
+        ("consequence-issue", text, "text_c", "consequence",
+         "features.consequence_features(text only); issue texts + PR texts at "
+         f"weight {TEXT_WEIGHT_CHANGES}"),
+        ("difficulty", difficulty, "record_d", "difficulty",
+         "features.difficulty_features(unit scope)"),
     )
-    for name, attr, label, inputs in specs:
+    for name, model, attr, label, inputs in specs:
         X = np.vstack([getattr(p, attr) for p in data])
-        y = np.array([getattr(p, label) for p in data])
-        model = fit(name, *consequence_rows(data)) if name == "consequence" else fit(name, X, y)
         onnx_bytes = export(model, X.shape[1], out / f"{name}.onnx")
         _check_export(out / f"{name}.onnx", model, X)
         card = {
             "name": name, "file": f"{name}.onnx", "target": label, "inputs": inputs,
             "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "input_dim": int(X.shape[1]),
-            "estimator": f"LogisticRegression(C={C[name]}, class_weight='balanced', newton-cg)",
-            **common, "thresholds": report[name]["thresholds"],
-            "metrics": {k: v for k, v in report[name].items() if k != "thresholds"},
+            "estimator": f"LogisticRegression(C={C[name]}, lbfgs"
+                         f"{', balanced' if name in BALANCED else ''})",
+            **common, "rule": report["rules"][name],
             "coefficients": _encode(model),
         }
         if label == "difficulty":
@@ -404,73 +365,16 @@ def _check_export(path: Path, model, X: np.ndarray) -> None:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    lines = [f"leave-one-repository-out validation: {report['records']} records, "
+    lines = [f"grouped validation ({report['folds']} folds of whole repositories): "
+             f"{report['records']} records ({report['issues']} issues), "
              f"{len(report['repositories'])} repositories, "
-             f"{report['records_with_repo_facts']} with repository facts (fan-in)"]
-    titles = {"consequence": "consequence, with repository facts",
-              "consequence-diff": "consequence, diff only (repository facts withheld)",
-              "consequence-issue": "consequence-issue", "difficulty": "difficulty"}
-    for name, title in titles.items():
-        r = report[name]
-        lines.append(f"\n== {title}  thresholds {r['thresholds']}")
-        for key, title in (("loo", "pooled thresholds (shipped)"),
-                           ("loo_nested_thresholds", "nested thresholds (held-out repo unseen)"),
-                           ("loo_argmax", "argmax (no decision rule)")):
-            m = r[key]
-            lines.append(f"  {title}: macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}"
-                         f"  recall(high) {m['recall_high']:.3f}  precision(high) "
-                         f"{m['precision_high']:.3f}  high->low {m['high_predicted_low']}")
-        lines.append("  confusion (rows true low/medium/high, columns predicted):")
-        lines += [f"    {TIERS[i]:>6} {row}" for i, row in enumerate(r["loo"]["confusion"])]
-        lines.append("  per repository (macro-F1, recall high, high->low):")
-        lines += [f"    {repo:32} {m['macro_f1']:.3f} {m['recall_high']:.3f} "
-                  f"{m['high_predicted_low']}" for repo, m in r["per_repository"].items()]
+             f"{report['records_with_repo_facts']} with repository facts (fan-in)",
+             f"decision rules (cost-weighted argmax): {report['rules']}"]
+    for mode, results in report["modes"].items():
+        lines.append(f"\n== {mode}")
+        for how, m in results.items():
+            lines.append(f"  {how:28} macro-F1 {m['macro_f1']:.3f}  recall(high) "
+                         f"{m['recall_high']:.3f}  precision(high) {m['precision_high']:.3f}  "
+                         f"high->low {m['high_predicted_low']}/{m['highs']}  "
+                         f"Brier {m['brier']:.3f}  ECE {m['ece']:.3f}  confusion {m['confusion']}")
     return "\n".join(lines)
-
-
-def compare(data_path: Path, facts_path: Path | None, variants: list[str], config,
-            log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
-    """The consequence model's leave-one-repository-out figures for several training-row
-    variants (see consequence_rows), in both conditions; nothing is written."""
-    records = all_records(_read(data_path), f"--data {data_path}")
-    from cartriage.analysis import analyze
-
-    data = prepare(records, config, analyze, _facts(facts_path)[0])
-    out = {}
-    for rows in variants:
-        report = validate(data, rows)
-        out[rows] = {k: report[k] for k in ("consequence", "consequence-diff")}
-        for name, title in (("consequence", "with repository facts"),
-                            ("consequence-diff", "diff only")):
-            r = report[name]
-            for key in ("loo", "loo_nested_thresholds"):
-                m = r[key]
-                log(f"rows={rows:12} {title:22} {key:22} macro-F1 {m['macro_f1']:.3f}  "
-                    f"recall(high) {m['recall_high']:.3f}  precision(high) "
-                    f"{m['precision_high']:.3f}  high->low {m['high_predicted_low']}  "
-                    f"confusion {m['confusion']}")
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m cartriage.scoring.train --compare diff both --data F [--repo-facts F]`."""
-    import argparse
-    import os
-
-    from cartriage import config as configuration
-
-    parser = argparse.ArgumentParser(prog="python -m cartriage.scoring.train",
-                                     description=compare.__doc__.split(";")[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--repo-facts", type=Path, default=None)
-    parser.add_argument("--compare", nargs="+", required=True,
-                        choices=[f"{b}{u}" for b in ("diff", "facts", "both")
-                                 for u in ("", "+units")])
-    args = parser.parse_args(argv)
-    settings = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": os.devnull})
-    compare(args.data, args.repo_facts, args.compare, settings)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -33,13 +33,13 @@ def test_same_change_gives_identical_vectors_and_names():
 
 def _scoped():
     change, analysis = _change()
-    return [(change, scope) for _, scope in features.scopes(change, analysis)]
+    return [(features.read_text(change), scope) for _, scope in features.scopes(change, analysis)]
 
 
 def test_units_differ_by_their_own_files_and_share_the_title():
-    (change, auth), (_, docs) = _scoped()
-    a = features.consequence_features(change, auth)
-    d = features.consequence_features(change, docs)
+    (text, auth), (_, docs) = _scoped()
+    a = features.consequence_features(text, auth)
+    d = features.consequence_features(text, docs)
     assert not np.array_equal(a.vector, d.vector)
     assert any("p:auth" in n for n in a.names.values())
     assert not any("p:auth" in n for n in d.names.values())
@@ -48,7 +48,7 @@ def test_units_differ_by_their_own_files_and_share_the_title():
 
 def test_issue_only_uses_text_alone():
     change, _ = _change()
-    text_only = features.consequence_features(replace(change, files=()), None)
+    text_only = features.consequence_features(features.read_text(replace(change, files=())), None)
     names = " ".join(text_only.names.values())
     assert "w:login" in names
     assert "p:" not in names and "id:" not in names and "log_added" not in names
@@ -57,7 +57,7 @@ def test_issue_only_uses_text_alone():
 def test_difficulty_features_measure_size_spread_and_nesting():
     change, analysis = _change()
     whole = features.whole_change(change, analysis)
-    f = features.difficulty_features(change, whole)
+    f = features.difficulty_features(features.read_text(change), whole)
     numeric = features.DIFFICULTY_NUMERIC
     values = dict(zip(numeric, f.vector[: len(numeric)], strict=True))
     assert values["log_files"] > 0 and values["file_entropy"] > 0
@@ -70,3 +70,8 @@ def test_hashing_is_stable_across_processes():
     f = features._assemble(("x",), {"x": 0.0}, {"w": ["migration"]})
     (index,) = [i for i in f.names]
     assert index == 1 + 1281 and f.vector[index] == 1.0
+
+
+def test_minor_scope_is_tests_or_docs_only():
+    auth, docs = [scope for _, scope in _scoped()]
+    assert features.minor(docs) and not features.minor(auth)

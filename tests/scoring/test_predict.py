@@ -53,15 +53,16 @@ def test_change_is_its_riskiest_unit_not_the_average(tmp_path):
                                                   for u in scores.units)
 
 
-def test_envelope_tier_is_the_highest_unit_tier():
-    thresholds = model.load("consequence").thresholds
+def test_decision_rule_is_a_cost_weighted_argmax():
+    rule = model.load("consequence").rule
+    assert rule.low > 0 and rule.high > 0
+    row = (0.4, 0.35, 0.25)
+    assert decision.tier(row, decision.Rule(1.0, 1.0)) == "low"
+    assert decision.tier(row, decision.Rule(1.0, 2.0)) == "high"
+    assert decision.tier(row, decision.Rule(0.5, 1.0)) == "medium"
     rng = np.random.default_rng(7)
-    for size in (1, 2, 5):
-        for _ in range(200):
-            rows = rng.dirichlet([1, 1, 1], size=size)
-            tiers = [decision.tier(r, thresholds) for r in rows]
-            best = max(tiers, key=decision.rank)
-            assert decision.tier(decision.envelope(rows), thresholds) == best
+    for r in rng.dirichlet([1, 1, 1], size=200):
+        assert decision.tier(r, decision.Rule(1.0, 1.0)) == TIERS[int(np.argmax(r))]
 
 
 def test_rule_pins_a_tier_and_is_shown_as_override(tmp_path):

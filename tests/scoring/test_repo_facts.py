@@ -66,7 +66,7 @@ def test_build_measures_fan_in_with_the_analysis_stage_and_apply_restores_it(tmp
 
     def numeric(analysis, name):
         scope = features.whole_change(change, analysis)
-        vector = features.consequence_features(change, scope).vector
+        vector = features.consequence_features(features.read_text(change), scope).vector
         return vector[features.CONSEQUENCE_NUMERIC.index(name)]
 
     assert numeric(diff_only, "fan_in_known") == 0 and numeric(restored, "fan_in_known") == 1

@@ -22,13 +22,17 @@ KINDS = {
 
 
 def _records(tmp_path: Path) -> Path:
+    """Changes from three repositories and issues (no commit sha) from two others."""
     rows = []
-    for r, repo in enumerate(("acme/a", "acme/b", "acme/c")):
+    for r, repo in enumerate(("acme/a", "acme/b", "acme/c", "issues/d", "issues/e")):
         for n in range(4):
             for tier, (title, path, lines, difficulty) in KINDS.items():
                 name = f"{tier}{r}{n}"
-                rows.append(record(name, f"{title} {n}", {path.replace(".", f"{n}."): lines},
-                                   labels=(tier, difficulty), repo=repo))
+                row = record(name, f"{title} {n}", {path.replace(".", f"{n}."): lines},
+                             labels=(tier, difficulty), repo=repo)
+                if not repo.startswith("issues/"):
+                    row["sha"] = name
+                rows.append(row)
     return write_jsonl(tmp_path / "train.jsonl", rows)
 
 
@@ -54,24 +58,27 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
     data = _records(tmp_path)
     facts = _facts(tmp_path, data)
     logs = []
-    first = train.train(data, tmp_path / "one", CONFIG, log=logs.append, facts_path=facts)
-    second = train.train(data, tmp_path / "two", CONFIG, log=lambda _: None, facts_path=facts)
+    first = train.train([data], tmp_path / "one", CONFIG, log=logs.append, facts_path=facts)
+    second = train.train([data], tmp_path / "two", CONFIG, log=lambda _: None, facts_path=facts)
     assert first == second
-    assert "leave-one-repository-out" in logs[0] and "high->low" in logs[0]
-    assert "diff only (repository facts withheld)" in logs[0]
-    assert first["records_with_repo_facts"] == 18
-    assert first["consequence"]["thresholds"] == first["consequence-diff"]["thresholds"]
+    assert "grouped validation (5 folds" in logs[0] and "high->low" in logs[0]
+    assert first["issues"] == 24 and first["records_with_repo_facts"] == 30
+    assert {"diff", "issue text", "issue with its patch", "changes -> issues with patch",
+            "issues -> changes", "difficulty, changes"} <= set(first["modes"])
     for name in ("consequence", "consequence-issue", "difficulty"):
         a = (tmp_path / "one" / f"{name}.onnx").read_bytes()
         b = (tmp_path / "two" / f"{name}.onnx").read_bytes()
         assert a == b and len(a) < 5 * 2**20
         card = json.loads((tmp_path / "one" / f"{name}.json").read_text())
         assert card["sha256"] == hashlib.sha256(a).hexdigest()
-        assert card["training_data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+        assert card["training_data"]["files"][0]["sha256"] == hashlib.sha256(
+            data.read_bytes()).hexdigest()
         assert card["feature_version"] and card["libraries"]["scikit-learn"]
         assert card["repo_facts"]["sha256"] == hashlib.sha256(facts.read_bytes()).hexdigest()
-        assert set(card["metrics"]["loo"]) >= {"confusion", "macro_f1", "recall_high",
-                                               "high_predicted_low"}
+        assert set(card["rule"]) == {"low", "high"}
+        diff = card["validation"]["modes"]["diff"]["nested rule"]
+        assert set(diff) >= {"confusion", "macro_f1", "recall_high", "precision_high",
+                             "high_predicted_low", "brier", "ece"}
 
 
 def test_trained_models_serve_predictions(tmp_path, monkeypatch):
@@ -79,7 +86,7 @@ def test_trained_models_serve_predictions(tmp_path, monkeypatch):
     from cartriage.scoring import model, predict_records, train
 
     data = _records(tmp_path)
-    train.train(data, tmp_path / "models", CONFIG, log=lambda _: None)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
     monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
     model.clear_cache()
     try:
@@ -108,10 +115,11 @@ def test_unreadable_repo_facts_is_one_clear_line(tmp_path):
     data = _records(tmp_path)
     broken = write_jsonl(tmp_path / "facts.jsonl", ["{not json"])
     with pytest.raises(InputError) as info:
-        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None, facts_path=broken)
+        train.train([data], tmp_path / "out", CONFIG, log=lambda _: None,
+                    facts_path=broken)
     assert "--repo-facts" in str(info.value) and "line 1" in str(info.value)
     with pytest.raises(InputError, match="--repo-facts .*cannot read"):
-        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None,
+        train.train([data], tmp_path / "out", CONFIG, log=lambda _: None,
                     facts_path=tmp_path / "absent.jsonl")
 
 
@@ -124,4 +132,4 @@ def test_malformed_training_data_is_one_clear_line(tmp_path, line, message):
 
     data = write_jsonl(tmp_path / "data.jsonl", ['{"id": "a/b@1"}', line])
     with pytest.raises(InputError, match=f"--data .*{message}"):
-        train.train(data, tmp_path / "out", CONFIG, log=lambda _: None)
+        train.train([data], tmp_path / "out", CONFIG, log=lambda _: None)
