@@ -30,6 +30,7 @@ class Progress:
         self.budget_usd = budget_usd
         self.live = (not quiet and is_interactive(self.stream)) if live is None else live
         self._lock = threading.Lock()
+        self._done = 0
         self._bar = None
         self._task = None
 
@@ -38,7 +39,9 @@ class Progress:
         if self.quiet:
             return
         with self._lock:
-            self.total = total
+            if done < self._done:  # callers on several threads may arrive out of order
+                return
+            self._done, self.total = done, total
             if self.live:
                 self._update_live(unit_id, done, total, spent_tokens, spent_usd)
             else:

@@ -33,6 +33,15 @@ def test_plain_lines_in_ci_even_on_a_terminal(monkeypatch):
     assert stream.getvalue() == "cartriage: [1/1] a.py; spent 10 tokens, $0\n"
 
 
+def test_a_late_report_of_fewer_units_done_is_ignored():
+    stream = io.StringIO()
+    progress = report.progress(3, stream=stream)
+    for done in (1, 3, 2):
+        progress(f"u{done}", done, 3, 100 * done, None)
+    assert [line.split("]")[0] for line in stream.getvalue().splitlines()] == [
+        "cartriage: [1/3", "cartriage: [3/3"]
+
+
 def test_live_display_on_a_terminal(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("TERM", "xterm")
