@@ -245,14 +245,15 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     left = (None if caps[0] is None else caps[0] - tokens[rows, choice].sum(),
             None if caps[1] is None else caps[1] - dollars[rows, choice].sum())
     # Per-unit work reads Python lists: indexing numpy arrays one element at a time is slow.
-    why = _Why(policy, caps, left, allowed.tolist(), worth.tolist(),
-               None if dollars is None else dollars.tolist(), min_gain)
+    why = _Why(policy, caps, left, None if dollars is None else dollars.tolist(), min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
     held = {units.ids[u] for u in np.flatnonzero(cut.any(axis=1) & (choice == deepest))}
     value = (held, min_gain, bool(cut.any()), {units.ids[u] for u in range(n) if units.never[u]})
     over, extra, saved = _next_cheaper(tokens, loss, choice)
+    cheapest, best = _skip_options(tokens, loss, allowed)
     rows_of = _Rows(tokens.tolist(), loss.tolist(), base.miss.tolist(), choice.tolist(),
-                    result.unmet.tolist(), over.tolist(), extra.tolist(), saved.tolist())
+                    result.unmet.tolist(), over.tolist(), extra.tolist(), saved.tolist(),
+                    cheapest.tolist(), best.tolist(), worth[:, 1:].any(axis=1).tolist())
     assignments = [_assignment(u, units, table, rows_of, why) for u in range(n)]
     groups = [None] if labels is None else list(labels)
     plans = []
@@ -343,8 +344,6 @@ class _Why:
     policy: str
     caps: tuple[float | None, float | None]  # (tokens, USD)
     left: tuple[float | None, float | None]  # budget the plan leaves unused
-    allowed: list[list[bool]]  # options allowed by the rules, before the value floor
-    worth: list[list[bool]]  # options left after the value floor
     dollars: list[list[float]] | None
     min_gain: float
 
@@ -360,6 +359,24 @@ class _Rows(NamedTuple):
     over: list[int]  # the option each unit's choice is compared with (`_next_cheaper`)
     extra: list[float]  # tokens the choice costs over it
     saved: list[float]  # expected loss the choice saves over it
+    cheapest: list[int]  # the cheapest allowed review, -1 if none (`_skip_options`)
+    best: list[int]  # the allowed review that saves the most per token
+    worth_any: list[bool]  # some review is left after the value floor
+
+
+def _skip_options(tokens, loss, allowed):
+    """Per unit, of the reviews (options after the skip) the rules allow: the cheapest in
+    tokens and the one saving the most expected loss per token (the first on ties); -1 when
+    no review is allowed. What a skipped unit's reason compares with, for all units at once."""
+    import numpy as np
+
+    reviews = allowed[:, 1:]
+    cost = np.where(reviews, tokens[:, 1:], np.inf)
+    gain = np.where(reviews, (loss[:, :1] - loss[:, 1:]) / np.maximum(tokens[:, 1:], 1),
+                    -np.inf)
+    none = ~reviews.any(axis=1)
+    return (np.where(none, -1, cost.argmin(axis=1) + 1),
+            np.where(none, -1, gain.argmax(axis=1) + 1))
 
 
 def _next_cheaper(tokens, loss, choice):
@@ -411,7 +428,7 @@ def _reason(u, j, table, rows: _Rows, why: _Why) -> tuple[str, float | None]:
     if loss[0] <= 0:
         return "nothing to lose: consequence weight or defect probability is 0", None
     if j == 0:
-        return _skip_reason(u, table, rows.tokens[u], loss, why), None
+        return _skip_reason(u, table, rows, why), None
     extra, saved = rows.extra[u], rows.saved[u]
     value = saved / extra if extra > 0 else None
     per = f" ({value:.2e}/token)" if value is not None else ""
@@ -419,16 +436,15 @@ def _reason(u, j, table, rows: _Rows, why: _Why) -> tuple[str, float | None]:
             f"{int(extra):,} more tokens{per}"), value
 
 
-def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
+def _skip_reason(u, table, rows: _Rows, why: _Why) -> str:
     """The true reason a unit with something to lose was skipped, checked in this order: no
     strategy allowed; even the cheapest review is larger than the whole budget; the value floor
     cut every review; the budget was left unused; the budget went to other units."""
     names = table.names
-    allowed = why.allowed[u]
-    options = [k for k in range(1, len(names)) if allowed[k]]
-    if not options:
+    k = rows.cheapest[u]
+    if k < 0:
         return "skipped: no review strategy is allowed for this unit"
-    k = min(options, key=lambda k: tokens[k])
+    tokens, loss = rows.tokens[u], rows.loss[u]
     cost = [(tokens[k], why.caps[0], why.left[0], "{:,.0f} tokens")]
     if why.dollars is not None:
         cost.append((why.dollars[u][k], why.caps[1], why.left[1], "${:.4f}"))
@@ -436,11 +452,11 @@ def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
         if cap is not None and amount > cap + 1e-9:
             return (f"skipped: too large for the budget: even {names[k]} needs "
                     f"{shown.format(amount)}, more than the whole budget of {shown.format(cap)}")
-    best = max(options, key=lambda k: ((loss[0] - loss[k]) / max(tokens[k], 1), -k))
+    best = rows.best[u]
     saved = loss[0] - loss[best]
     offer = (f"{names[best]} would save {saved:.3g} expected loss for {tokens[best]:,.0f} "
              f"tokens ({saved / max(tokens[best], 1):.2e}/token)")
-    if not any(why.worth[u][1:]):
+    if not rows.worth_any[u]:
         return (f"skipped: not worth its tokens: {offer}, less than {why.min_gain:g} per 1,000 "
                 "tokens ([budget] min_gain_per_1k_tokens)")
     if all(cap is None or amount <= left + 1e-9 for amount, cap, left, _ in cost):
