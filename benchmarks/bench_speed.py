@@ -178,9 +178,10 @@ def case_batch(args, repo: Path) -> None:
 
 ALLOCATE = """
 import os, statistics, sys, time
-sys.path.insert(0, sys.argv[1])
+from cartriage import allocation, config as configuration  # the variant's, from PYTHONPATH
+sys.path.append(sys.argv[1])
 from benchmarks.bench_allocation import synthetic
-from cartriage import allocation, config as configuration
+assert allocation.__file__.startswith(os.environ["PYTHONPATH"]), allocation.__file__
 analysis, scores = synthetic(10_000)
 settings = configuration.load(env={}, overrides={("budget", "tokens"): 3_000_000})
 allocation.allocate(analysis, scores, settings)
@@ -194,7 +195,8 @@ for _ in range(int(sys.argv[2])):
 def case_allocate(args) -> None:
     for name, code in variants(args):
         done = subprocess.run([sys.executable, "-c", ALLOCATE, str(HERE), str(args.runs)],
-                              cwd=HERE, env={**ENV, "PYTHONPATH": str(code),
+                              cwd=tempfile.gettempdir(),  # not HERE: '' leads sys.path
+                              env={**ENV, "PYTHONPATH": str(code),
                                              "OPENBLAS_NUM_THREADS": "1"},
                               capture_output=True, text=True, check=True)
         pairs = [tuple(map(float, line.split())) for line in done.stdout.splitlines()]

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cartriage import __version__
+from cartriage.cli_values import plain_values
 from cartriage.errors import EXIT_INTERNAL, EXIT_PIPE, EXIT_USAGE, CartriageError
 
 app = typer.Typer(
@@ -336,7 +337,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     errors = _click_errors()
     try:
-        code = app(args=args, prog_name="cartriage", standalone_mode=False)
+        command = typer.main.get_command(app)
+        plain_values(command)  # no pydantic adapters for our str and Path options
+        code = command.main(args=args, prog_name="cartriage", standalone_mode=False)
     except errors.NoArgsIsHelpError as exc:  # e.g. bare `cartriage hook`
         name = exc.ctx.command_path if exc.ctx else "cartriage"
         print(f"usage: {name} COMMAND [OPTIONS] (`{name} --help` for more)", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cartriage import calibration
 from cartriage.allocation import strategies
@@ -244,14 +244,17 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     choice = result.choice
     left = (None if caps[0] is None else caps[0] - tokens[rows, choice].sum(),
             None if caps[1] is None else caps[1] - dollars[rows, choice].sum())
-    why = _Why(policy, caps, left, allowed, worth, dollars, min_gain)
+    # Per-unit work reads Python lists: indexing numpy arrays one element at a time is slow.
+    why = _Why(policy, caps, left, None if dollars is None else dollars.tolist(), min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
     held = {units.ids[u] for u in np.flatnonzero(cut.any(axis=1) & (choice == deepest))}
     value = (held, min_gain, bool(cut.any()), {units.ids[u] for u in range(n) if units.never[u]})
-    assignments = [
-        _assignment(u, units, table, tokens, dollars, loss, base.miss, choice, result, why)
-        for u in range(n)
-    ]
+    over, extra, saved = _next_cheaper(tokens, loss, choice)
+    cheapest, best = _skip_options(tokens, loss, allowed)
+    rows_of = _Rows(tokens.tolist(), loss.tolist(), base.miss.tolist(), choice.tolist(),
+                    result.unmet.tolist(), over.tolist(), extra.tolist(), saved.tolist(),
+                    cheapest.tolist(), best.tolist(), worth[:, 1:].any(axis=1).tolist())
+    assignments = [_assignment(u, units, table, rows_of, why) for u in range(n)]
     groups = [None] if labels is None else list(labels)
     plans = []
     for label in groups:
@@ -341,72 +344,119 @@ class _Why:
     policy: str
     caps: tuple[float | None, float | None]  # (tokens, USD)
     left: tuple[float | None, float | None]  # budget the plan leaves unused
-    allowed: np.ndarray  # options allowed by the rules, before the value floor
-    worth: np.ndarray  # options left after the value floor
-    dollars: np.ndarray | None
+    dollars: list[list[float]] | None
     min_gain: float
 
 
-def _assignment(u, units, table, tokens, dollars, loss, miss, choice, result,
-                why: _Why) -> Assignment:
-    j = int(choice[u])
+class _Rows(NamedTuple):
+    """The plan's arrays as lists of rows, one per unit."""
+
+    tokens: list[list[float]]
+    loss: list[list[float]]
+    miss: list[list[float]]
+    choice: list[int]
+    unmet: list[bool]
+    over: list[int]  # the option each unit's choice is compared with (`_next_cheaper`)
+    extra: list[float]  # tokens the choice costs over it
+    saved: list[float]  # expected loss the choice saves over it
+    cheapest: list[int]  # the cheapest allowed review, -1 if none (`_skip_options`)
+    best: list[int]  # the allowed review that saves the most per token
+    worth_any: list[bool]  # some review is left after the value floor
+
+
+def _skip_options(tokens, loss, allowed):
+    """Per unit, of the reviews (options after the skip) the rules allow: the cheapest in
+    tokens and the one saving the most expected loss per token (the first on ties); -1 when
+    no review is allowed. What a skipped unit's reason compares with, for all units at once."""
+    import numpy as np
+
+    reviews = allowed[:, 1:]
+    cost = np.where(reviews, tokens[:, 1:], np.inf)
+    gain = np.where(reviews, (loss[:, :1] - loss[:, 1:]) / np.maximum(tokens[:, 1:], 1),
+                    -np.inf)
+    none = ~reviews.any(axis=1)
+    return (np.where(none, -1, cost.argmin(axis=1) + 1),
+            np.where(none, -1, gain.argmax(axis=1) + 1))
+
+
+def _next_cheaper(tokens, loss, choice):
+    """Per unit, the option its choice is weighed against: of the options before it that cost
+    fewer tokens and lose more, the costliest (the first on ties; the skip when none); with
+    the tokens the choice costs and the loss it saves over that option."""
+    import numpy as np
+
+    rows = np.arange(len(choice))
+    chosen_tokens, chosen_loss = tokens[rows, choice], loss[rows, choice]
+    over = np.full(len(choice), -1)
+    over_tokens = np.full(len(choice), -np.inf)
+    for k in range(tokens.shape[1]):
+        better = ((k < choice) & (tokens[:, k] < chosen_tokens) & (loss[:, k] > chosen_loss)
+                  & (tokens[:, k] > over_tokens))
+        over = np.where(better, k, over)
+        over_tokens = np.where(better, tokens[:, k], over_tokens)
+    over[over < 0] = 0
+    return over, chosen_tokens - tokens[rows, over], loss[rows, over] - chosen_loss
+
+
+def _assignment(u, units, table, rows: _Rows, why: _Why) -> Assignment:
+    j = rows.choice[u]
     name = table.names[j]
-    reason, value = _reason(u, j, table, tokens, loss, why)
-    forced = units.forced_by[u] if units.floor[u] and not result.unmet[u] else None
+    tokens, loss = rows.tokens[u], rows.loss[u]
+    reason, value = _reason(u, j, table, rows, why)
+    unmet = rows.unmet[u]
+    forced = units.forced_by[u] if units.floor[u] and not unmet else None
     if units.never[u]:
         reason = units.never[u]
     elif forced:
         reason = f"at least {table.names[units.floor[u]]} ({forced}); {reason}"
-    elif result.unmet[u]:
+    elif unmet:
         reason = (f"minimum {table.names[units.floor[u]]} from {units.forced_by[u]} does not "
                   f"fit the budget; {reason}")
     return Assignment(
         unit_id=units.ids[u], strategy=name, samples=int(table.attempts[j]),
-        est_tokens=int(tokens[u, j]),
-        est_usd=None if dollars is None else float(dollars[u, j]),
-        expected_loss=float(loss[u, j]), loss_if_skipped=float(loss[u, 0]), reason=reason,
-        forced_by=forced, miss_probability=float(miss[u, j]), value_per_token=value,
+        est_tokens=int(tokens[j]),
+        est_usd=None if why.dollars is None else why.dollars[u][j],
+        expected_loss=loss[j], loss_if_skipped=loss[0], reason=reason,
+        forced_by=forced, miss_probability=rows.miss[u][j], value_per_token=value,
         est_prompt_tokens=int(units.prompt[u]))
 
 
-def _reason(u, j, table, tokens, loss, why: _Why) -> tuple[str, float | None]:
+def _reason(u, j, table, rows: _Rows, why: _Why) -> tuple[str, float | None]:
     """Why unit u got option j: its marginal value per token over the next cheaper option."""
     names = table.names
-    if loss[u, 0] <= 0:
+    loss = rows.loss[u]
+    if loss[0] <= 0:
         return "nothing to lose: consequence weight or defect probability is 0", None
     if j == 0:
-        return _skip_reason(u, table, tokens, loss, why), None
-    cheaper = [k for k in range(j) if tokens[u, k] < tokens[u, j] and loss[u, k] > loss[u, j]]
-    k = max(cheaper, key=lambda k: (tokens[u, k], -k)) if cheaper else 0
-    extra = tokens[u, j] - tokens[u, k]
-    saved = loss[u, k] - loss[u, j]
-    value = float(saved / extra) if extra > 0 else None
+        return _skip_reason(u, table, rows, why), None
+    extra, saved = rows.extra[u], rows.saved[u]
+    value = saved / extra if extra > 0 else None
     per = f" ({value:.2e}/token)" if value is not None else ""
-    return (f"{names[j]}: saves {saved:.3g} expected loss over {names[k]} for "
+    return (f"{names[j]}: saves {saved:.3g} expected loss over {names[rows.over[u]]} for "
             f"{int(extra):,} more tokens{per}"), value
 
 
-def _skip_reason(u, table, tokens, loss, why: _Why) -> str:
+def _skip_reason(u, table, rows: _Rows, why: _Why) -> str:
     """The true reason a unit with something to lose was skipped, checked in this order: no
     strategy allowed; even the cheapest review is larger than the whole budget; the value floor
     cut every review; the budget was left unused; the budget went to other units."""
     names = table.names
-    options = [k for k in range(1, len(names)) if why.allowed[u, k]]
-    if not options:
+    k = rows.cheapest[u]
+    if k < 0:
         return "skipped: no review strategy is allowed for this unit"
-    k = min(options, key=lambda k: tokens[u, k])
-    cost = [(tokens[u, k], why.caps[0], why.left[0], "{:,.0f} tokens")]
+    tokens, loss = rows.tokens[u], rows.loss[u]
+    cost = [(tokens[k], why.caps[0], why.left[0], "{:,.0f} tokens")]
     if why.dollars is not None:
-        cost.append((why.dollars[u, k], why.caps[1], why.left[1], "${:.4f}"))
+        cost.append((why.dollars[u][k], why.caps[1], why.left[1], "${:.4f}"))
     for amount, cap, _, shown in cost:
         if cap is not None and amount > cap + 1e-9:
             return (f"skipped: too large for the budget: even {names[k]} needs "
                     f"{shown.format(amount)}, more than the whole budget of {shown.format(cap)}")
-    best = max(options, key=lambda k: ((loss[u, 0] - loss[u, k]) / max(tokens[u, k], 1), -k))
-    saved = loss[u, 0] - loss[u, best]
-    offer = (f"{names[best]} would save {saved:.3g} expected loss for {tokens[u, best]:,.0f} "
-             f"tokens ({saved / max(tokens[u, best], 1):.2e}/token)")
-    if not why.worth[u, 1:].any():
+    best = rows.best[u]
+    saved = loss[0] - loss[best]
+    offer = (f"{names[best]} would save {saved:.3g} expected loss for {tokens[best]:,.0f} "
+             f"tokens ({saved / max(tokens[best], 1):.2e}/token)")
+    if not rows.worth_any[u]:
         return (f"skipped: not worth its tokens: {offer}, less than {why.min_gain:g} per 1,000 "
                 "tokens ([budget] min_gain_per_1k_tokens)")
     if all(cap is None or amount <= left + 1e-9 for amount, cap, left, _ in cost):

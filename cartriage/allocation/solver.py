@@ -158,7 +158,7 @@ def _solve(cost, loss, budget, allowed, unmet) -> Solution:
         if taken < len(ranked):
             cut = ranked[taken]
             multiplier = float(seg_eff[cut])
-            theta = max(0.0, min(1.0, free / seg_dc[cut]))
+            theta = max(0.0, min(1.0, free / float(seg_dc[cut])))
             frac_dl = float(seg_dl[cut])
     integral_loss = float(loss[index, choice].sum())
     lower_bound = integral_loss - theta * frac_dl

@@ -221,3 +221,13 @@ def test_skip_reasons_are_true(tmp_path):
     session = thrifty.assignment("app/auth/session.py")
     assert session.strategy == "skip" and "not worth its tokens" in session.reason
     assert "min_gain_per_1k_tokens" in session.reason
+
+
+@pytest.mark.parametrize("budget", [0, 3000, 9000, 200000])
+def test_a_plan_holds_no_numpy_objects(tmp_path, budget):
+    """A cached plan is a pickle: a numpy scalar in it would load numpy on every warm plan."""
+    import pickle
+
+    analysis, scores = change(UNITS)
+    plan = allocation.allocate(analysis, scores, load(tmp_path, **{"budget.tokens": budget}))
+    assert b"numpy" not in pickle.dumps(plan)
