@@ -37,6 +37,12 @@ class Run:
     statuses: list[str]
 
 
+def prose(chars: int) -> str:
+    """`chars` characters of words that differ, as a model writes (a stream of one chunk
+    repeated is cut by litellm as a model stuck in a loop)."""
+    return " ".join(f"word{i}" for i in range(chars // 6 + 1))[:chars]
+
+
 def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
     billing = MISBEHAVIOURS[misbehaviour] or Billing(prompt_factor=rng.uniform(2, 6))
     units = rng.randint(1, 8)
@@ -51,7 +57,7 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
 
     def answer(body):
         return findings(finding("app/mod0.py", 1, "Division by zero",
-                                explanation="x" * (max_output * 4 * verbose)))
+                                explanation=prose(max_output * 4 * verbose)))
 
     with LLMServer(responder=answer, billing=billing) as server:
         config = config_for(server.url, tmp, max_concurrency=rng.choice((1, 2, 4)), cache=False)

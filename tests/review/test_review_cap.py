@@ -69,7 +69,7 @@ def test_later_calls_are_reserved_at_the_ratio_the_provider_bills(llm_server, tm
     result = review.run(result_for(patch), config_for(llm_server.url, tmp_path,
                                                       max_concurrency=1))
     assert len(llm_server.bills) == 4
-    # The first call is reserved at 1.2x our count; the three after it at over 5x.
+    # The first call is reserved at a token per byte; the three after it at over 5x our count.
     assert result.reserved_tokens > (1.2 + 3 * 5) / 4 * result.counted_tokens
     assert result.billed_tokens == llm_server.billed
     assert result.prompt_tokens + result.completion_tokens >= llm_server.billed
