@@ -35,6 +35,7 @@ class Run:
     charged: int  # what cartriage charged against the budget
     complete: bool
     statuses: list[str]
+    prompt_factor: float  # how many times higher than characters / 4 the server billed prompts
 
 
 def prose(chars: int) -> str:
@@ -66,4 +67,4 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
         result = review.run(result_for(patch, strategies=strategies, budget_tokens=cap), config)
         return Run(cap, server.billed, (server.bills or [0])[0],
                    result.prompt_tokens + result.completion_tokens, result.complete,
-                   [u.status for u in result.units])
+                   [u.status for u in result.units], billing.prompt_factor)
