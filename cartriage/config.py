@@ -130,6 +130,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backoff": Key("float", 1.0, "seconds before the first retry; doubles each retry",
                        minimum=0, maximum=3_600),
         "log": Key("bool", True, "log every prompt and response to SQLite ($CARTRIAGE_LOG_DB)"),
+        "stream": Key("bool", True, "stream replies and stop reading at the call's reserved "
+                      "completion (false for an endpoint that cannot stream: the whole reply is "
+                      "then received and charged)"),
     },
     "ledger": {
         "url": Key("str", OPTIONAL, "where spend is recorded: a SQLite path, or postgresql://... "

@@ -12,6 +12,12 @@ Stdlib only (http.server in a thread). Answers come from a FIFO script of action
 Every request body is kept in `server.requests` (with `server.count` for how many arrived), so
 tests can assert what was sent and that a cached run sent nothing.
 
+A request with `"stream": true` is answered as server-sent events (`data: {chunk}` lines of
+about four tokens each, a final usage chunk when `stream_options.include_usage` asks for one,
+then `data: [DONE]`), generated at `STREAM_PACE` seconds a chunk; the server stops generating
+when the client closes the connection and bills only what it sent. `streams=False` makes it
+answer every request with one JSON body, as a provider that cannot stream does.
+
 `Billing` makes the server dishonest the way real providers can be: count prompt tokens
 `prompt_factor` times higher, ignore `max_tokens`, or report usage that is missing, zero,
 negative or not a number. Whatever it reports, `server.billed` is what it really counted (the
@@ -27,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MODEL = "openai/test-model"
+STREAM_CHUNK = 16  # characters per streamed chunk (about four tokens)
+STREAM_PACE = 0.0002  # seconds to generate one chunk
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,9 @@ class LLMServer:
     """Start with `with LLMServer() as server:` or start()/stop()."""
 
     def __init__(self, responder: Responder | None = None, latency: float = 0.0,
-                 billing: Billing | None = None):
+                 billing: Billing | None = None, streams: bool = True):
         self.responder = responder
+        self.streams = streams
         self.latency = latency
         self.billing = billing or Billing()
         self.bills: list[int] = []  # tokens counted for each answered call, whatever it reported
@@ -210,23 +221,85 @@ class LLMServer:
         completion_tokens = action.completion_tokens
         if completion_tokens is None:
             completion_tokens = max(1, math.ceil(len(content) / 4))
-        with self._lock:
-            self.bills.append(prompt_tokens + completion_tokens)
         payload = {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model", "test-model"),
             "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": content}}],
         }
+        if body.get("stream") and self.streams:
+            sent = _stream(handler, payload, content, finish,
+                           bool((body.get("stream_options") or {}).get("include_usage")),
+                           self._usage(action, prompt_tokens, completion_tokens))
+            with self._lock:  # a stream cut short is billed for what was sent
+                self.bills.append(prompt_tokens + (completion_tokens if sent == content
+                                                   else max(1, math.ceil(len(sent) / 4))))
+            return
+        with self._lock:
+            self.bills.append(prompt_tokens + completion_tokens)
+        usage = self._usage(action, prompt_tokens, completion_tokens)
+        if usage is not None:
+            payload["usage"] = usage
+        handler._send(200, payload)
+
+    def _usage(self, action: Reply, prompt_tokens: int, completion_tokens: int) -> dict | None:
+        """The usage block the server reports (None: it reports none), per its `Billing`."""
         reported: dict[str, Any] = {"prompt_tokens": prompt_tokens,
                                     "completion_tokens": completion_tokens,
                                     "total_tokens": prompt_tokens + completion_tokens}
-        if billing.usage == "zero":
+        usage = self.billing.usage
+        if usage == "zero":
             reported = dict.fromkeys(reported, 0)
-        elif billing.usage == "negative":
+        elif usage == "negative":
             reported = {k: -v * 1000 for k, v in reported.items()}
-        elif billing.usage == "text":
+        elif usage == "text":
             reported = {k: "many" for k in reported}
-        if action.usage and billing.usage != "missing":
-            payload["usage"] = reported
-        handler._send(200, payload)
+        return reported if action.usage and usage != "missing" else None
+
+
+def _stream(handler, payload: dict, content: str, finish: str, include_usage: bool,
+            usage: dict | None) -> str:
+    """Send `content` as server-sent events until done or the client hangs up; what was sent."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.close_connection = True
+    base = {k: payload[k] for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    sent = ""
+    try:
+        for start in range(0, len(content), STREAM_CHUNK):
+            if _hung_up(handler.connection):
+                return sent
+            piece = content[start:start + STREAM_CHUNK]
+            delta = {"content": piece} if start else {"role": "assistant", "content": piece}
+            _event(handler, {**base, "choices": [{"index": 0, "delta": delta,
+                                                  "finish_reason": None}]})
+            sent += piece
+            time.sleep(STREAM_PACE)
+        _event(handler, {**base, "choices": [{"index": 0, "delta": {},
+                                              "finish_reason": finish}]})
+        if include_usage and usage is not None:
+            _event(handler, {**base, "choices": [], "usage": usage})
+        handler.wfile.write(b"data: [DONE]\n\n")
+        handler.wfile.flush()
+    except OSError:  # the client closed the connection mid-write
+        pass
+    return sent
+
+
+def _event(handler, chunk: dict) -> None:
+    handler.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    handler.wfile.flush()
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    """Whether the client closed its end (readable with nothing to read)."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True

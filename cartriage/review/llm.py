@@ -28,7 +28,9 @@ from cartriage.review.budget import (
 from cartriage.review.store import Cache, Log, cache_key
 
 MAX_BACKOFF = 30.0  # seconds; also caps a server's Retry-After
-ESTIMATE_MARGIN = 1.2  # prompt-token estimates are multiplied by this (tokenizers differ)
+# Our token counts are multiplied by this where they stand for the provider's (tokenizers
+# differ): prompt estimates, and the completion a streamed reply may run to before it is cut.
+ESTIMATE_MARGIN = 1.2
 # Providers that run on the user's machine: a price of $0 is real for them. For any other model
 # a $0 price is a gap in litellm's map (1.106.2 lists claude-sonnet-4-20250514 at $0) and is
 # treated as unknown, so a USD budget is not silently unlimited.
@@ -52,6 +54,7 @@ class Settings:
     retries: int = 2
     backoff: float = 1.0
     max_concurrency: int = 4
+    stream: bool = True
 
     @classmethod
     def from_config(cls, config, env=os.environ) -> Settings:
@@ -68,6 +71,7 @@ class Settings:
             retries=config.get("llm", "retries"),
             backoff=config.get("llm", "backoff"),
             max_concurrency=config.get("llm", "max_concurrency"),
+            stream=config.get("llm", "stream"),
         )
 
 
@@ -156,9 +160,9 @@ class Client:
     """Calls the model within the budget; thread-safe.
 
     Until one call has been answered, calls are made one at a time, reserved at one prompt token
-    per byte when the budget holds that: the first reply shows how the provider counts (prompt
-    tokens against our count, completion against `max_tokens`), and every later reservation is
-    scaled by the worst ratio seen so far.
+    per byte (a call that does not fit at that is not made): the first reply shows how the
+    provider counts (prompt tokens against our count, completion against `max_tokens`), and
+    every later reservation is scaled by the worst ratio seen so far.
     """
 
     def __init__(self, settings: Settings, budget: Budget, cache: Cache | None = None,
@@ -208,16 +212,34 @@ class Client:
         return max(counted, math.ceil(len(text) / 4))
 
     def worst_case(self, request: Request) -> tuple[int, int]:
-        """(prompt, completion) tokens a call may be billed, at the ratios seen so far."""
+        """(prompt, completion) tokens a call may be billed, at the ratios seen so far.
+
+        Until the provider has answered once, its prompt is taken at one token per UTF-8 byte
+        (+8 per message for the chat template, +16): no byte-level BPE tokenizer counts more.
+        The completion is `max_tokens` (times what the provider was seen to send beyond it);
+        a streamed reply is cut there, by our count.
+        """
         with self._lock:
             prompt_factor, completion_factor = self._prompt_factor, self._completion_factor
-        return (math.ceil(self.count_prompt(request) * prompt_factor) + 16,
-                math.ceil(request.max_tokens * completion_factor))
+        prompt = math.ceil(self.count_prompt(request) * prompt_factor) + 16
+        if not self._calibrated.is_set():
+            prompt = max(prompt, _bytes(request) + 16)
+        completion = request.max_tokens * completion_factor
+        if self.settings.stream:  # room for our count of a whole reply to exceed the provider's
+            completion *= ESTIMATE_MARGIN
+        return prompt, math.ceil(completion)
 
     def estimate(self, request: Request) -> Cost:
         """Worst-case cost of a call: what must be reserved before making it."""
         prompt, completion = self.worst_case(request)
         return Cost(prompt + completion, price(request.model, prompt, completion))
+
+    def over_budget(self, exc: OverBudget) -> str:
+        """Why a call or unit did not fit, naming the first-call bound while it applies."""
+        if self._calibrated.is_set():
+            return str(exc)
+        return ("the provider's token ratio is not known yet, so its first call is reserved at "
+                f"one token per prompt byte; {exc}")
 
     def complete(self, request: Request, reservation: Reservation) -> Reply:
         """One reply for `request`, from the cache or the model; CallError when there is none."""
@@ -238,34 +260,26 @@ class Client:
     def _call(self, request: Request, key: str, reservation: Reservation) -> Reply:
         """reserve -> call -> settle."""
         worst = self.worst_case(request)
-        # Before the provider's ratio is known, reserve its prompt at one token per byte (no
-        # byte-level BPE tokenizer counts more) when the budget can hold that.
-        choices = [worst] if self._calibrated.is_set() else [
-            (max(worst[0], _bytes(request) + 16), worst[1]), worst]
-        for index, choice in enumerate(choices):
-            estimate = Cost(sum(choice), price(request.model, *choice))
-            try:
-                call = self.budget.take(reservation, estimate)
-                worst = choice
-                break
-            except OverBudget as exc:
-                if index == len(choices) - 1:
-                    raise CallError("budget", f"not reviewed: budget ({exc})") from None
+        estimate = Cost(sum(worst), price(request.model, *worst))
+        try:
+            call = self.budget.take(reservation, estimate)
+        except OverBudget as exc:
+            raise CallError("budget", f"not reviewed: budget ({self.over_budget(exc)})") from None
         with self._lock:
             self.spend.reserved += estimate.tokens
         started = time.monotonic()
         try:
             response = self._call_with_retries(request)
+            text, usage, received = (self._read(response, request, worst[1])
+                                     if self.settings.stream else self._whole(response, request))
         except CallError as exc:
             if exc.kind in ("timeout", "unreadable"):  # it may be billed: charge the worst case
                 self._settle(request, reservation, call, worst, None, timed_out=True)
             self._log(request, None, str(exc), 0, 0, 0.0, _ms(started))
             raise
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = getattr(response, "usage", None)
         reported = (getattr(usage, "prompt_tokens", None),
                     getattr(usage, "completion_tokens", None))
-        counted = (self.count_prompt(request), self.count_text(request.model, text))
+        counted = (self.count_prompt(request), received)
         prompt_tokens, completion_tokens, usd, known = self._settle(
             request, reservation, call, worst, (reported, counted))
         # Learn from what was billed or counted, never from the reservation itself.
@@ -277,6 +291,46 @@ class Client:
                                  "completion_tokens": completion_tokens})
         self._log(request, text, None, prompt_tokens, completion_tokens, usd, _ms(started))
         return Reply(text, prompt_tokens, completion_tokens, usd)
+
+    def _read(self, stream: Any, request: Request, limit: int) -> tuple[str, Any, int]:
+        """(text, usage, own count of completion tokens) of a streamed reply.
+
+        Reading stops, and the stream is closed, once the own count of what was received
+        reaches `limit` (the call's reserved completion): a provider that ignores `max_tokens`
+        cannot send, and so bill, much past it. Usage is then unknown (the final usage chunk
+        never came). A provider litellm cannot stream arrives as one chunk: all of it counts.
+        """
+        pieces: list[str] = []
+        usage, received = None, 0
+        try:
+            for chunk in stream:
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    pieces.append(delta)
+                    received += self.count_text(request.model, delta)
+                    if received >= limit:  # pieces count more than the whole: count it
+                        received = self.count_text(request.model, "".join(pieces))
+                        if received >= limit:
+                            break
+            else:
+                usage = _provider_usage(stream)
+        except self._litellm.Timeout:
+            raise CallError("timeout", f"timed out after {self.settings.timeout:g}s") from None
+        except Exception as exc:
+            raise CallError("unreadable", "provider reply could not be read: "
+                            + _describe(exc, None, 0)) from None
+        finally:
+            with contextlib.suppress(Exception):  # already closed, or not a network stream
+                stream.completion_stream.close()
+        if not pieces and usage is None:  # e.g. one JSON body, which is not server-sent events
+            raise CallError("unreadable", "the provider sent no stream; set [llm] stream = false "
+                            "for an endpoint that cannot stream")
+        return "".join(pieces), usage, received
+
+    def _whole(self, response: Any, request: Request) -> tuple[str, Any, int]:
+        """(text, usage, own count of completion tokens) of a reply that was not streamed."""
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        return text, getattr(response, "usage", None), self.count_text(request.model, text)
 
     def _settle(self, request: Request, reservation: Reservation, call: Reservation,
                 worst: tuple[int, int],
@@ -322,6 +376,8 @@ class Client:
     def _call_with_retries(self, request: Request) -> Any:
         litellm = self._litellm
         options: dict[str, Any] = {"timeout": self.settings.timeout, "max_retries": 0}
+        if self.settings.stream:
+            options.update(stream=True, stream_options={"include_usage": True})
         if self.settings.api_base:
             options["api_base"] = self.settings.api_base
         if self.settings.api_key:
@@ -385,6 +441,16 @@ def _describe(exc: Exception, status: int | None, retries: int) -> str:
     what = f"HTTP {status}" if status else type(exc).__name__
     tail = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     return f"provider error{tail}: {what}: {message}"
+
+
+def _provider_usage(stream: Any) -> Any:
+    """The usage the provider itself sent in a stream, or None.
+
+    The usage on litellm's last chunk is not it: when the provider sends none, litellm fills in
+    its own estimate. The provider's usage chunks are the ones litellm keeps in `chunks`.
+    """
+    reported = [c.usage for c in getattr(stream, "chunks", ()) if getattr(c, "usage", None)]
+    return reported[-1] if reported else None
 
 
 def _bytes(request: Request) -> int:

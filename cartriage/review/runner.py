@@ -277,7 +277,8 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
     try:
         job, reservation = _admit(job, client)
     except OverBudget as exc:
-        return UnitReview(job.unit.unit_id, "not reviewed: budget", str(exc), **base)
+        return UnitReview(job.unit.unit_id, "not reviewed: budget", client.over_budget(exc),
+                          **base)
     tally = Tally()
     try:
         outcome = review(job, client, calls_pool, reservation, tally)

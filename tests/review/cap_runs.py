@@ -35,6 +35,13 @@ class Run:
     charged: int  # what cartriage charged against the budget
     complete: bool
     statuses: list[str]
+    prompt_factor: float  # how many times higher than characters / 4 the server billed prompts
+
+
+def prose(chars: int) -> str:
+    """`chars` characters of words that differ, as a model writes (a stream of one chunk
+    repeated is cut by litellm as a model stuck in a loop)."""
+    return " ".join(f"word{i}" for i in range(chars // 6 + 1))[:chars]
 
 
 def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
@@ -51,7 +58,7 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
 
     def answer(body):
         return findings(finding("app/mod0.py", 1, "Division by zero",
-                                explanation="x" * (max_output * 4 * verbose)))
+                                explanation=prose(max_output * 4 * verbose)))
 
     with LLMServer(responder=answer, billing=billing) as server:
         config = config_for(server.url, tmp, max_concurrency=rng.choice((1, 2, 4)), cache=False)
@@ -60,4 +67,4 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
         result = review.run(result_for(patch, strategies=strategies, budget_tokens=cap), config)
         return Run(cap, server.billed, (server.bills or [0])[0],
                    result.prompt_tokens + result.completion_tokens, result.complete,
-                   [u.status for u in result.units])
+                   [u.status for u in result.units], billing.prompt_factor)

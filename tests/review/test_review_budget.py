@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from llm_server import finding, findings, prompt_text
+from cap_runs import prose
+from llm_server import Billing, LLMServer, finding, findings, prompt_text
 from review_support import config_for, patch_for, result_for
 
 from cartriage import review
@@ -24,12 +25,12 @@ def spent(result) -> int:
 def test_units_beyond_the_budget_are_reported_not_reviewed(llm_server, tmp_path):
     llm_server.responder = lambda body: findings(finding(
         prompt_text(body).split("File: ", 1)[1].split(" ", 1)[0], 2, "Division by zero"))
-    result = review.run(result_for(many_units(6), budget_tokens=3000),
+    result = review.run(result_for(many_units(12), budget_tokens=4000),
                         config_for(llm_server.url, tmp_path, max_concurrency=1))
     statuses = [u.status for u in result.units]
     assert "reviewed" in statuses and "not reviewed: budget" in statuses
-    assert spent(result) <= 3000
-    assert not result.complete and result.budget_tokens == 3000
+    assert spent(result) <= 4000
+    assert not result.complete and result.budget_tokens == 4000
     assert llm_server.count == statuses.count("reviewed")
     # Units run in order of loss_if_skipped (the helper gives earlier files more): the
     # reviewed ones are the first ones.
@@ -39,6 +40,38 @@ def test_units_beyond_the_budget_are_reported_not_reviewed(llm_server, tmp_path)
     assert "tokens" in stopped.reason and stopped.calls == 0
     assert any("not reviewed: budget" in note for note in result.notes)
     assert len(result.findings) == len(reviewed)
+
+
+def test_a_first_call_that_does_not_fit_at_a_token_per_byte_is_not_made(llm_server, tmp_path):
+    result = review.run(result_for(many_units(3), budget_tokens=2000),
+                        config_for(llm_server.url, tmp_path))
+    assert llm_server.count == 0 and spent(result) == 0 and not result.complete
+    assert {u.status for u in result.units} == {"not reviewed: budget"}
+    assert "token ratio is not known yet" in result.units[0].reason
+
+
+def test_a_reply_that_ignores_max_tokens_is_cut_at_the_reservation(llm_server, tmp_path):
+    llm_server.billing = Billing(honour_max_tokens=False)
+    llm_server.responder = lambda body: findings(finding("app/a.py", 1, "x",
+                                                         explanation=prose(80_000)))
+    config = config_for(llm_server.url, tmp_path)
+    config.strategies["single"]["max_output_tokens"] = 200
+    result = review.run(result_for(patch_for("app/a.py", ["x = 1"]), budget_tokens=8000), config)
+    # A whole reply would be billed 20,000 tokens; reading stopped near the 200 reserved.
+    assert 0 < llm_server.billed <= spent(result) <= 8000
+    assert all(bill < 4000 for bill in llm_server.bills)
+
+
+def test_an_endpoint_that_cannot_stream_is_an_error_unless_told(tmp_path):
+    reply = findings(finding("app/a.py", 1, "Division by zero"))
+    for stream, status in ((True, "failed"), (False, "reviewed")):
+        with LLMServer(responder=lambda body: reply, streams=False) as server:
+            result = review.run(result_for(patch_for("app/a.py", ["x = 1"])),
+                                config_for(server.url, tmp_path, stream=stream, cache=False))
+        assert result.units[0].status == status
+        assert spent(result) >= server.billed > 0
+        if stream:
+            assert "[llm] stream = false" in result.units[0].reason
 
 
 @pytest.mark.parametrize("budget", [0, 1500, 2500, 4000, 7000, 12000, 30000])
@@ -62,11 +95,11 @@ def test_spend_never_exceeds_the_budget_under_concurrency(llm_server, tmp_path, 
 def test_usd_budget_with_a_priced_model(llm_server, tmp_path):
     model = "openai/gpt-4o-mini"  # priced in litellm's bundled cost map
     config = config_for(llm_server.url, tmp_path, model=model, max_concurrency=1)
-    result = review.run(result_for(many_units(5), budget_tokens=None, budget_usd=0.0006),
+    result = review.run(result_for(many_units(12), budget_tokens=None, budget_usd=0.0009),
                         config)
     reviewed = [u for u in result.units if u.status == "reviewed"]
-    assert reviewed and len(reviewed) < 5
-    assert 0 < result.usd <= 0.0006 and result.usd_known
+    assert reviewed and len(reviewed) < 12
+    assert 0 < result.usd <= 0.0009 and result.usd_known
     # The full worst case (1500 completion tokens, $0.001) never fit: answers were shortened.
     assert {body["max_tokens"] for body in llm_server.requests} <= {1000, 750, 500}
     assert "answers limited to" in reviewed[0].reason
@@ -75,10 +108,10 @@ def test_usd_budget_with_a_priced_model(llm_server, tmp_path):
         reviewed[0].prompt_tokens * 0.15e-6 + reviewed[0].completion_tokens * 0.6e-6)
 
 
-@pytest.mark.parametrize(("tokens", "usd"), [(2500, 1.0), (1_000_000, 0.0006)])
+@pytest.mark.parametrize(("tokens", "usd"), [(4000, 1.0), (1_000_000, 0.0009)])
 def test_token_and_usd_caps_both_hold(llm_server, tmp_path, tokens, usd):
     config = config_for(llm_server.url, tmp_path, model="openai/gpt-4o-mini", max_concurrency=2)
-    result = review.run(result_for(many_units(5), budget_tokens=tokens, budget_usd=usd), config)
+    result = review.run(result_for(many_units(12), budget_tokens=tokens, budget_usd=usd), config)
     assert (result.budget_tokens, result.budget_usd) == (tokens, usd)
     assert spent(result) <= tokens and result.usd <= usd
     statuses = [u.status for u in result.units]
