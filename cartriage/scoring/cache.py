@@ -64,8 +64,8 @@ def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:
 
 
 def model_folder() -> Path:
-    """The folder `scoring.model.model_dir()` loads from, found without importing numpy (the
-    same rule, repeated: scoring/model.py imports numpy; tests check that the two agree)."""
+    """The folder the models load from (`scoring.model.model_dir()`), found without importing
+    numpy: `$CARTRIAGE_MODEL_DIR`, else the shipped `models/`."""
     override = os.environ.get("CARTRIAGE_MODEL_DIR")
     if override:
         return Path(override)

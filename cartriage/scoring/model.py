@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import cartriage
 from cartriage.errors import ModelError
 from cartriage.scoring import features
 from cartriage.scoring.decision import Rule
@@ -31,12 +29,9 @@ _LOADED: dict[tuple[str, str], Model] = {}
 def model_dir() -> Path:
     """`$CARTRIAGE_MODEL_DIR`, else the repository's top-level `models/` folder (installed
     wheels carry it as `cartriage/models`, through the `cartriage/models` symlink)."""
-    override = os.environ.get("CARTRIAGE_MODEL_DIR")
-    if override:
-        return Path(override)
-    package = Path(cartriage.__file__).resolve().parent
-    shipped = package / "models"
-    return shipped if shipped.is_dir() else package.parent / "models"
+    from cartriage.scoring.cache import model_folder  # the one rule, kept where numpy is not
+
+    return model_folder()
 
 
 @dataclass(frozen=True)
