@@ -74,15 +74,19 @@ def get(db: sqlite3.Connection | None, keys: list[str]) -> dict[str, Outline]:
 
 def put(db: sqlite3.Connection | None, entries: dict[str, str]) -> None:
     """Store encoded outlines; trims the oldest rows when the store outgrows MAX_ROWS."""
-    if db is None or not entries:
-        return
+    if db is not None and entries:
+        put_rows(db, "outline", entries.items(), MAX_ROWS, KEEP_ROWS)
+
+
+def put_rows(db: sqlite3.Connection, table: str, rows, most: int, keep: int) -> None:
+    """Write (key, data) rows into `table`; past `most` rows, only the `keep` newest stay.
+    A store that cannot be written is only a slower next run."""
     try:
         with db:
-            db.executemany("INSERT OR REPLACE INTO outline (key, data) VALUES (?, ?)",
-                           entries.items())
-            (rows,) = db.execute("SELECT count(*) FROM outline").fetchone()
-            if rows > MAX_ROWS:
-                db.execute("DELETE FROM outline WHERE rowid IN (SELECT rowid FROM outline "
-                           "ORDER BY rowid LIMIT ?)", (rows - KEEP_ROWS,))
+            db.executemany(f"INSERT OR REPLACE INTO {table} (key, data) VALUES (?, ?)", rows)
+            (count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            if count > most:
+                db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                           "ORDER BY rowid LIMIT ?)", (count - keep,))
     except sqlite3.Error:
         pass

@@ -130,13 +130,7 @@ def save(db: sqlite3.Connection | None, key: str, value: Any) -> None:
     """Store `value`; trims the oldest entries when the store outgrows MAX_ROWS."""
     if db is None:
         return
-    try:
-        with db:
-            db.execute("INSERT OR REPLACE INTO entries (key, data) VALUES (?, ?)",
-                       (key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
-            (rows,) = db.execute("SELECT count(*) FROM entries").fetchone()
-            if rows > MAX_ROWS:
-                db.execute("DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries "
-                           "ORDER BY rowid LIMIT ?)", (rows - KEEP_ROWS,))
-    except sqlite3.Error:
-        pass
+    from cartriage.analysis.store import put_rows
+
+    put_rows(db, "entries", [(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))],
+             MAX_ROWS, KEEP_ROWS)
