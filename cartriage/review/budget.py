@@ -67,8 +67,10 @@ class Budget:
         self.reserved = Reservation()
         self._lock = threading.Condition()
 
-    def reserve(self, cost: Cost, wait: bool = True) -> Reservation:
-        """Reserve `cost`, waiting while other reservations may free room; OverBudget if never."""
+    def reserve(self, cost: Cost, wait: bool = True, *, unit_id: str = "", strategy: str = "",
+                model: str = "") -> Reservation:
+        """Reserve `cost`, waiting while other reservations may free room; OverBudget if never.
+        What the reservation is for (unit, strategy, model) matters only to a ledger."""
         self._check_priced(cost)
         with self._lock:
             while True:

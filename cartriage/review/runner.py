@@ -321,11 +321,9 @@ def _admit(job: Job, client: Client) -> tuple[Job, Reservation]:
 
 
 def _reserve(client: Client, job: Job) -> Reservation:
-    """Reserve the job's worst case; a ledger-metered budget also records what it is for."""
-    if hasattr(client.budget, "session"):
-        return client.budget.reserve(_worst_case(job, client), unit_id=job.unit.unit_id,
-                                     strategy=job.strategy, model=_models(job))
-    return client.budget.reserve(_worst_case(job, client))
+    """Reserve the job's worst case, saying what it is for (a ledger records it)."""
+    return client.budget.reserve(_worst_case(job, client), unit_id=job.unit.unit_id,
+                                 strategy=job.strategy, model=_models(job))
 
 
 def _worst_case(job: Job, client: Client) -> Cost:
