@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cartriage import strategies
 from cartriage.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -28,7 +29,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 TIERS = ("low", "medium", "high")
-STRATEGY_NAMES = ("skip", "single", "multi", "deliberate")
 FAIL_ON = ("critical", "major", "minor", "never")
 # [budget] keys kept by the spend ledger across runs and runners (any of them turns it on)
 LEDGER_CAPS = ("per_pr_tokens", "per_pr_usd", "monthly_tokens", "monthly_usd")
@@ -65,6 +65,10 @@ _STRATEGY_KEYS = {
     "judge_accuracy": Key(
         "float", 0.9, "modelled chance the judge keeps a correct candidate (deliberate)", minimum=0
     ),
+    "context": Key("str", "hunks", "what each call sees: the changed hunks; plus the enclosing "
+                   "function or class of each changed line; plus the definitions the change "
+                   "calls and the call sites of signatures it changes",
+                   choices=strategies.CONTEXT_LEVELS),
     "max_output_tokens": Key("int", 1500, "completion tokens allowed per call", minimum=1),
     "output_tokens": Key(
         "int", 500, "completion tokens a call is expected to use (for the plan's estimates)",
@@ -84,13 +88,6 @@ _STRATEGY_KEYS = {
         "float", 0.5, "how alike samples from different models are (0 independent, 1 identical)",
         minimum=0
     ),
-}
-
-STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "skip": {},
-    "single": {"samples": 1, "temperature": 0.0},
-    "multi": {"samples": 3, "temperature": 0.7},
-    "deliberate": {"samples": 5, "temperature": 0.7},
 }
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -177,7 +174,7 @@ RULE_KEYS = {
     "role": Key("str", OPTIONAL, "role to add to matching files"),
     "remove_role": Key("str", OPTIONAL, "role the analysis found that matching files do not have"),
     "consequence": Key("str", OPTIONAL, "pin the consequence tier", choices=TIERS),
-    "min_strategy": Key("str", OPTIONAL, "cheapest strategy allowed", choices=STRATEGY_NAMES),
+    "min_strategy": Key("str", OPTIONAL, "cheapest strategy allowed (a registered strategy)"),
 }
 
 
@@ -320,19 +317,19 @@ def _defaults() -> Config:
                for k, spec in keys.items()}
         for name, keys in SCHEMA.items()
     }
-    strategies = {}
-    for name in STRATEGY_NAMES:
+    tables = {}
+    for strategy in strategies.all_strategies():
         values = {k: (None if spec.default is OPTIONAL else _copy(spec.default))
                   for k, spec in _STRATEGY_KEYS.items()}
-        values.update(STRATEGY_DEFAULTS[name])
-        strategies[name] = values
-    return Config(sections=sections, strategies=strategies, rules=(),
+        values.update(strategy.defaults)
+        tables[strategy.name] = values
+    return Config(sections=sections, strategies=tables, rules=(),
                   sources=dict.fromkeys(_all_keys(), "default"))
 
 
 def _all_keys() -> list[str]:
     keys = [f"{s}.{k}" for s, table in SCHEMA.items() for k in table]
-    keys += [f"strategies.{n}.{k}" for n in STRATEGY_NAMES for k in _STRATEGY_KEYS]
+    keys += [f"strategies.{n}.{k}" for n in strategies.names() for k in _STRATEGY_KEYS]
     return keys
 
 
@@ -380,9 +377,9 @@ def _merge_file(config: Config, path: Path, data: dict[str, Any], label: str | N
             raise ConfigError(f"{label}: [{section}] must be a table")
         if section == "strategies":
             for name, values in table.items():
-                if name not in STRATEGY_NAMES:
+                if name not in strategies.names():
                     raise ConfigError(f"{label}: unknown strategy [strategies.{name}]"
-                                      f"{_closest(name, STRATEGY_NAMES)}")
+                                      f"{_closest(name, strategies.names())}")
                 if not isinstance(values, dict):
                     raise ConfigError(f"{label}: [strategies.{name}] must be a table")
                 for key, value in values.items():
@@ -403,6 +400,10 @@ def _parse_rules(label: str, table: Any) -> tuple[Rule, ...]:
             if key not in RULE_KEYS:
                 raise ConfigError(f"{label}: unknown key '{where}'{_closest(key, RULE_KEYS)}")
             values[key] = _check(label, where, RULE_KEYS[key], value, "file")
+            if key == "min_strategy" and value not in strategies.names():
+                raise ConfigError(f"{label}: '{where}' must be one of "
+                                  f"{', '.join(strategies.names())}, got {value!r}"
+                                  f"{_closest(value, strategies.names())}")
         if not values.get("path") and not values.get("has_role"):
             raise ConfigError(f"{label}: rules[{index}] needs 'path' or 'has_role'")
         if not any(values.get(k) for k in ("role", "consequence", "min_strategy", "remove_role")):
@@ -416,7 +417,7 @@ def _parse_rules(label: str, table: Any) -> tuple[Rule, ...]:
 
 def _spec(label: str, dotted: tuple[str, ...]) -> Key:
     if dotted[0] == "strategies":
-        if len(dotted) != 3 or dotted[1] not in STRATEGY_NAMES:
+        if len(dotted) != 3 or dotted[1] not in strategies.names():
             raise ConfigError(f"{label}: unknown key '{'.'.join(dotted)}'")
         keys = _STRATEGY_KEYS
     else:

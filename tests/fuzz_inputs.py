@@ -19,8 +19,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from cartriage import cli
-from cartriage.config import _STRATEGY_KEYS, SCHEMA, STRATEGY_NAMES, load
+from cartriage import cli, strategies
+from cartriage.config import _STRATEGY_KEYS, SCHEMA, load
 from cartriage.errors import EXIT_INTERNAL, CartriageError
 from cartriage.intake.diff import parse_diff
 
@@ -79,7 +79,7 @@ _VALUES = st.one_of(
     st.text(max_size=10).map(lambda t: '"' + t.replace("\\", "").replace('"', "") + '"'),
 )
 _KEYS = [f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys] + \
-    [f"strategies.{n}.{k}" for n in STRATEGY_NAMES for k in _STRATEGY_KEYS] + \
+    [f"strategies.{n}.{k}" for n in strategies.names() for k in _STRATEGY_KEYS] + \
     ["budget.tokenz", "nope.key", "rules", "strategies.bogus.samples"]
 
 

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
-from cartriage import calibration
-from cartriage.allocation import strategies
+from cartriage import calibration, strategies
 from cartriage.allocation.cost import call_usd, estimate_prompt_tokens, model_prices
-from cartriage.allocation.model import TIERS
 from cartriage.allocation.plan import Assignment, BatchPlan, Plan
 from cartriage.errors import CartriageError, ConfigError
 from cartriage.review.redact import is_secret_file
+from cartriage.strategies.miss import TIERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +36,7 @@ __all__ = ["allocate", "plan_batch", "budget_caps", "estimate_prompt_tokens", "S
 class StrategyTable:
     """Per strategy (cheapest first): tokens = a * prompt + b, USD likewise, miss per tier."""
 
-    names: tuple[str, ...]
+    strategies: tuple[strategies.Strategy, ...]
     params: tuple[dict, ...]
     token_a: np.ndarray
     token_b: np.ndarray
@@ -46,6 +45,10 @@ class StrategyTable:
     miss_tier: np.ndarray  # (strategies, 3): P(miss | strategy, tier low/medium/high)
     attempts: np.ndarray
     miss_source: str | None = None  # the calibration the misses were measured in, if any
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.strategies)
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -63,9 +66,9 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
     import numpy as np
 
     usd = config.get("budget", "usd") is not None if usd is None else usd
-    params = tuple(strategies.params(config, name) for name in strategies.NAMES)
-    modules = [strategies.REGISTRY[name] for name in strategies.NAMES]
-    calls = [m.calls(p) for m, p in zip(modules, params, strict=True)]
+    chosen = strategies.all_strategies()
+    params = tuple(s.settings(config) for s in chosen)
+    calls = [s.calls(p) for s, p in zip(chosen, params, strict=True)]
     token_a = np.array([sum(c.prompt_copies for c in cs) for cs in calls], dtype=float)
     token_b = np.array([sum(c.extra_input + c.output for c in cs) for cs in calls], dtype=float)
     usd_a = usd_b = None
@@ -73,12 +76,12 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
         prices = {m: model_prices(m) for cs in calls for m in {c.model for c in cs}}
         usd_b = np.array([sum(call_usd(c, 0, prices) for c in cs) for cs in calls])
         usd_a = np.array([sum(call_usd(c, 1, prices) for c in cs) for cs in calls]) - usd_b
-    miss = [m.miss_by_tier(p) for m, p in zip(modules, params, strict=True)]
+    miss = [s.miss_by_tier(p) for s, p in zip(chosen, params, strict=True)]
     measured = calibration.configured(config)
     if measured is not None:  # the user's model, measured, instead of the documented model
-        miss = measured.misses(strategies.NAMES, miss)
-    attempts = np.array([m.attempts(p) for m, p in zip(modules, params, strict=True)])
-    return StrategyTable(strategies.NAMES, params, token_a, token_b, usd_a, usd_b,
+        miss = measured.misses(tuple(s.name for s in chosen), miss)
+    attempts = np.array([s.attempts(p) for s, p in zip(chosen, params, strict=True)])
+    return StrategyTable(chosen, params, token_a, token_b, usd_a, usd_b,
                          np.array(miss), attempts,
                          measured.describe() if measured is not None else None)
 
@@ -162,7 +165,8 @@ class _Units:
                                  "disagree")
         minimums = [rule for rule in config.rules if rule.min_strategy]
         facts_by_path = {f.path: f for f in analysis.files} if minimums else {}
-        deepest = len(strategies.NAMES) - 1
+        order = strategies.names()
+        deepest = len(order) - 1
         for unit in units:
             floor, forced = 0, None
             if minimums:
@@ -170,7 +174,7 @@ class _Units:
                 roles = facts.role_names if facts else ()
                 for rule in minimums:
                     if rule.matches(unit.path, roles):
-                        level = strategies.NAMES.index(rule.min_strategy)
+                        level = order.index(rule.min_strategy)
                         if level > floor:
                             floor, forced = level, rule.describe()
             # Never sent, so never worth a token: files that may hold secrets, binary files.
@@ -247,29 +251,29 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     # Per-unit work reads Python lists: indexing numpy arrays one element at a time is slow.
     why = _Why(policy, caps, left, None if dollars is None else dollars.tolist(), min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
-    held = {units.ids[u] for u in np.flatnonzero(cut.any(axis=1) & (choice == deepest))}
-    value = (held, min_gain, bool(cut.any()), {units.ids[u] for u in range(n) if units.never[u]})
+    never = [bool(reason) for reason in units.never]
     over, extra, saved = _next_cheaper(tokens, loss, choice)
     cheapest, best = _skip_options(tokens, loss, allowed)
     rows_of = _Rows(tokens.tolist(), loss.tolist(), base.miss.tolist(), choice.tolist(),
                     result.unmet.tolist(), over.tolist(), extra.tolist(), saved.tolist(),
                     cheapest.tolist(), best.tolist(), worth[:, 1:].any(axis=1).tolist())
+    shared = _Shared(
+        policy=policy, caps=caps, tokens=tokens, dollars=dollars, loss=loss, choice=choice,
+        result=result, min_gain=min_gain, floor_cut=bool(cut.any()),
+        held=frozenset(units.ids[u] for u in np.flatnonzero(cut.any(axis=1)
+                                                             & (choice == deepest))),
+        never=frozenset(units.ids[u] for u in range(n) if never[u]),
+        unmet=frozenset(units.ids[u] for u in range(n) if rows_of.unmet[u] and not never[u]),
+        miss_source=table.miss_source)
     assignments = [_assignment(u, units, table, rows_of, why) for u in range(n)]
     groups = [None] if labels is None else list(labels)
     plans = []
     for label in groups:
         members = [u for u in range(n) if units.change[u] == label]
-        plans.append(_plan(policy, [assignments[u] for u in members], members, tokens, dollars,
-                           loss, choice, result, caps, label, value))
-    if table.miss_source:
-        plans = [replace(p, notes=(*p.notes, table.miss_source)) for p in plans]
+        plans.append(_plan(shared, [assignments[u] for u in members], members, label))
     if labels is None:  # one change: its plan is the whole
         return plans, None
-    total = _plan(policy, assignments, list(rows), tokens, dollars, loss, choice, result,
-                  caps, None, value)
-    if table.miss_source:
-        total = replace(total, notes=(*total.notes, table.miss_source))
-    return plans, total
+    return plans, _plan(shared, assignments, list(rows), None)
 
 
 def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float) -> np.ndarray:
@@ -467,26 +471,48 @@ def _skip_reason(u, table, rows: _Rows, why: _Why) -> str:
     return f"skipped: {offer}; the budget went to units the {why.policy} policy ranks first"
 
 
-def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, caps,
-          label, value) -> Plan:
+@dataclass(frozen=True)
+class _Shared:
+    """What every plan of one allocation shares: the policy's choice over all units and the
+    sets of units its notes name."""
+
+    policy: str
+    caps: tuple[float | None, float | None]  # (tokens, USD)
+    tokens: np.ndarray
+    dollars: np.ndarray | None
+    loss: np.ndarray
+    choice: np.ndarray
+    result: policies.Allocation
+    min_gain: float
+    floor_cut: bool  # the value floor left some option out
+    held: frozenset[str]  # units kept from a deeper strategy by the value floor
+    never: frozenset[str]  # units never sent (secrets, binary)
+    unmet: frozenset[str]  # units whose rule minimum did not fit the budget
+    miss_source: str | None  # the calibration the misses were measured in, if any
+
+
+def _plan(shared: _Shared, assignments: list[Assignment], members: list[int],
+          label: str | None) -> Plan:
+    """The plan of `members` (all units, or one change's in a batch)."""
     import numpy as np
 
     members = np.asarray(members, dtype=int)
-    picked = choice[members]
-    total_tokens = int(tokens[members, picked].sum()) if len(members) else 0
-    total_usd = float(dollars[members, picked].sum()) if dollars is not None else None
-    expected = float(loss[members, picked].sum()) if len(members) else 0.0
-    skipped_all = float(loss[members, 0].sum()) if len(members) else 0.0
-    never = [a for a in assignments if a.unit_id in value[3]]
-    skipped = [a for a in assignments if a.strategy == "skip" and a.loss_if_skipped > 0
-               and a.unit_id not in value[3]]
-    unmet = tuple(a.unit_id for a in assignments if "does not fit the budget" in a.reason)
-    tok_cap, usd_cap = caps
+    picked = shared.choice[members]
+    total_tokens = int(shared.tokens[members, picked].sum()) if len(members) else 0
+    total_usd = (float(shared.dollars[members, picked].sum())
+                 if shared.dollars is not None else None)
+    expected = float(shared.loss[members, picked].sum()) if len(members) else 0.0
+    skipped_all = float(shared.loss[members, 0].sum()) if len(members) else 0.0
+    never = [a for a in assignments if a.unit_id in shared.never]
+    skipped = [a for a in assignments if a.unit_id not in shared.never and a.loss_if_skipped > 0
+               and not strategies.get(a.strategy).sends]
+    unmet = tuple(a.unit_id for a in assignments if a.unit_id in shared.unmet)
+    tok_cap, usd_cap = shared.caps
     spent = "; ".join(
         ([f"{total_tokens:,} of {int(tok_cap):,} tokens"] if tok_cap is not None else [])
         + ([f"${total_usd:.4f} of ${usd_cap:.4f}"] if usd_cap is not None else []))
     # `details` repeat what the report shows per unit: `--verbose` and JSON only.
-    details = [f"{policy}: {spent}; expected loss {expected:.3g} "
+    details = [f"{shared.policy}: {spent}; expected loss {expected:.3g} "
                f"(skipping everything: {skipped_all:.3g})"]
     if skipped:
         worst = heapq.nsmallest(5, skipped, key=lambda a: (-a.loss_if_skipped, a.unit_id))
@@ -494,12 +520,12 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
         details.append(f"skipped {len(skipped)} unit(s) with something to lose "
                        f"({sum(a.loss_if_skipped for a in skipped):.3g} expected loss left "
                        f"unreviewed; each unit's reason says why): {shown}")
-    held = [a.unit_id for a in assignments if a.unit_id in value[0]]
+    held = [a.unit_id for a in assignments if a.unit_id in shared.held]
     if held:
         details.append(f"{len(held)} unit(s) kept from a deeper strategy that would save less "
-                     f"than {value[1]:g} expected loss per 1,000 tokens ([budget] "
-                     f"min_gain_per_1k_tokens): " + ", ".join(held[:5])
-                     + (" ..." if len(held) > 5 else ""))
+                       f"than {shared.min_gain:g} expected loss per 1,000 tokens ([budget] "
+                       f"min_gain_per_1k_tokens): " + ", ".join(held[:5])
+                       + (" ..." if len(held) > 5 else ""))
     if never:
         details.append(f"not sent, so not planned: {', '.join(a.unit_id for a in never[:5])}"
                        + (" ..." if len(never) > 5 else "") + " (binary files, submodules, "
@@ -509,13 +535,16 @@ def _plan(policy, assignments, members, tokens, dollars, loss, choice, result, c
         notes.append(f"OVER BUDGET: the rule minimums need more than the budget; the budget is "
                      f"kept and {len(unmet)} unit(s) get less than their minimum: "
                      + ", ".join(unmet[:5]) + (" ..." if len(unmet) > 5 else ""))
-    if result.lower_bound is not None and label is None:
-        within = " and the value floor" if value[2] else ""
+    lower_bound = shared.result.lower_bound if label is None else None
+    if lower_bound is not None:
+        within = " and the value floor" if shared.floor_cut else ""
         details.append(f"no plan within the budget{within} has expected loss below "
-                       f"{result.lower_bound:.3g} (LP bound)")
-    return Plan(policy=policy, assignments=tuple(assignments),
+                       f"{lower_bound:.3g} (LP bound)")
+    if shared.miss_source:
+        notes.append(shared.miss_source)
+    return Plan(policy=shared.policy, assignments=tuple(assignments),
                 budget_tokens=None if tok_cap is None else int(tok_cap), budget_usd=usd_cap,
                 total_tokens=total_tokens, total_usd=total_usd, expected_loss=expected,
                 notes=tuple(notes), details=tuple(details), loss_if_all_skipped=skipped_all,
-                lower_bound=result.lower_bound if label is None else None,
-                multiplier=result.multiplier, unmet_minimums=unmet, change=label)
+                lower_bound=lower_bound, multiplier=shared.result.multiplier,
+                unmet_minimums=unmet, change=label)

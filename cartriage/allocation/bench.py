@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from cartriage.allocation import build_problem, policies, strategies, strategy_table
+from cartriage import strategies
+from cartriage.allocation import build_problem, policies, strategy_table
 from cartriage.allocation.cost import estimate_lines_tokens
-from cartriage.allocation.model import TIERS, observed_miss
 from cartriage.errors import CartriageError, InputError
 from cartriage.scoring.scores import DEFECT_RATES
+from cartriage.strategies.miss import TIERS, observed_miss
 
 LEVELS = 10
 COMPARED = ("consequence-aware", "priority-aware")
@@ -77,7 +78,7 @@ def floor(record: dict[str, Any], config) -> int:
     for rule in config.rules:
         if rule.min_strategy and rule.has_role is None and rule.path and any(
                 rule.matches(f.get("path", "")) for f in record.get("files") or []):
-            level = max(level, strategies.NAMES.index(rule.min_strategy))
+            level = max(level, strategies.names().index(rule.min_strategy))
     return level
 
 
@@ -144,20 +145,19 @@ def truth_loss(records, config, table) -> np.ndarray:
     """(records, strategies): the ground-truth expected loss of each strategy per record."""
     oracle = oracle_inputs(records, config)
     miss = oracle["difficulty"] @ table.miss_tier.T
-    modules = [strategies.REGISTRY[name] for name in table.names]
     for u, record in enumerate(records):
         outcomes = record.get("outcomes")
         if outcomes:
-            miss[u] = [m.miss_from_attempts(p, observed_miss(
+            miss[u] = [s.miss_from_attempts(p, observed_miss(
                 outcomes["attempts"], outcomes["successes"], int(k))) if k else 1.0
-                for m, p, k in zip(modules, table.params, table.attempts, strict=True)]
+                for s, p, k in zip(table.strategies, table.params, table.attempts, strict=True)]
     return (oracle["weight"] * oracle["defect"])[:, None] * miss
 
 
 def budget_levels(tokens: np.ndarray, count: int = LEVELS) -> list[int]:
-    """From a single pass for a tenth of the units to deliberating on every unit."""
-    low = tokens[:, strategies.NAMES.index("single")].sum() / 10
-    high = tokens[:, strategies.NAMES.index("deliberate")].sum()
+    """From the cheapest review for a tenth of the units to the deepest on every unit."""
+    low = tokens[:, 1].sum() / 10  # column 0 is the skip
+    high = tokens[:, -1].sum()
     return [int(round(low * (high / low) ** (i / (count - 1)))) for i in range(count)]
 
 

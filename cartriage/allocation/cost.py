@@ -8,35 +8,19 @@ imported only when a dollar budget or price is asked for.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cartriage.errors import ConfigError
 
 if TYPE_CHECKING:
     from cartriage.analysis.facts import Unit
+    from cartriage.strategies import Call
 
 # Measured on the shared change records: a diff line averages 42 characters, about 11 tokens
 # with its prefix; every hunk brings a header and 3 context lines on each side.
 PROMPT_OVERHEAD = 700  # instructions, output format, file header, delimiters
-JUDGE_OVERHEAD = 400  # the judge's instructions around the candidate findings
 TOKENS_PER_LINE = 11
 CONTEXT_LINES_PER_HUNK = 7
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One LLM call of a strategy: input = prompt_copies * unit prompt + extra_input."""
-
-    model: str | None
-    prompt_copies: int
-    extra_input: int
-    output: int
-
-
-def sample_models(params: dict) -> list[str | None]:
-    """Models the samples use, in turn: `models` if given, else the strategy's model."""
-    return list(params.get("models") or []) or [params.get("model")]
 
 
 def estimate_prompt_tokens(unit: Unit, overhead: int = PROMPT_OVERHEAD) -> int:

@@ -3,7 +3,7 @@
 `cartriage calibrate` injects known defects into real changes, reviews them with every strategy
 through the review stage and writes a calibration file. When that file is configured ([calibration]
 file, or `cartriage-calibration.json` found at the project root), the allocator takes its miss
-probabilities from it instead of the documented model in `allocation/model.py`.
+probabilities from it instead of the documented model in `strategies/miss.py`.
 
 Contract: `load(path) -> Calibration`, `configured(config) -> Calibration | None`,
 `Calibration.misses(names, modelled)`; measuring is `measure.measure(...)`, injecting
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cartriage import strategies as registry
 from cartriage.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Calibration:
                     for i, t in enumerate(TIERS))
         out = []
         for index, name in enumerate(names):
-            if name in measured or name == "skip" or not measured:
+            if name in measured or name not in measurable() or not measured:
                 out.append(measured.get(name, modelled[index]))
                 continue
             nearest = min(measured, key=lambda m: (abs(names.index(m) - index), -names.index(m)))
@@ -83,6 +84,11 @@ class Calibration:
         return (f"miss probabilities measured by `cartriage calibrate` in {self.path} "
                 f"(model {self.model}, {self.units} units, {self.created}): {names}; "
                 "unmeasured strategies scaled from the nearest measured one")
+
+
+def measurable() -> tuple[str, ...]:
+    """The strategies a calibration can measure: those that call a model, cheapest first."""
+    return tuple(s.name for s in registry.all_strategies() if s.sends)
 
 
 def _weighed(miss: float, injected: int, prior: float) -> float:
@@ -117,7 +123,7 @@ def load(path: Path) -> Calibration:
         raise ConfigError(f"{path}: 'strategies' must be a non-empty object")
     strategies = {}
     for name, entry in table.items():
-        if name not in ("single", "multi", "deliberate"):
+        if name not in measurable():
             raise ConfigError(f"{path}: unknown strategy 'strategies.{name}'")
         where = f"strategies.{name}"
         miss = _probability(path, f"{where}.miss", _field(entry, "miss"))

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet
     from cartriage.scoring.scores import Scores
 
-STRATEGIES = ("single", "multi", "deliberate")
 NEAR_LINES = 3  # a finding this close to the injected lines detects it
 Z95 = 1.959964
 
@@ -226,12 +225,12 @@ def _near(finding, case: Case) -> bool:
 
 def _key(case: Case, strategy: str, change, config, model: str) -> str:
     """What makes an outcome reusable: model, endpoint, the strategy's settings, the case."""
-    from cartriage.allocation.strategies import params
+    from cartriage import strategies
     from cartriage.review import prompts
 
     file = next(f for f in change.files if f.path == case.path)
     blob = json.dumps({"model": model, "api_base": config.get("llm", "api_base"),
-                       "strategy": strategy, "params": params(config, strategy),
+                       "strategy": strategy, "params": strategies.settings(config, strategy),
                        "case": case.id, "unit": case.unit_id,
                        "diff": prompts.render_hunks(file.hunks)},
                       sort_keys=True, default=str)

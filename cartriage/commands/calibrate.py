@@ -19,17 +19,17 @@ def run(*, rev, data, repo, config, budget, model, units, strategies, clean, see
     from cartriage import report
     from cartriage import review as review_stage
     from cartriage.allocation import budget_caps
-    from cartriage.calibration import FILE_NAME, measure
+    from cartriage.calibration import FILE_NAME, measurable, measure
 
     common.check_format(fmt, FORMATS, "calibrate")
     if (rev is None) == (data is None):
         raise UsageError("give the changes to calibrate on: a git range (A..B, or REV for "
                          "REV..HEAD) or --data FILE.jsonl, not both")
     names = tuple(dict.fromkeys(s.strip() for s in strategies.split(",") if s.strip()))
-    unknown = [n for n in names if n not in measure.STRATEGIES]
+    unknown = [n for n in names if n not in measurable()]
     if unknown or not names:
         raise UsageError(f"--strategies {strategies!r}: use one or more of "
-                         f"{', '.join(measure.STRATEGIES)}, comma-separated")
+                         f"{', '.join(measurable())}, comma-separated")
     if units < 1:
         raise UsageError(f"--units {units}: must be at least 1")
     if not 0 <= clean < 1:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from cartriage import config as configuration
+from cartriage import strategies
 from cartriage.errors import InputError, UsageError
 
 _INTRO = """\
@@ -35,12 +36,12 @@ def template() -> str:
         parts.append(f"\n[{section}]")
         for name, spec in keys.items():
             parts.append(_line(name, spec.default, spec))
-    for strategy in configuration.STRATEGY_NAMES:
-        if strategy == "skip":
+    for strategy in strategies.all_strategies():
+        if not strategy.sends:
             continue
-        parts.append(f"\n[strategies.{strategy}]")
+        parts.append(f"\n[strategies.{strategy.name}]")
         for name, spec in configuration._STRATEGY_KEYS.items():
-            default = configuration.STRATEGY_DEFAULTS[strategy].get(name, spec.default)
+            default = strategy.defaults.get(name, spec.default)
             parts.append(_line(name, default, spec))
     parts.append("\n" + _RULES)
     return "\n".join(parts)

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 SEVERITY_STYLE = {"critical": "bold white on red", "major": "bold red", "minor": "yellow",
                   "info": "cyan"}
-# Each strategy has a colour and, for readers without colour, its own bar character.
-STRATEGY_BAR = {"deliberate": ("magenta", "█"), "multi": ("blue", "▓"), "single": ("cyan", "▒"),
-                "skip": ("dim", " ")}
 BAR_WIDTH = 50
 
 
@@ -209,7 +206,7 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
             elif name == "Consequence":
                 row.append(Text(value, style=TIER_STYLE.get(r.tier or "", "")))
             elif name == "Strategy":
-                row.append(Text(value, style=STRATEGY_BAR.get(r.strategy, ("", ""))[0]))
+                row.append(Text(value, style=view.strategy_bar(r.strategy)[0]))
             elif name == "Status":
                 row.append(Text(value, style="bold yellow" if unreviewed else ""))
             else:
@@ -240,7 +237,7 @@ def _bar(result: Result) -> Text:
     used = 0
     for name, amount in amounts:
         width = round(BAR_WIDTH * amount / scale)
-        style, char = STRATEGY_BAR.get(name, ("white", "#"))
+        style, char = view.strategy_bar(name)
         text.append(char * width, style=style)
         used += width
     text.append("·" * max(0, BAR_WIDTH - used), style="dim")
@@ -249,7 +246,7 @@ def _bar(result: Result) -> Text:
     legend = []
     for (name, units, _, _), (_, amount) in zip(split, amounts, strict=True):
         share = f" {amount / scale:.0%}" if amount else ""
-        legend.append(f"{STRATEGY_BAR.get(name, ('', '#'))[1].strip() or '·'} {name} "
+        legend.append(f"{view.strategy_bar(name)[1].strip() or '·'} {name} "
                       f"{view.plural(units, 'unit')}{share}")
     if budget:
         legend.append(f"· unused {max(0.0, 1 - planned / scale):.0%}")

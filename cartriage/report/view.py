@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cartriage import strategies
 from cartriage.review.findings import SEVERITIES
 from cartriage.scoring.scores import TIERS
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from cartriage.review.findings import Finding, UnitReview
     from cartriage.scoring.scores import Consequence, Difficulty
 
-STRATEGY_ORDER = ("deliberate", "multi", "single", "skip")
 REVIEWED = "reviewed"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 
@@ -51,9 +51,9 @@ class UnitRow:
         """`reviewed`, `skipped`, `not reviewed: budget`, `failed`, or `planned` (plan only)."""
         if self.review is not None:
             return self.review.status
-        if not self.reviewing:
-            return "skipped" if self.strategy in ("skip", "unplanned") else "planned"
-        return "skipped" if self.strategy in ("skip", "unplanned") else "not reviewed"
+        if not sends(self.strategy):
+            return "skipped"
+        return "planned" if not self.reviewing else "not reviewed"
 
     @property
     def reason(self) -> str:
@@ -157,8 +157,20 @@ def strategy_split(result: Result) -> list[tuple[str, int, int, float | None]]:
         entry[1] += a.est_tokens
         if a.est_usd is not None:
             entry[2] = (entry[2] or 0.0) + a.est_usd
-    order = {name: i for i, name in enumerate(STRATEGY_ORDER)}
-    return [(name, *split[name]) for name in sorted(split, key=lambda s: (order.get(s, 99), s))]
+    order = {name: -i for i, name in enumerate(strategies.names())}  # deepest first
+    return [(name, *split[name]) for name in sorted(split, key=lambda s: (order.get(s, 1), s))]
+
+
+def sends(strategy: str) -> bool:
+    """Whether units of `strategy` are sent to a model (not `skip`, not unplanned)."""
+    known = {s.name: s.sends for s in strategies.all_strategies()}
+    return known.get(strategy, False)
+
+
+def strategy_bar(strategy: str) -> tuple[str, str]:
+    """(colour, bar character) of a strategy in reports."""
+    known = {s.name: s.bar for s in strategies.all_strategies()}
+    return known.get(strategy, ("white", "#"))
 
 
 def spent_tokens(result: Result) -> int | None:

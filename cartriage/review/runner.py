@@ -15,18 +15,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from cartriage.allocation.cost import sample_models
-from cartriage.allocation.strategies import params as strategy_params
+from cartriage import strategies
 from cartriage.analysis import unit_hunks
 from cartriage.config import LEDGER_CAPS
 from cartriage.errors import ConfigError, UsageError
 from cartriage.review import prompts
-from cartriage.review.budget import Budget, Cost, OverBudget, Reservation
+from cartriage.review.budget import Budget, OverBudget, Reservation
 from cartriage.review.findings import SEVERITIES, Finding, Review, UnitReview
-from cartriage.review.llm import CallError, Client, Settings, litellm_module, price
+from cartriage.review.llm import CallError, Client, Settings, litellm_module
 from cartriage.review.redact import is_secret_file, redact
 from cartriage.review.store import Cache, Log, cache_dir, log_path
-from cartriage.review.strategies import Job, Tally, review
+from cartriage.review.strategies import Job, Tally
 from cartriage.review.validate import Lines
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ def configured_model(config: Config, model: str | None = None) -> str | None:
     configuration error naming the variable, never a silent plan-only run.
     """
     name = model or config.get("llm", "model")
-    for strategy in ("single", "multi", "deliberate"):
+    for strategy in _sending():
         settings = config.strategy(strategy)
         name = name or settings.get("model") or (settings.get("models") or [None])[0]
     if not name:
@@ -90,7 +89,7 @@ def check_models(config: Config, model: str | None = None) -> None:
     configuration error up front, rather than a failed call per unit."""
     named = [("command line" if model else config.sources.get("llm.model", "default"),
               "llm.model", model or config.get("llm", "model"))]
-    for strategy in ("single", "multi", "deliberate"):
+    for strategy in _sending():
         settings = config.strategy(strategy)
         where = config.sources.get(f"strategies.{strategy}.model", "default")
         named += [(where, f"strategies.{strategy}.{key}", name)
@@ -106,6 +105,15 @@ def check_models(config: Config, model: str | None = None) -> None:
         except Exception:  # litellm raises BadRequestError with a long help text
             raise ConfigError(f"{where}: '{key}' = {name!r} is not a model litellm can call: "
                               "give provider/model, e.g. openai/gpt-4o-mini") from None
+
+
+def _sends(assignment: Assignment) -> bool:
+    return strategies.get(assignment.strategy).sends
+
+
+def _sending() -> tuple[str, ...]:
+    """The strategies that call a model."""
+    return tuple(s.name for s in strategies.all_strategies() if s.sends)
 
 
 @dataclass
@@ -157,7 +165,7 @@ def _run(result: Result, config: Config, use_cache: bool, model: str | None,
         elif item.job is None:
             reviews[assignment.unit_id] = UnitReview(
                 assignment.unit_id, "skipped", item.skip_reason, strategy=assignment.strategy,
-                planned_tokens=assignment.est_tokens if assignment.strategy != "skip" else 0)
+                planned_tokens=assignment.est_tokens if _sends(assignment) else 0)
         else:
             planned.append(item)
 
@@ -215,7 +223,8 @@ def _ledger_session(config: Config, result: Result, pr: str | None) -> Session |
 def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Result,
              config: Config, context: str, model: str | None, default_model: str,
              with_content: bool = False) -> _Planned:
-    if assignment.strategy == "skip":
+    strategy = strategies.get(assignment.strategy)
+    if not strategy.sends:
         return _Planned(order, assignment, None, assignment.reason or "skipped by the plan")
     if unit is None:
         return _Planned(order, assignment, None, "unit not found in the analysis")
@@ -238,8 +247,9 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
         unit_id=unit.id, path=path, status=change.status,
         roles=facts.role_names if facts else (), symbols=tuple(symbols), diff=diff,
         context=context)
-    settings = strategy_params(config, assignment.strategy)  # the models the plan priced
-    models = [model] if model else [m or default_model for m in sample_models(settings)]
+    settings = strategy.settings(config)  # the models the plan priced
+    models = [model] if model else [m or default_model
+                                    for m in strategies.sample_models(settings)]
     samples = max(1, assignment.samples)
     temperature = settings.get("temperature") or 0.0
     if samples > 1 and temperature <= 0:
@@ -260,12 +270,7 @@ def _content(path: str, status: str, hunks: tuple[Hunk, ...], job: Job) -> Conte
     """The unit's identity across runs: its changed code, strategy and model(s)."""
     from cartriage.ledger.session import content
 
-    return content(path, status, hunks, job.strategy, _models(job))
-
-
-def _models(job: Job) -> str:
-    models = ",".join(dict.fromkeys(job.models))
-    return f"{models}; judge {job.judge_model}" if job.strategy == "deliberate" else models
+    return content(path, status, hunks, job.strategy, strategies.get(job.strategy).models(job))
 
 
 def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor) -> UnitReview:
@@ -281,7 +286,8 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
                           **base)
     tally = Tally()
     try:
-        outcome = review(job, client, calls_pool, reservation, tally)
+        outcome = strategies.get(job.strategy).review(job, client, calls_pool, reservation,
+                                                      tally)
     except CallError as exc:
         status = "not reviewed: budget" if exc.kind == "budget" else "failed"
         return UnitReview(job.unit.unit_id, status, str(exc), **_spent(tally), **base)
@@ -322,31 +328,9 @@ def _admit(job: Job, client: Client) -> tuple[Job, Reservation]:
 
 def _reserve(client: Client, job: Job) -> Reservation:
     """Reserve the job's worst case, saying what it is for (a ledger records it)."""
-    return client.budget.reserve(_worst_case(job, client), unit_id=job.unit.unit_id,
-                                 strategy=job.strategy, model=_models(job))
-
-
-def _worst_case(job: Job, client: Client) -> Cost:
-    """What the unit's calls could cost at most; cached calls cost nothing."""
-    total = Cost(0, 0.0)
-    for index in range(job.samples):
-        request = job.sample_request(index)
-        if not client.is_cached(request):
-            _add(total, client.estimate(request))
-    if job.strategy == "deliberate":
-        # The judge sees the prompt plus candidates no longer than what the samples wrote.
-        judge = client.estimate(job.judge_request([]))
-        extra = int(job.max_tokens * job.samples * 1.2)
-        judge.tokens += extra
-        extra_usd = price(job.judge_model, extra, 0)
-        judge.usd = None if judge.usd is None or extra_usd is None else judge.usd + extra_usd
-        _add(total, judge)
-    return total
-
-
-def _add(total: Cost, cost: Cost) -> None:
-    total.tokens += cost.tokens
-    total.usd = None if total.usd is None or cost.usd is None else total.usd + cost.usd
+    strategy = strategies.get(job.strategy)
+    return client.budget.reserve(strategy.worst_case(job, client), unit_id=job.unit.unit_id,
+                                 strategy=job.strategy, model=strategy.models(job))
 
 
 def _spent(tally: Tally) -> dict:
@@ -391,7 +375,7 @@ def _assemble(units: list[UnitReview], plan, budget: Budget, client: Client, red
         dropped_findings=sum(u.dropped_findings for u in units),
         reanchored_findings=sum(u.reanchored_findings for u in units),
         complete=complete, notes=tuple(notes),
-        planned_tokens=sum(a.est_tokens for a in plan.assignments if a.strategy != "skip"),
+        planned_tokens=sum(a.est_tokens for a in plan.assignments if _sends(a)),
         planned_usd=plan.total_usd, budget_tokens=budget.cap_tokens, budget_usd=budget.cap_usd,
         calls=client.calls, cached_calls=client.cached_calls, usd_known=not client.unpriced,
         model=model,

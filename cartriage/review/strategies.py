@@ -1,11 +1,10 @@
-"""The review strategies, one protocol: `review(job, client, pool, tally) -> Outcome`.
+"""How a strategy's calls run (the strategies themselves are `cartriage.strategies`).
 
-- single: one call.
-- multi: K calls at temperature > 0, concurrently, models taken in turn from `models`; findings
-  merged by location and normalised title, each carrying its support k/K.
-- deliberate: as multi, then a judge call that sees the code and the merged candidates and
-  returns the confirmed ones with reasons. When the judge fails (provider error, malformed
-  JSON after one repair), the merged candidates are reported unconfirmed and the unit says why.
+- `sample`: K calls (K = 1 for single), concurrently, models taken in turn from `models`;
+  findings merged by location and normalised title, each carrying its support k/K.
+- `confirm`: a judge call that sees the code and the merged candidates and returns the
+  confirmed ones with reasons. When the judge fails (provider error, malformed JSON after one
+  repair), the merged candidates are reported unconfirmed and the unit says why.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 
 from cartriage.review import prompts
-from cartriage.review.budget import Reservation
-from cartriage.review.llm import CallError, Client, Reply, Request
+from cartriage.review.budget import Cost, Reservation
+from cartriage.review.llm import CallError, Client, Reply, Request, price
 from cartriage.review.validate import (
     Lines,
     Malformed,
@@ -91,9 +90,9 @@ class Outcome:
     judge_error: str = ""  # the judge failed: the candidates are kept, unconfirmed
 
 
-def review(job: Job, client: Client, pool: Executor, reservation: Reservation,
+def sample(job: Job, client: Client, pool: Executor, reservation: Reservation,
            tally: Tally) -> Outcome:
-    """Run the job's strategy; CallError when no usable result came back."""
+    """Run the job's samples and merge them; CallError when no usable result came back."""
     futures = [pool.submit(_sample, job, index, client, reservation, tally)
                for index in range(job.samples)]
     results, failures = [], []
@@ -113,14 +112,45 @@ def review(job: Job, client: Client, pool: Executor, reservation: Reservation,
             continue
         moved += reanchored
         findings.append({**anchored, "reanchored": reanchored})
-    outcome = Outcome(findings, len(results), dropped, moved, failures)
-    if job.strategy == "deliberate":
-        try:
-            outcome.findings, outcome.dropped = _judge(job, findings, client, reservation,
-                                                       tally, outcome.dropped)
-        except CallError as exc:  # partial results are kept: the samples' merged findings
-            outcome.judge_error = str(exc)
+    return Outcome(findings, len(results), dropped, moved, failures)
+
+
+def confirm(job: Job, outcome: Outcome, client: Client, reservation: Reservation,
+            tally: Tally) -> Outcome:
+    """The judge's pass over the merged candidates; when it fails, they are kept unconfirmed."""
+    try:
+        outcome.findings, outcome.dropped = _judge(job, outcome.findings, client, reservation,
+                                                   tally, outcome.dropped)
+    except CallError as exc:  # partial results are kept: the samples' merged findings
+        outcome.judge_error = str(exc)
     return outcome
+
+
+def samples_worst_case(job: Job, client: Client) -> Cost:
+    """What the job's samples could cost at most; cached calls cost nothing."""
+    total = Cost(0, 0.0)
+    for index in range(job.samples):
+        request = job.sample_request(index)
+        if not client.is_cached(request):
+            _add(total, client.estimate(request))
+    return total
+
+
+def add_judge_worst_case(total: Cost, job: Job, client: Client) -> Cost:
+    """`total` plus the judge's worst case: the prompt plus candidates no longer than what the
+    samples wrote."""
+    judge = client.estimate(job.judge_request([]))
+    extra = int(job.max_tokens * job.samples * 1.2)
+    judge.tokens += extra
+    extra_usd = price(job.judge_model, extra, 0)
+    judge.usd = None if judge.usd is None or extra_usd is None else judge.usd + extra_usd
+    _add(total, judge)
+    return total
+
+
+def _add(total: Cost, cost: Cost) -> None:
+    total.tokens += cost.tokens
+    total.usd = None if total.usd is None or cost.usd is None else total.usd + cost.usd
 
 
 def merge(samples: list[tuple[list[dict], int]], total: int) -> list[dict]:

@@ -7,16 +7,17 @@ import itertools
 import pytest
 
 from cartriage import config as configuration
-from cartriage.allocation import strategies, strategy_table
+from cartriage import strategies
+from cartriage.allocation import strategy_table
 from cartriage.allocation.cost import estimate_prompt_tokens
-from cartriage.allocation.model import (
+from cartriage.analysis.facts import Unit
+from cartriage.strategies.miss import (
     catch_by_tier,
     effective_samples,
     judged,
     observed_miss,
     sampled_miss,
 )
-from cartriage.analysis.facts import Unit
 
 
 def params(**values):
@@ -25,11 +26,11 @@ def params(**values):
     return base | values
 
 
-def test_registry_matches_the_configuration_schema():
-    assert strategies.NAMES == configuration.STRATEGY_NAMES
-    for module in strategies.REGISTRY.values():
-        for name in ("calls", "attempts", "miss_by_tier", "miss_from_attempts"):
-            assert callable(getattr(module, name))
+def test_registry_lists_the_strategies_cheapest_first_with_a_table_each():
+    assert strategies.names() == ("skip", "single", "multi", "deliberate")
+    settings = configuration._defaults()
+    assert tuple(settings.strategies) == strategies.names()
+    assert [s.sends for s in strategies.all_strategies()] == [False, True, True, True]
 
 
 def test_prompt_estimate_grows_with_lines_and_hunks():
@@ -97,9 +98,9 @@ def test_models_resolve_as_the_review_calls_them(tmp_path):
         '[strategies.deliberate]\nmodels = ["openai/gpt-4o", "openai/gpt-4o-mini"]\n',
         encoding="utf-8")
     settings = configuration.load(cwd=tmp_path, env={})
-    single = strategies.params(settings, "single")
-    assert [c.model for c in strategies.REGISTRY["single"].calls(single)] == [
+    single = strategies.settings(settings, "single")
+    assert [c.model for c in strategies.get("single").calls(single)] == [
         "anthropic/claude-haiku-4-5"]
-    deliberate = strategies.params(settings, "deliberate")
+    deliberate = strategies.settings(settings, "deliberate")
     assert deliberate["judge_model"] == "openai/gpt-4o"  # the first sample's model
-    assert strategies.REGISTRY["deliberate"].calls(deliberate)[-1].model == "openai/gpt-4o"
+    assert strategies.get("deliberate").calls(deliberate)[-1].model == "openai/gpt-4o"
