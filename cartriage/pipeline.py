@@ -74,7 +74,7 @@ def plan(request: ChangeRequest, config: Config) -> Result:
 
         facts, scores = analyse(change, config)
         result = Result(change=change, analysis=facts, scores=scores,
-                        plan=allocation.allocate(facts, scores, config),
+                        plan=allocation.allocate(facts, scores, config, change=change),
                         secrets=secrets.findings(change))
         cache.save(db, key, result)
         return result

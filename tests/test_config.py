@@ -136,3 +136,15 @@ def test_init_template_is_valid_and_loads_to_the_defaults(tmp_path):
         assert f"[{section}]" in template()
         for key in keys:
             assert f"# {key} = " in template() or f"\n# {key} = [" in template()
+
+
+def test_context_levels_default_by_depth_and_are_validated(tmp_path):
+    config = configuration.load(cwd=tmp_path, env={})
+    assert [config.strategy(n)["context"] for n in ("single", "multi", "deliberate")] == [
+        "hunks", "function", "callers"]
+    write(tmp_path / "cartriage.toml", '[strategies.single]\ncontext = "callers"\n')
+    assert configuration.load(cwd=tmp_path, env={}).strategy("single")["context"] == "callers"
+    write(tmp_path / "cartriage.toml", '[strategies.multi]\ncontext = "repository"\n')
+    with pytest.raises(ConfigError, match=r"cartriage.toml: 'strategies.multi.context' must be "
+                                          r"one of hunks, function, callers"):
+        configuration.load(cwd=tmp_path, env={})

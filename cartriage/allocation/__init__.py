@@ -1,7 +1,10 @@
 """Allocation: split a review budget across units and strategies by expected cost-weighted loss.
 
-Entry points: `allocate(analysis, scores, config, policy=None) -> Plan` for one change and
-`plan_batch(changes, config, policy=None) -> BatchPlan` for many changes under one budget.
+Entry points: `allocate(analysis, scores, config, policy=None, change=None) -> Plan` for one
+change and `plan_batch(changes, config, policy=None) -> BatchPlan` for many changes under one
+budget. Given the change, each unit is priced with the context each strategy sends
+(`cartriage.context`); without it (and in a batch) every strategy is priced with hunks only, and
+the plan says so in each assignment's `context`.
 numpy and the solver are imported inside the functions: reading a cached Plan (which imports
 `cartriage.allocation.plan`, hence this package) must not load numpy.
 """
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from cartriage.allocation import policies
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
+    from cartriage.intake.change import ChangeSet
     from cartriage.scoring.scores import Scores
 
 __all__ = ["allocate", "plan_batch", "budget_caps", "estimate_prompt_tokens", "StrategyTable",
@@ -51,14 +55,20 @@ class StrategyTable:
         return tuple(s.name for s in self.strategies)
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
+        """(units, strategies) tokens from one prompt per unit, or one per unit and strategy
+        (the prompt with the context that strategy sends)."""
         import numpy as np
 
-        return np.rint(prompt_tokens[:, None] * self.token_a + self.token_b)
+        return np.rint(_per_strategy(prompt_tokens) * self.token_a + self.token_b)
 
     def usd(self, prompt_tokens: np.ndarray) -> np.ndarray | None:
         if self.usd_a is None:
             return None
-        return prompt_tokens[:, None] * self.usd_a + self.usd_b
+        return _per_strategy(prompt_tokens) * self.usd_a + self.usd_b
+
+
+def _per_strategy(prompt_tokens: np.ndarray) -> np.ndarray:
+    return prompt_tokens[:, None] if prompt_tokens.ndim == 1 else prompt_tokens
 
 
 def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
@@ -142,6 +152,8 @@ class _Units:
     ids: list[str]
     change: list[str | None]
     prompt: list[int]
+    context: list[list[int]] | None  # per unit and strategy: context tokens (None: none at all)
+    built: list[list[tuple[str, str]]]  # per unit and strategy: (context level built, note)
     difficulty: list[list[float]]
     defect: list[float]
     weight: list[float]
@@ -152,9 +164,10 @@ class _Units:
 
     @classmethod
     def empty(cls) -> _Units:
-        return cls([], [], [], [], [], [], [], [], [], [])
+        return cls([], [], [], None, [], [], [], [], [], [], [], [])
 
-    def add(self, analysis: Analysis, scores: Scores, config: Config, change: str | None):
+    def add(self, analysis: Analysis, scores: Scores, config: Config, label: str | None,
+            change: ChangeSet | None = None):
         """Append the units of one change (a column at a time: 10,000 units in a few ms)."""
         by_id = {s.unit_id: s for s in scores.units}
         units = analysis.units
@@ -185,19 +198,44 @@ class _Units:
             self.forced_by.append(None if never else forced)
             self.ceiling.append(0 if never else deepest)
         self.ids += [unit.id for unit in units]
-        self.change += [change] * len(units)
+        self.change += [label] * len(units)
         self.prompt += [estimate_prompt_tokens(unit) for unit in units]
+        self._add_context(analysis, config, change, len(units))
         self.difficulty += [[float(probs.get(t, 0.0)) for t in TIERS]
                             for probs in (s.difficulty.probabilities for s in scored)]
         self.defect += [float(s.difficulty.defect_probability) for s in scored]
         self.weight += [float(s.consequence.expected_weight) for s in scored]
 
 
-def allocate(analysis: Analysis, scores: Scores, config: Config,
-             policy: str | None = None) -> Plan:
-    """Choose a strategy per unit within the configured budget ([budget] tokens or usd)."""
+    def _add_context(self, analysis: Analysis, config: Config, change: ChangeSet | None,
+                     count: int) -> None:
+        """The context each strategy's level adds to each new unit, built as the review will
+        build it (`context.build`: a level over its limit falls back to a smaller one)."""
+        levels = [config.strategy(name).get("context") or "hunks" for name in strategies.names()]
+        units = analysis.units
+        if change is None or set(levels) == {"hunks"}:
+            self.built += [[("hunks", "")] * len(levels) for _ in units]
+            if self.context is not None:
+                self.context += [[0] * len(levels) for _ in units]
+            return
+        from cartriage import context
+
+        if self.context is None:
+            self.context = [[0] * len(levels) for _ in self.ids[:len(self.ids) - count]]
+        for unit, never in zip(units, self.never[len(self.never) - count:], strict=True):
+            made = {level: context.Context("hunks") if never or level == "hunks"
+                    else context.build(change, analysis, unit, level)
+                    for level in dict.fromkeys(levels)}
+            self.context.append([made[level].tokens for level in levels])
+            self.built.append([(made[level].level, made[level].note) for level in levels])
+
+
+def allocate(analysis: Analysis, scores: Scores, config: Config, policy: str | None = None,
+             change: ChangeSet | None = None) -> Plan:
+    """Choose a strategy per unit within the configured budget ([budget] tokens or usd);
+    with `change`, each strategy is priced with the context it sends."""
     units = _Units.empty()
-    units.add(analysis, scores, config, None)
+    units.add(analysis, scores, config, None, change)
     return _plans(units, config, _policy(config, policy))[0][0]
 
 
@@ -228,6 +266,8 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     table = strategy_table(config, caps[1] is not None)
     n = len(units.ids)
     prompt = np.asarray(units.prompt, dtype=float)
+    if units.context is not None:  # each strategy's prompt carries its context
+        prompt = prompt[:, None] + np.asarray(units.context, dtype=float).reshape(n, -1)
     tokens = table.tokens(prompt)
     dollars = table.usd(prompt)
     difficulty = np.asarray(units.difficulty).reshape(n, len(TIERS))
@@ -416,13 +456,17 @@ def _assignment(u, units, table, rows: _Rows, why: _Why) -> Assignment:
     elif unmet:
         reason = (f"minimum {table.names[units.floor[u]]} from {units.forced_by[u]} does not "
                   f"fit the budget; {reason}")
+    level, note = units.built[u][j]
+    if note and table.strategies[j].sends and not units.never[u]:
+        reason = f"{reason}; {note}"
     return Assignment(
         unit_id=units.ids[u], strategy=name, samples=int(table.attempts[j]),
         est_tokens=int(tokens[j]),
         est_usd=None if why.dollars is None else why.dollars[u][j],
         expected_loss=loss[j], loss_if_skipped=loss[0], reason=reason,
         forced_by=forced, miss_probability=rows.miss[u][j], value_per_token=value,
-        est_prompt_tokens=int(units.prompt[u]))
+        est_prompt_tokens=int(units.prompt[u] + (units.context[u][j] if units.context else 0)),
+        context=level)
 
 
 def _reason(u, j, table, rows: _Rows, why: _Why) -> tuple[str, float | None]:

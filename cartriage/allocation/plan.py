@@ -20,7 +20,8 @@ class Assignment:
     forced_by: str | None = None
     miss_probability: float | None = None  # modelled P(miss | strategy, unit)
     value_per_token: float | None = None  # loss saved per token over the next cheaper option
-    est_prompt_tokens: int | None = None  # one call's prompt estimate (estimate_prompt_tokens)
+    est_prompt_tokens: int | None = None  # one call's prompt estimate, its context included
+    context: str = "hunks"  # what each call sees (cartriage.context): hunks, function, callers
 
 
 @dataclass(frozen=True, slots=True)

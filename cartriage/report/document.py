@@ -159,6 +159,7 @@ def plan(result: Result) -> dict[str, Any]:
                 "unit_id": a.unit_id,
                 "strategy": a.strategy,
                 "samples": a.samples,
+                "context": getattr(a, "context", "hunks"),
                 "est_tokens": a.est_tokens,
                 "est_usd": _usd(a.est_usd),
                 "expected_loss": round(a.expected_loss, 6),

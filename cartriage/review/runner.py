@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from cartriage import strategies
 from cartriage.analysis import unit_hunks
 from cartriage.config import LEDGER_CAPS
+from cartriage.context import Context
+from cartriage.context import build as build_context
 from cartriage.errors import ConfigError, UsageError
 from cartriage.review import prompts
 from cartriage.review.budget import Budget, OverBudget, Reservation
@@ -239,14 +241,15 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     # Everything that leaves is redacted: the diff, the path and the symbols (default values in
     # changed signatures are sent in the symbol lines).
     symbols = [_describe_symbol(s) for s in facts.symbols] if facts else []
-    texts = [redact(t) for t in (prompts.render_hunks(hunks, deleted=deleted), unit.path,
-                                 *symbols)]
-    (diff, path, *symbols) = [t for t, _ in texts]
+    code = _code(result, unit, assignment.context)
+    texts = [redact(t) for t in (prompts.render_hunks(hunks, deleted=deleted), code.text,
+                                 unit.path, *symbols)]
+    (diff, code_text, path, *symbols) = [t for t, _ in texts]
     redactions = sum(n for _, n in texts)
     text = prompts.UnitText(
         unit_id=unit.id, path=path, status=change.status,
         roles=facts.role_names if facts else (), symbols=tuple(symbols), diff=diff,
-        context=context)
+        context=context, code=code_text, code_level=code.level)
     settings = strategy.settings(config)  # the models the plan priced
     models = [model] if model else [m or default_model
                                     for m in strategies.sample_models(settings)]
@@ -264,6 +267,13 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     return _Planned(order, assignment, job, redactions=redactions,
                     content=_content(unit.path, change.status, hunks, job) if with_content
                     else None)
+
+
+def _code(result: Result, unit: Unit, level: str) -> Context:
+    """The repository code around the unit at the level the plan priced (none for hunks)."""
+    if level == "hunks":
+        return Context("hunks")
+    return build_context(result.change, result.analysis, unit, level)
 
 
 def _content(path: str, status: str, hunks: tuple[Hunk, ...], job: Job) -> Content:

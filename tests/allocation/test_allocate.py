@@ -231,3 +231,43 @@ def test_a_plan_holds_no_numpy_objects(tmp_path, budget):
     analysis, scores = change(UNITS)
     plan = allocation.allocate(analysis, scores, load(tmp_path, **{"budget.tokens": budget}))
     assert b"numpy" not in pickle.dumps(plan)
+
+
+def _long_function_change(repo, lines: int):
+    from pathlib import Path
+
+    from cartriage import intake, pipeline
+
+    body = "".join(f"    total += {i} * weight  # step {i}\n" for i in range(lines))
+    source = f"def score(weight):\n    total = 0\n{body}    return total\n"
+    repo.commit("base", {"app/score.py": source, "app/use.py": "from app.score import score\n"
+                                                                "print(score(2))\n"})
+    repo.commit("change", {"app/score.py": source.replace("total = 0", "total = 1")})
+    settings = configuration.load(cwd=repo.path, env={})
+    return pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"), settings)
+
+
+def test_each_strategy_is_priced_with_the_context_it_sends(repo, tmp_path):
+    change_set, analysis, scores = _long_function_change(repo, 20)
+    settings = load(tmp_path, "[strategies.single]\ncontext = \"hunks\"\n"
+                    "[strategies.multi]\ncontext = \"function\"\nsamples = 2\n",
+                    **{"budget.tokens": 1_000_000})
+    bare = allocation.allocate(analysis, scores, settings)
+    priced = allocation.allocate(analysis, scores, settings, change=change_set)
+    (before,), (after,) = bare.assignments, priced.assignments
+    assert before.context == "hunks" and before.strategy == after.strategy == "deliberate"
+    assert after.context == "callers"
+    context_tokens = after.est_prompt_tokens - before.est_prompt_tokens
+    assert context_tokens > 20 * 10  # the 24-line function, conservatively counted
+    # deliberate sends the prompt to each of its 5 samples and to the judge
+    assert after.est_tokens - before.est_tokens == 6 * context_tokens
+
+
+def test_context_counts_against_the_budget_and_a_level_too_large_falls_back(repo, tmp_path):
+    change_set, analysis, scores = _long_function_change(repo, 400)  # ~3,700 context tokens
+    settings = load(tmp_path, **{"budget.tokens": 9_000})
+    plan = allocation.allocate(analysis, scores, settings, change=change_set)
+    (assignment,) = plan.assignments
+    assert plan.total_tokens <= 9_000
+    assert assignment.context == "hunks" and assignment.strategy != "skip"
+    assert "context over 3,000 tokens" in assignment.reason

@@ -74,3 +74,19 @@ def config_for(server_url: str, tmp: Path, **llm) -> object:
                  ("llm", "timeout"): 2.0, ("llm", "retries"): 2, ("llm", "backoff"): 0.01}
     overrides.update({("llm", key): value for key, value in llm.items()})
     return load(cwd=tmp, env={"HOME": str(tmp)}, overrides=overrides)
+
+
+def repo_result(repo, files: dict[str, str], changed: dict[str, str], server_url: str, tmp: Path,
+                level: str):
+    """Commit `files`, then `changed`; plan that commit with every strategy at context `level`
+    (a Result as `cartriage review` builds it) and a Config pointing at the local server."""
+    from cartriage import intake, pipeline
+
+    repo.commit("base", files)
+    repo.commit("change", changed)
+    overrides = {("llm", "model"): MODEL, ("llm", "api_base"): server_url,
+                 ("llm", "timeout"): 2.0, ("llm", "retries"): 0, ("llm", "cache"): False}
+    overrides.update({("strategies", name, "context"): level
+                      for name in ("single", "multi", "deliberate")})
+    settings = load(cwd=repo.path, env={"HOME": str(tmp)}, overrides=overrides)
+    return pipeline.plan(intake.ChangeRequest(repo=repo.path, rev="HEAD^!"), settings), settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from llm_server import prompt_text
-from review_support import config_for, patch_for, result_for
+from review_support import config_for, patch_for, repo_result, result_for
 from secret_corpus import FORMATS, corpus_patch
 
 from cartriage import review
@@ -50,3 +50,27 @@ def test_default_values_in_changed_signatures_are_redacted(llm_server, tmp_path)
     sent = prompt_text(llm_server.requests[0])
     assert secret not in sent and "def connect(host, password=" in sent
     assert outcome.redactions == 1
+
+
+def test_repository_context_is_redacted_and_secret_files_are_never_read(
+        repo, llm_server, tmp_path):
+    secret = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    billing = (f'def charge(amount):\n    key = "{secret}"\n    return post(key, amount)\n\n\n'
+               'def post(key, amount):\n    return amount\n')
+    files = {"app/billing.py": billing,
+             "app/shop.py": "from app.billing import charge\n\n\ndef buy(n):\n"
+                            "    return charge(n)\n",
+             "config/.env": "TEST_CHARGE=charge(1) PASSWORD=hunter2-very-secret\n"}
+    result, settings = repo_result(
+        repo, files, {"app/billing.py": billing.replace("def charge(amount):",
+                                                        "def charge(amount, currency):")},
+        llm_server.url, tmp_path, "callers")
+    (assignment,) = result.plan.assignments
+    assert assignment.context == "callers"
+    outcome = review.run(result, settings)
+    sent = json.dumps(llm_server.requests)
+    text = prompt_text(llm_server.requests[0])
+    assert "# app/billing.py lines 1-3: function charge" in text
+    assert "app/shop.py:5: return charge(n)" in text  # a call site of the changed signature
+    assert secret not in sent and "hunter2" not in sent and ".env" not in sent
+    assert outcome.redactions >= 1

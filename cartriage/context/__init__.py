@@ -1,0 +1,310 @@
+"""Context: what a review sees of the repository beyond the changed hunks, by level.
+
+- `hunks`: nothing more (the diff already carries 3 lines around each change);
+- `function`: the enclosing function or class of each changed line, from the NEW file (the old
+  file with the change's hunks applied, so an edited diff is what is shown), parsed with
+  tree-sitter;
+- `callers`: that, plus the definitions of the functions the changed lines call (the same file
+  first, then the repository at the new revision) and the call sites of the symbols whose
+  signature the change changes (files that import the changed file, as the fan-in index found
+  them, first).
+
+Contract: `build(change, analysis, unit, level) -> Context`. A level whose text is over
+`MAX_TOKENS` falls back to a smaller one (`Context.note` says why); files that may hold secrets
+are never read. The same function prices a plan and builds the prompt, so they agree. The text
+is not redacted here: the review stage redacts it like the diff.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cartriage.review.redact import is_secret_file
+from cartriage.strategies import CONTEXT_LEVELS
+
+if TYPE_CHECKING:
+    from cartriage.analysis.facts import Analysis, FileFacts, Unit
+    from cartriage.analysis.symbols import Definition
+    from cartriage.intake.change import ChangeSet, FileChange, Hunk
+
+MAX_TOKENS = 3_000  # of context per call; a larger level falls back to a smaller one
+MAX_CALLEES = 5  # definitions of called functions shown
+MAX_CALL_SITES = 8  # call sites of a changed signature shown
+MAX_DEFINITION_LINES = 60  # of one called function's definition
+CHARS_PER_TOKEN = 3  # conservative for code (tokenizers average 3.5-4 characters)
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_NOT_CALLS = frozenset(keyword.kwlist) | {
+    "if", "for", "while", "switch", "catch", "return", "function", "func", "fn", "new", "sizeof",
+    "typeof", "super", "self", "this", "print", "len", "str", "int", "float", "bool", "list",
+    "dict", "set", "tuple", "range", "isinstance", "elif", "defined", "require", "import"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """The context of one unit at `level` (the level built, which may be smaller than asked)."""
+
+    level: str
+    text: str = ""
+    note: str = ""  # why a smaller level than asked was built
+
+    @property
+    def tokens(self) -> int:
+        return tokens(self.text)
+
+
+def tokens(text: str) -> int:
+    """A conservative token estimate of context text (no tokenizer in planning)."""
+    return -(-len(text.encode("utf-8")) // CHARS_PER_TOKEN) if text else 0
+
+
+def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
+          max_tokens: int = MAX_TOKENS) -> Context:
+    """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`."""
+    if level not in CONTEXT_LEVELS:
+        raise ValueError(f"unknown context level {level!r}")
+    if level == "hunks":
+        return Context("hunks")
+    source = _Source.read(change, analysis, unit)
+    if source.why_not:
+        return Context("hunks", note=f"{level} context not built: {source.why_not}")
+    shown = source.enclosing()
+    function = "\n\n".join(source.render(d) for d in shown)
+    if tokens(function) > max_tokens:
+        return Context("hunks", note=f"{level} context over {max_tokens:,} tokens "
+                       f"({tokens(function):,}): hunks only")
+    if level == "function" or not function and not source.calls() and not source.changed_api():
+        return Context(level, function)
+    parts, left_out = [function] if function else [], []
+    for title, body in source.callers(shown):
+        piece = f"{title}\n{body}"
+        if tokens("\n\n".join([*parts, piece])) <= max_tokens:
+            parts.append(piece)
+        else:
+            left_out.append(title)
+    note = (f"left out over {max_tokens:,} tokens: {'; '.join(left_out)}" if left_out else "")
+    return Context("callers", "\n\n".join(parts), note)
+
+
+@dataclass
+class _Source:
+    """The unit's new file, its definitions and the changed lines."""
+
+    change: ChangeSet
+    unit: Unit
+    facts: FileFacts | None = None
+    lines: list[str] | None = None
+    definitions: list[Definition] | None = None
+    changed: tuple[int, ...] = ()
+    added: tuple[str, ...] = ()
+    language: str | None = None
+    why_not: str = ""
+
+    @classmethod
+    def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit) -> _Source:
+        from cartriage.analysis import languages, unit_hunks
+        from cartriage.analysis.symbols import outline
+
+        source = cls(change, unit, analysis.facts(unit.path))
+        file = next((f for f in change.files if f.path == unit.path), None)
+        source.language = languages.detect(unit.path)
+        if change.repo_root is None:
+            source.why_not = "no repository (a patch alone)"
+        elif file is None or file.status == "deleted" or file.binary or file.submodule:
+            source.why_not = "no new file"
+        elif source.language is None:
+            source.why_not = "no tree-sitter grammar for the file"
+        elif is_secret_file(unit.path):
+            source.why_not = "the file may hold secrets"
+        if source.why_not:
+            return source
+        source.lines = new_lines(change, file)
+        if source.lines is None:
+            source.why_not = "the new file could not be read"
+            return source
+        parsed = outline(languages.get(source.language),
+                         "\n".join(source.lines).encode("utf-8", "surrogateescape"),
+                         imports=False)
+        source.definitions = parsed.definitions
+        hunks = unit_hunks(file, unit)
+        source.changed = _changed_lines(hunks)
+        source.added = tuple(text for h in hunks for _, text in h.added())
+        return source
+
+    def enclosing(self) -> list[Definition]:
+        """The innermost definition around each changed line, in file order, once each."""
+        found = {}
+        for line in self.changed:
+            around = [d for d in self.definitions if d.start <= line <= d.end]
+            if around:
+                inner = min(around, key=lambda d: (d.end - d.start, -d.start))
+                found[(inner.start, inner.end)] = inner
+        return [found[k] for k in sorted(found)]
+
+    def render(self, definition: Definition, limit: int | None = None) -> str:
+        return _render(self.unit.path, self.lines, definition, limit)
+
+    def calls(self) -> list[str]:
+        """Names the added lines call, in order of first appearance."""
+        names = dict.fromkeys(m.group(1) for text in self.added for m in _CALL.finditer(text))
+        return [n for n in names if n not in _NOT_CALLS]
+
+    def changed_api(self) -> list[str]:
+        """Names of the symbols whose signature the change changes (analysis facts)."""
+        if self.facts is None:
+            return []
+        return [s.name for s in self.facts.symbols
+                if s.signature_changed and s.change != "removed"]
+
+    def callers(self, shown: list[Definition]) -> list[tuple[str, str]]:
+        """(title, text) of the definitions the change calls, then of the call sites of the
+        symbols whose signature it changes."""
+        out = []
+        known = {d.name.rsplit(".", 1)[-1] for d in shown}
+        for name in [n for n in self.calls() if n not in known][:MAX_CALLEES]:
+            found = self._definition(name)
+            if found is not None:
+                out.append(found)
+        for name in self.changed_api():
+            sites = self._call_sites(name.rsplit(".", 1)[-1])
+            if sites:
+                out.append((f"# call sites of {name} (its signature changes)",
+                            "\n".join(sites)))
+        return out
+
+    def _definition(self, name: str) -> tuple[str, str] | None:
+        """`name`'s definition: in the file itself, else in the first repository file
+        (at the new revision) that defines it."""
+        from cartriage.analysis import languages
+        from cartriage.analysis.symbols import outline
+
+        def named(definitions):
+            return next((d for d in definitions
+                         if d.name == name or d.name.endswith("." + name)), None)
+
+        mine = named(self.definitions)
+        if mine is not None:
+            return _title(self.render(mine, MAX_DEFINITION_LINES))
+        for path in _grep(self.change, "-l", name)[:20]:
+            lang = languages.detect(path)
+            if path == self.unit.path or lang is None or is_secret_file(path):
+                continue
+            data = _read(self.change, path)
+            if data is None:
+                continue
+            theirs = named(outline(languages.get(lang), data, imports=False).definitions)
+            if theirs is not None:
+                lines = data.decode("utf-8", "replace").split("\n")
+                return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
+        return None
+
+    def _call_sites(self, name: str) -> list[str]:
+        """Lines that use `name` in other files (importers first), or elsewhere in this one."""
+        importers = set(self.facts.importers) if self.facts is not None else set()
+        hits = []
+        for row in _grep(self.change, "-n", name):
+            path, _, rest = row.partition("\0")
+            number, _, text = rest.partition("\0")
+            if is_secret_file(path) or (path == self.unit.path and int(number or 0) in
+                                        self.changed):
+                continue
+            hits.append((path not in importers, path != self.unit.path, path, number, text))
+        hits.sort(key=lambda h: h[:2])
+        return [f"{path}:{number}: {text.strip()}" for *_, path, number, text
+                in hits[:MAX_CALL_SITES]]
+
+
+def _render(path: str, lines: list[str], definition: Definition, limit: int | None) -> str:
+    """A definition's lines, numbered as the diff is, under a title line."""
+    end = definition.end if limit is None else min(definition.end, definition.start + limit - 1)
+    body = "\n".join(f"{n:>6}   {lines[n - 1]}" for n in range(definition.start, end + 1)
+                     if n <= len(lines))
+    cut = f"\n{'':>6}   [... {definition.end - end} more lines]" if end < definition.end else ""
+    return (f"# {path} lines {definition.start}-{definition.end}: {definition.kind} "
+            f"{definition.name}\n{body}{cut}")
+
+
+def _title(rendered: str) -> tuple[str, str]:
+    title, _, body = rendered.partition("\n")
+    return title, body
+
+
+def new_lines(change: ChangeSet, file: FileChange) -> list[str] | None:
+    """The new file's lines: the old file with the change's hunks applied, so the context shows
+    exactly the diff's new side (also for a diff that is not the repository's)."""
+    from cartriage import intake
+
+    old: list[str] = []
+    if file.status != "added":
+        data = intake.read_blob(change, file.old_path or file.path, "old")
+        if data is None:
+            return None
+        old = data.decode("utf-8", "replace").split("\n")
+    return apply(old, file.hunks)
+
+
+def apply(old: list[str], hunks: tuple[Hunk, ...]) -> list[str] | None:
+    """`old` with `hunks` applied; None when the hunks do not fit it."""
+    out, at = [], 0
+    for hunk in hunks:
+        start = hunk.old_start - 1 if hunk.old_count else hunk.old_start
+        if start < at or start > len(old):
+            return None
+        out += old[at:start]
+        at = start
+        for line in hunk.lines:
+            kind, text = line[:1], line[1:]
+            if kind == " ":
+                out.append(text)
+                at += 1
+            elif kind == "-":
+                at += 1
+            elif kind == "+":
+                out.append(text)
+    return out + old[at:]
+
+
+def _changed_lines(hunks) -> tuple[int, ...]:
+    lines: set[int] = set()
+    for hunk in hunks:
+        added = hunk.added()
+        lines.update(n for n, _ in added)
+        if hunk.removed() and not added:
+            lines.add(max(1, hunk.new_start))
+    return tuple(sorted(lines))
+
+
+def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
+    """`git grep` for the word `name` at the change's new side: paths (`-l`) or
+    "path\\0line\\0text" rows (`-n`)."""
+    from cartriage.intake import git
+    from cartriage.intake.change import INDEX, WORKTREE
+
+    args = ["grep", "-z", "-I", "-w", "-F", mode, "-e", name]
+    rev = change.new_rev
+    if rev == INDEX:
+        args.append("--cached")
+    elif rev not in (None, WORKTREE):
+        args.append(rev)
+    try:
+        out = git.git(change.repo_root, *args).decode("utf-8", "replace")
+    except git.GitError:  # no match (exit 1), or an unreadable revision: no context from it
+        return []
+    prefix = f"{rev}:" if rev not in (None, INDEX, WORKTREE) else ""
+    if mode == "-l":
+        return [p.removeprefix(prefix) for p in out.split("\0") if p]
+    rows = []
+    for row in out.splitlines():
+        parts = row.split("\0")
+        if len(parts) >= 3:
+            path = parts[0].removeprefix(prefix)
+            rows.append(f"{path}\0{parts[1]}\0{chr(0).join(parts[2:])}")
+    return rows
+
+
+def _read(change: ChangeSet, path: str) -> bytes | None:
+    from cartriage.intake import git
+
+    return git.read_blob(change.repo_root, change.new_rev, path)

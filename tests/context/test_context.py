@@ -1,0 +1,122 @@
+"""Context levels built from a real repository: the enclosing definitions from the new file,
+the definitions the change calls, the call sites of a changed signature; limits and secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cartriage import config as configuration
+from cartriage import context, intake, pipeline
+from cartriage.intake.change import Hunk
+
+PRICES = '''\
+TAX = 0.2
+
+
+def net(amount, rate):
+    """The amount without tax."""
+    value = amount / (1 + rate)
+    return round(value, 2)
+
+
+class Basket:
+    def __init__(self):
+        self.items = []
+
+    def total(self):
+        return sum(self.items)
+'''
+
+SHOP = '''\
+from prices import net
+
+
+def checkout(basket):
+    return net(basket.total(), 0.2)
+
+
+def refund(amount):
+    return net(amount, 0.2)
+'''
+
+
+def triaged(repo, files: dict[str, str]):
+    repo.commit("base", {"prices.py": PRICES, "shop.py": SHOP, ".env": "KEY=net(1)\n"})
+    repo.commit("change", files)
+    settings = configuration.load(cwd=repo.path, env={})
+    return pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"), settings)
+
+
+def unit_of(facts, path):
+    return next(u for u in facts.units if u.path == path)
+
+
+def test_function_level_shows_the_enclosing_definition_from_the_new_file(repo):
+    change, facts, _ = triaged(repo, {"prices.py": PRICES.replace(
+        "    return round(value, 2)", "    return round(value, 3)")})
+    unit = unit_of(facts, "prices.py")
+    assert context.build(change, facts, unit, "hunks") == context.Context("hunks")
+    built = context.build(change, facts, unit, "function")
+    assert built.level == "function" and not built.note
+    assert built.text.splitlines()[0] == "# prices.py lines 4-7: function net"
+    assert "     5       \"\"\"The amount without tax.\"\"\"" in built.text
+    assert "     7       return round(value, 3)" in built.text  # the new side
+    assert "class Basket" not in built.text
+    assert built.tokens == context.tokens(built.text) > 0
+
+
+def test_callers_level_adds_called_definitions_and_call_sites_of_a_changed_signature(repo):
+    change, facts, _ = triaged(repo, {"prices.py": PRICES.replace(
+        "def net(amount, rate):", "def net(amount, rate, digits):").replace(
+        "    return round(value, 2)", "    return round(value, digits)")})
+    unit = unit_of(facts, "prices.py")
+    built = context.build(change, facts, unit, "callers")
+    assert built.level == "callers"
+    assert "# call sites of net (its signature changes)" in built.text
+    assert "shop.py:5: return net(basket.total(), 0.2)" in built.text
+    assert "shop.py:9: return net(amount, 0.2)" in built.text
+    assert ".env" not in built.text  # a file that may hold secrets is never read
+
+    change, facts, _ = triaged_again(repo, {"shop.py": SHOP.replace(
+        "    return net(amount, 0.2)", "    return net(amount, TAX)")})
+    built = context.build(change, facts, unit_of(facts, "shop.py"), "callers")
+    assert "# shop.py lines 8-9: function refund" in built.text
+    assert "# prices.py lines 4-7: function net" in built.text  # defined in another file
+    assert "    6       value = amount / (1 + rate)" in built.text
+
+
+def triaged_again(repo, files):
+    repo.commit("another change", files)
+    settings = configuration.load(cwd=repo.path, env={})
+    return pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"), settings)
+
+
+def test_a_level_over_the_limit_falls_back_and_says_why(repo):
+    change, facts, _ = triaged(repo, {"prices.py": PRICES.replace(
+        "    return round(value, 2)", "    return round(value, 3)")})
+    unit = unit_of(facts, "prices.py")
+    small = context.build(change, facts, unit, "function", max_tokens=5)
+    assert small.level == "hunks" and small.text == ""
+    assert small.note.startswith("function context over 5 tokens")
+
+
+def test_without_a_repository_or_grammar_there_is_no_context(repo):
+    change, facts, _ = triaged(repo, {"notes.txt": "plain text\n"})
+    built = context.build(change, facts, unit_of(facts, "notes.txt"), "function")
+    assert built == context.Context("hunks", note="function context not built: no tree-sitter "
+                                    "grammar for the file")
+
+
+def test_the_new_file_is_the_old_file_with_the_hunks_applied():
+    old = ["a", "b", "c", "d"]
+    hunks = (Hunk(2, 1, 2, 2, "", ("-b", "+B", "+B2")), Hunk(4, 0, 6, 1, "", ("+e",)))
+    assert context.apply(old, hunks) == ["a", "B", "B2", "c", "d", "e"]
+    assert context.apply(["a"], (Hunk(5, 1, 5, 1, "", ("-x", "+y")),)) is None
+
+
+def test_an_unknown_level_is_refused(repo):
+    change, facts, _ = triaged(repo, {"shop.py": SHOP + "\n"})
+    with pytest.raises(ValueError, match="unknown context level"):
+        context.build(change, facts, facts.units[0], "repository")
