@@ -208,6 +208,10 @@ def calibrate(
     strategies: Annotated[str, typer.Option("--strategies", help="Strategies to measure, "
                                             "comma-separated.", rich_help_panel=_RUN)]
     = "single,multi,deliberate",
+    context: Annotated[str | None, typer.Option(
+        "--context", help="Context levels to measure each strategy at, comma-separated (hunks, "
+        "function, callers; default: each strategy's configured level).", rich_help_panel=_RUN,
+        show_default=False)] = None,
     clean: Annotated[float, typer.Option("--clean", help="Share of units left without an "
                                          "injected defect (for false findings).",
                                          rich_help_panel=_RUN)] = 0.25,

@@ -89,7 +89,8 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
     miss = [s.miss_by_tier(p) for s, p in zip(chosen, params, strict=True)]
     measured = calibration.configured(config)
     if measured is not None:  # the user's model, measured, instead of the documented model
-        miss = measured.misses(tuple(s.name for s in chosen), miss)
+        miss = measured.misses(tuple(s.name for s in chosen), miss,
+                               tuple(p.get("context") or "hunks" for p in params))
     attempts = np.array([s.attempts(p) for s, p in zip(chosen, params, strict=True)])
     return StrategyTable(chosen, params, token_a, token_b, usd_a, usd_b,
                          np.array(miss), attempts,

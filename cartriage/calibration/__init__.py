@@ -5,8 +5,12 @@ through the review stage and writes a calibration file. When that file is config
 file, or `cartriage-calibration.json` found at the project root), the allocator takes its miss
 probabilities from it instead of the documented model in `strategies/miss.py`.
 
+Strategies are measured at a context level (`multi@function`); the allocator takes the measure of
+each strategy at its configured level (a file written before context levels names the strategy
+alone, and is taken for any level).
+
 Contract: `load(path) -> Calibration`, `configured(config) -> Calibration | None`,
-`Calibration.misses(names, modelled)`; measuring is `measure.measure(...)`, injecting
+`Calibration.misses(names, modelled, levels)`; measuring is `measure.measure(...)`, injecting
 `inject.candidates(...)` / `inject.inject(...)`.
 """
 
@@ -40,6 +44,7 @@ class StrategyMiss:
     miss: float
     injected: int
     by_tier: dict[str, tuple[float, int]]  # tier -> (miss, injected defects measured)
+    context: str | None = None  # the context level measured at (None: any, an older file)
 
 
 @dataclass(frozen=True)
@@ -52,16 +57,22 @@ class Calibration:
     units: int
     strategies: dict[str, StrategyMiss]
 
-    def misses(self, names: tuple[str, ...], modelled: list[tuple[float, float, float]]
-               ) -> list[tuple[float, float, float]]:
-        """(low, medium, high) miss per strategy in `names` (cheapest first), given the
-        modelled ones. A measured strategy: each tier's own measure, else its overall measure,
-        weighed against the model by sample size (PRIOR_UNITS). An unmeasured one (other than
-        skip): the model's number scaled by measured / modelled of the nearest measured
-        strategy, so that it is neither trusted blindly nor dropped. Clipped to [0.01, 0.99]."""
+    def measured(self, name: str, level: str) -> StrategyMiss | None:
+        """The measure of strategy `name` at context `level` (or one taken at any level)."""
+        return self.strategies.get(f"{name}@{level}") or self.strategies.get(name)
+
+    def misses(self, names: tuple[str, ...], modelled: list[tuple[float, float, float]],
+               levels: tuple[str, ...]) -> list[tuple[float, float, float]]:
+        """(low, medium, high) miss per strategy in `names` (cheapest first) at its context
+        level in `levels`, given the modelled ones. A measured strategy: each tier's own
+        measure, else its overall measure, weighed against the model by sample size
+        (PRIOR_UNITS). An unmeasured one (other than skip): the model's number scaled by
+        measured / modelled of the nearest measured strategy, so that it is neither trusted
+        blindly nor dropped. Clipped to [0.01, 0.99]."""
         measured = {}
-        for name, m in self.strategies.items():
-            if name in names:
+        for name, level in zip(names, levels, strict=True):
+            m = self.measured(name, level)
+            if m is not None:
                 prior = modelled[names.index(name)]
                 measured[name] = tuple(
                     _clip(_weighed(*m.by_tier.get(t, (m.miss, m.injected)), prior[i]))
@@ -123,8 +134,11 @@ def load(path: Path) -> Calibration:
         raise ConfigError(f"{path}: 'strategies' must be a non-empty object")
     strategies = {}
     for name, entry in table.items():
-        if name not in measurable():
-            raise ConfigError(f"{path}: unknown strategy 'strategies.{name}'")
+        strategy, _, level = name.partition("@")
+        if strategy not in measurable() or (level and level not in registry.CONTEXT_LEVELS):
+            raise ConfigError(f"{path}: unknown strategy 'strategies.{name}' (use one of "
+                              f"{', '.join(measurable())}, optionally @"
+                              f"{'|'.join(registry.CONTEXT_LEVELS)})")
         where = f"strategies.{name}"
         miss = _probability(path, f"{where}.miss", _field(entry, "miss"))
         injected = _count(path, f"{where}.injected", _field(entry, "injected"))
@@ -134,7 +148,7 @@ def load(path: Path) -> Calibration:
         by_tier = {t: (_probability(path, f"{where}.by_tier.{t}.miss", _field(v, "miss")),
                        _count(path, f"{where}.by_tier.{t}.injected", _field(v, "injected")))
                    for t, v in tiers.items()}
-        strategies[name] = StrategyMiss(miss, injected, by_tier)
+        strategies[name] = StrategyMiss(miss, injected, by_tier, level or None)
     return Calibration(path=str(path), model=str(data.get("model", "?")),
                        created=str(data.get("created", "?")), units=int(data.get("units", 0)),
                        strategies=strategies)

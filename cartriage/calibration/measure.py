@@ -126,22 +126,34 @@ class Measurement:
     spent_usd: float = 0.0
 
 
-def measure(sources: Sequence[Source], cases: Sequence[Case], strategies: Sequence[str],
+def variant(strategy: str, context: str) -> str:
+    """How a strategy measured at a context level is named: `multi@function`."""
+    return f"{strategy}@{context}"
+
+
+def split_variant(name: str) -> tuple[str, str | None]:
+    """(strategy, context level or None) of a measured name (`multi@function` or `multi`)."""
+    strategy, _, context = name.partition("@")
+    return strategy, context or None
+
+
+def measure(sources: Sequence[Source], cases: Sequence[Case], variants: Sequence[str],
             config: Config, *, model: str, budget_tokens: int | None, budget_usd: float | None,
             use_cache: bool = True, progress: Progress | None = None) -> Measurement:
-    """Review every case with every strategy within one budget; keeps what was measured."""
+    """Review every case with every variant (`strategy@context`) within one budget; keeps
+    what was measured."""
     from cartriage.allocation import strategy_table
 
     table = strategy_table(config, budget_usd is not None)
     store = Outcomes.open(config)
-    result = Measurement(list(cases), [], tuple(strategies), model)
-    total, done = len(cases) * len(strategies), 0
+    result = Measurement(list(cases), [], tuple(variants), model)
+    total, done = len(cases) * len(variants), 0
     try:
         for case in cases:
             source = sources[case.source]
             change = source.change if case.injection is None else inject(source.change,
                                                                          case.injection)
-            for name in strategies:
+            for name in variants:
                 key = _key(case, name, change, config, model)
                 stored = store.get(key) if store else None
                 if stored is not None:
@@ -183,20 +195,22 @@ def _left(tokens: int | None, usd: float | None, result: Measurement):
 
 def _review(case: Case, name: str, change, source: Source, table, config, model: str, caps,
             use_cache: bool) -> Outcome:
-    """One case, one strategy, through `review.run` with a one-unit plan capped at `caps`."""
-    from cartriage import review
+    """One case, one variant, through `review.run` with a one-unit plan capped at `caps`."""
+    from cartriage import context, review
     from cartriage.allocation.cost import estimate_prompt_tokens
     from cartriage.allocation.plan import Assignment, Plan
     from cartriage.pipeline import Result
 
     unit = next(u for u in source.analysis.units if u.id == case.unit_id)
-    column = table.names.index(name)
-    prompt = np.array([estimate_prompt_tokens(unit)], dtype=float)
+    strategy, level = split_variant(name)
+    column = table.names.index(strategy)
+    code = context.build(change, source.analysis, unit, level or "hunks")
+    prompt = np.array([estimate_prompt_tokens(unit) + code.tokens], dtype=float)
     tokens = int(table.tokens(prompt)[0, column])
     usd = table.usd(prompt)
-    assignment = Assignment(unit.id, name, int(table.attempts[column]), tokens,
+    assignment = Assignment(unit.id, strategy, int(table.attempts[column]), tokens,
                             None if usd is None else float(usd[0, column]), 0.0, 1.0,
-                            reason="calibration")
+                            reason="calibration", context=code.level)
     plan = Plan(policy="calibration", assignments=(assignment,), budget_tokens=caps[0],
                 budget_usd=caps[1], total_tokens=tokens, total_usd=assignment.est_usd,
                 expected_loss=0.0)
@@ -223,14 +237,17 @@ def _near(finding, case: Case) -> bool:
         and start - NEAR_LINES <= finding.line_end
 
 
-def _key(case: Case, strategy: str, change, config, model: str) -> str:
-    """What makes an outcome reusable: model, endpoint, the strategy's settings, the case."""
+def _key(case: Case, name: str, change, config, model: str) -> str:
+    """What makes an outcome reusable: model, endpoint, the strategy's settings and context
+    level, the case."""
     from cartriage import strategies
     from cartriage.review import prompts
 
+    strategy, level = split_variant(name)
     file = next(f for f in change.files if f.path == case.path)
     blob = json.dumps({"model": model, "api_base": config.get("llm", "api_base"),
-                       "strategy": strategy, "params": strategies.settings(config, strategy),
+                       "strategy": strategy, "context": level,
+                       "params": {**strategies.settings(config, strategy), "context": level},
                        "case": case.id, "unit": case.unit_id,
                        "diff": prompts.render_hunks(file.hunks)},
                       sort_keys=True, default=str)
@@ -314,6 +331,7 @@ def calibration_data(measurement: Measurement, created: str, source: str) -> dic
         if overall is None or overall.injected == 0:
             continue
         strategies[name] = {
+            "context": split_variant(name)[1],
             "miss": round(1 - overall.detection[0], 4), "injected": overall.injected,
             "by_tier": {r.tier: {"miss": round(1 - r.detection[0], 4), "injected": r.injected}
                         for r in table if r.strategy == name and r.tier != "all" and r.injected},

@@ -14,10 +14,11 @@ from cartriage.errors import InputError, UsageError
 FORMATS = ("text", "json")
 
 
-def run(*, rev, data, repo, config, budget, model, units, strategies, clean, seed, out,
+def run(*, rev, data, repo, config, budget, model, units, strategies, context, clean, seed, out,
         no_cache, fmt, output, quiet) -> int:
     from cartriage import report
     from cartriage import review as review_stage
+    from cartriage import strategies as registry
     from cartriage.allocation import budget_caps
     from cartriage.calibration import FILE_NAME, measurable, measure
 
@@ -30,11 +31,18 @@ def run(*, rev, data, repo, config, budget, model, units, strategies, clean, see
     if unknown or not names:
         raise UsageError(f"--strategies {strategies!r}: use one or more of "
                          f"{', '.join(measurable())}, comma-separated")
+    levels = tuple(dict.fromkeys(c.strip() for c in (context or "").split(",") if c.strip()))
+    wrong = [level for level in levels if level not in registry.CONTEXT_LEVELS]
+    if wrong or (context is not None and not levels):
+        raise UsageError(f"--context {context!r}: use one or more of "
+                         f"{', '.join(registry.CONTEXT_LEVELS)}, comma-separated")
     if units < 1:
         raise UsageError(f"--units {units}: must be at least 1")
     if not 0 <= clean < 1:
         raise UsageError(f"--clean {clean}: the share of clean units must be in [0, 1)")
     settings = common.load_config(repo, config, budget=budget, **{"llm.model": model})
+    variants = tuple(measure.variant(name, level) for name in names
+                     for level in (levels or (settings.strategy(name)["context"],)))
     chosen = review_stage.configured_model(settings, model)
     if chosen is None:
         raise UsageError(review_stage.HOW_TO_CONFIGURE)
@@ -47,11 +55,11 @@ def run(*, rev, data, repo, config, budget, model, units, strategies, clean, see
     if not cases:
         raise InputError(f"{described}: no added lines where a defect can be injected (code in "
                          "a language with a tree-sitter grammar, not in [ignore])")
-    progress = report.progress(total=len(cases) * len(names), quiet=quiet,
+    progress = report.progress(total=len(cases) * len(variants), quiet=quiet,
                                budget_tokens=None if tokens is None else int(tokens),
                                budget_usd=usd)
     try:
-        measured = measure.measure(sources, cases, names, settings, model=chosen,
+        measured = measure.measure(sources, cases, variants, settings, model=chosen,
                                    budget_tokens=None if tokens is None else int(tokens),
                                    budget_usd=usd, use_cache=not no_cache, progress=progress)
     finally:
@@ -154,7 +162,7 @@ def render(measured, described: str) -> str:
              f"injected defect, {len(measured.cases) - injected} clean); model {measured.model}",
              "detection: a finding within 3 lines of the injected defect; 95% intervals (Wilson "
              "for rates, normal for means)", ""]
-    header = (f"{'strategy':<11}{'tier':<8}{'detected':>9}{'rate':>6}  {'95% CI':<12}"
+    header = (f"{'strategy@context':<21}{'tier':<8}{'detected':>9}{'rate':>6}  {'95% CI':<12}"
               f"{'false/clean':>12}  {'95% CI':<12}{'tokens/unit':>12}{'USD/unit':>11}"
               f"{'failed':>7}")
     lines.append(header)
@@ -163,7 +171,7 @@ def render(measured, described: str) -> str:
         false, f_low, f_high = row.false_per_clean
         detected = f"{row.detected}/{row.injected}" if row.injected else "-"
         lines.append(
-            f"{row.strategy:<11}{row.tier:<8}{detected:>9}"
+            f"{row.strategy:<21}{row.tier:<8}{detected:>9}"
             f"{(f'{rate:.0%}' if row.injected else '-'):>6}  "
             f"{(f'[{low:.0%}, {high:.0%}]' if row.injected else ''):<12}"
             f"{(f'{false:.2f}' if row.clean else '-'):>12}  "

@@ -101,15 +101,15 @@ def test_calibrate_measures_writes_the_file_resumes_and_changes_the_plan(project
     injected = [c for c in cases if c["kind"] != "clean"]
     rewritten = [c for c in injected if "(removed)" not in c["injected"]]
     rows = {(r["strategy"], r["tier"]): r for r in report["report"]}
-    single, multi = rows[("single", "all")], rows[("multi", "all")]
+    single, multi = rows[("single@hunks", "all")], rows[("multi@function", "all")]
     assert (single["injected"], single["detected"]) == (2, 0)  # temperature 0 sees nothing
-    assert multi["detected"] == rows[("deliberate", "all")]["detected"] == len(rewritten)
+    assert multi["detected"] == rows[("deliberate@callers", "all")]["detected"] == len(rewritten)
     assert single["false_per_clean"][0] == multi["false_per_clean"][0] == 1.0  # the FLAG line
     low, high = multi["detection"][1:]
     assert 0 <= low <= multi["detection"][0] <= high <= 1
     assert multi["tokens_per_unit"][0] > single["tokens_per_unit"][0] > 0
-    assert report["strategies"]["single"]["miss"] == 1.0
-    assert report["strategies"]["multi"]["miss"] == round(1 - len(rewritten) / 2, 4)
+    assert report["strategies"]["single@hunks"]["miss"] == 1.0
+    assert report["strategies"]["multi@function"]["miss"] == round(1 - len(rewritten) / 2, 4)
     assert "wrote" in err(done) and (repo.path / "cartriage-calibration.json").is_file()
     with sqlite3.connect(tmp_path / "logs.db") as db:
         assert db.execute("select count(*) from calibration_outcomes").fetchone()[0] == 9
@@ -143,8 +143,8 @@ def test_a_small_budget_stops_keeps_what_was_measured_and_resumes(project, serve
     repo, base = project
     options = {"rev": f"{base}..HEAD", "data": None, "repo": repo.path, "config": None,
                "model": "openai/test-model", "units": 3, "strategies": "single,multi",
-               "clean": 0.34, "seed": 0, "out": repo.path / "part.json", "no_cache": False,
-               "fmt": "json", "output": None, "quiet": True}
+               "context": None, "clean": 0.34, "seed": 0, "out": repo.path / "part.json",
+               "no_cache": False, "fmt": "json", "output": None, "quiet": True}
     assert command.run(budget="4000", **options) == 4  # the first call fits at a token a byte
     report = json.loads(capsys.readouterr().out)
     assert report["stopped"] and 0 < report["spent_tokens"] <= 4000
@@ -152,12 +152,20 @@ def test_a_small_budget_stops_keeps_what_was_measured_and_resumes(project, serve
     assert command.run(budget=None, **options) == 0
     finished = json.loads(capsys.readouterr().out)
     assert finished["resumed"] >= measured and not finished["stopped"]
-    assert set(finished["strategies"]) == {"single", "multi"}
+    assert set(finished["strategies"]) == {"single@hunks", "multi@function"}
+
+    options.update(strategies="single", context="hunks,function", out=repo.path / "ctx.json")
+    assert command.run(budget=None, **options) == 0
+    levels = json.loads(capsys.readouterr().out)
+    assert set(levels["strategies"]) == {"single@hunks", "single@function"}  # hunks resumed
+    assert levels["strategies"]["single@function"]["context"] == "function"
+    assert levels["resumed"] >= len(levels["cases"])
 
 
 @pytest.mark.parametrize("args, message", [
     (("--units", "0"), "--units 0"),
     (("--strategies", "single,best"), "--strategies"),
+    (("--context", "function,repo"), "--context 'function,repo': use one or more of hunks, "),
     (("--data", "x.jsonl"), "not both"),
 ])
 def test_bad_arguments_are_usage_errors(project, env, args, message):
@@ -188,15 +196,19 @@ def test_calibrate_on_change_records(tmp_path, server, env, monkeypatch, capsys)
     data = tmp_path / "changes.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert command.run(rev=None, data=str(data), repo=tmp_path, config=None, budget=None,
-                       model="openai/test-model", units=3, strategies="single", clean=0.0,
-                       seed=1, out=tmp_path / "cal.json", no_cache=False, fmt="text",
+                       model="openai/test-model", units=3, strategies="single", context=None,
+                       clean=0.0, seed=1, out=tmp_path / "cal.json", no_cache=False, fmt="text",
                        output=None, quiet=True) == 0
     text = capsys.readouterr().out
     assert "3 units (3 with an injected defect, 0 clean)" in text
-    assert re.search(r"single\s+all\s+0/3\s+0%", text)
-    assert json.loads((tmp_path / "cal.json").read_text())["strategies"]["single"]["miss"] == 1.0
+    assert re.search(r"single@hunks\s+all\s+0/3\s+0%", text)
+    written = json.loads((tmp_path / "cal.json").read_text())
+    assert written["strategies"]["single@hunks"] == {
+        "context": "hunks", "miss": 1.0, "injected": 3, "by_tier": written["strategies"][
+            "single@hunks"]["by_tier"]}
     data.write_text('{"id": "x", "diff": 3}\n')
     with pytest.raises(InputError, match="field 'diff' must be a string"):
         command.run(rev=None, data=str(data), repo=tmp_path, config=None, budget=None,
-                    model="openai/test-model", units=3, strategies="single", clean=0.0, seed=1,
-                    out=None, no_cache=False, fmt="text", output=None, quiet=True)
+                    model="openai/test-model", units=3, strategies="single", context=None,
+                    clean=0.0, seed=1, out=None, no_cache=False, fmt="text", output=None,
+                    quiet=True)

@@ -127,3 +127,25 @@ def test_intervals():
     assert wilson(0, 0) == (0.0, 1.0) and wilson(0, 4)[0] == 0.0
     mean, low, high = mean_interval([0, 1, 2])
     assert mean == 1.0 and low == 0.0 and high == pytest.approx(1 + 1.959964 / 3 ** 0.5)
+
+
+def test_the_allocator_takes_each_strategy_at_its_configured_context_level(tmp_path):
+    (tmp_path / FILE_NAME).write_text(json.dumps({
+        "version": 1, "model": "m", "units": 8, "created": "now", "strategies": {
+            "single@hunks": {"miss": 0.9, "injected": 40},
+            "single@function": {"miss": 0.1, "injected": 40}}}))
+    (tmp_path / ".git").mkdir()
+    config = load_config(cwd=tmp_path, env={})
+    measured = configured(config)
+    assert measured.strategies["single@function"].context == "function"
+    assert measured.measured("single", "callers") is None
+    rows = {}
+    for level in ("hunks", "function"):
+        (tmp_path / "cartriage.toml").write_text(f'[strategies.single]\ncontext = "{level}"\n')
+        table = strategy_table(load_config(cwd=tmp_path, env={}), usd=False)
+        rows[level] = table.miss_tier[table.names.index("single")]
+    assert rows["hunks"][1] > 0.8 > 0.2 > rows["function"][1]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 1, "strategies": {"single@repo": {"miss": 0.1, "injected": 3}}}')
+    with pytest.raises(ConfigError, match="unknown strategy 'strategies.single@repo'"):
+        load(bad)
