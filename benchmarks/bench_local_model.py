@@ -80,7 +80,7 @@ def start_server(python: str, model: Path, port: int, log: Path) -> subprocess.P
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
     process = subprocess.Popen(
         ["nice", "-n", "10", python, "-m", "llama_cpp.server", "--model", str(model), "--host",
-         "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
+         "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "2"],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1/models"
     deadline = time.monotonic() + 300
@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--calibrate-range", default=CALIBRATE_RANGE)
     parser.add_argument("--units", type=int, default=3, help="units for calibrate")
     parser.add_argument("--strategies", default="single,multi")
+    parser.add_argument("--context", default="hunks,function,callers",
+                        help="context levels calibrate measures each strategy at")
     parser.add_argument("--timeout", type=float, help="[llm] timeout (default: cartriage's)")
     parser.add_argument("--max-output", type=int, default=384)
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -215,8 +217,9 @@ def main() -> None:
             print(json.dumps(entry), flush=True)
         done, wall, cpu = cartriage(
             ["calibrate", args.calibrate_range, "--config", str(work / "local.toml"), "--units",
-             str(args.units), "--strategies", args.strategies, "--format", "json", "--budget",
-             "200k", "--out", str(work / "calibration.json"), "-q"], clone, env)
+             str(args.units), "--strategies", args.strategies, "--context", args.context,
+             "--format", "json", "--budget", "300k", "--out", str(work / "calibration.json"),
+             "-q"], clone, env)
         figures["calibrate"] = {"exit": done.returncode, "wall_s": round(wall, 1),
                                 "cpu_s": round(cpu, 1)}
         if done.stdout.strip():
@@ -248,7 +251,7 @@ def main() -> None:
     print(json.dumps(figures["calls"], indent=1))
     if "rows" in figures.get("calibrate", {}):
         for row in figures["calibrate"]["rows"]:
-            print(f"calibrate {row['strategy']:<10} {row['tier']:<6} detected "
+            print(f"calibrate {row['strategy']:<20} {row['tier']:<6} detected "
                   f"{row['detected']}/{row['injected']} false/clean "
                   f"{row['false_per_clean'][0]:.2f} (clean n={row['clean']}) tokens/unit "
                   f"{row['tokens_per_unit'][0]:,.0f}")
