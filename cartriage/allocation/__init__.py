@@ -41,6 +41,7 @@ class StrategyTable:
     """Per strategy (cheapest first): tokens = a * prompt + b, USD likewise, miss per tier."""
 
     strategies: tuple[strategies.Strategy, ...]
+    names: tuple[str, ...]
     params: tuple[dict, ...]
     token_a: np.ndarray
     token_b: np.ndarray
@@ -49,10 +50,6 @@ class StrategyTable:
     miss_tier: np.ndarray  # (strategies, 3): P(miss | strategy, tier low/medium/high)
     attempts: np.ndarray
     miss_source: str | None = None  # the calibration the misses were measured in, if any
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.strategies)
 
     def tokens(self, prompt_tokens: np.ndarray) -> np.ndarray:
         """(units, strategies) tokens from one prompt per unit, or one per unit and strategy
@@ -92,7 +89,8 @@ def strategy_table(config: Config, usd: bool | None = None) -> StrategyTable:
         miss = measured.misses(tuple(s.name for s in chosen), miss,
                                tuple(p.get("context") or "hunks" for p in params))
     attempts = np.array([s.attempts(p) for s, p in zip(chosen, params, strict=True)])
-    return StrategyTable(chosen, params, token_a, token_b, usd_a, usd_b,
+    return StrategyTable(chosen, tuple(s.name for s in chosen), params, token_a, token_b,
+                         usd_a, usd_b,
                          np.array(miss), attempts,
                          measured.describe() if measured is not None else None)
 
@@ -215,9 +213,9 @@ class _Units:
         levels = [config.strategy(name).get("context") or "hunks" for name in strategies.names()]
         units = analysis.units
         if change is None or set(levels) == {"hunks"}:
-            self.built += [[("hunks", "")] * len(levels) for _ in units]
+            self.built += [[("hunks", "")] * len(levels)] * len(units)  # rows are never changed
             if self.context is not None:
-                self.context += [[0] * len(levels) for _ in units]
+                self.context += [[0] * len(levels)] * len(units)
             return
         from cartriage import context
 
