@@ -266,7 +266,8 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     n = len(units.ids)
     prompt = np.asarray(units.prompt, dtype=float)
     if units.context is not None:  # each strategy's prompt carries its context
-        prompt = prompt[:, None] + np.asarray(units.context, dtype=float).reshape(n, -1)
+        prompt = prompt[:, None] + np.asarray(units.context, dtype=float).reshape(
+            n, len(table.names))
     tokens = table.tokens(prompt)
     dollars = table.usd(prompt)
     difficulty = np.asarray(units.difficulty).reshape(n, len(TIERS))

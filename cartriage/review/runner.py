@@ -8,6 +8,7 @@ the worst case of its calls before the first one; a unit that cannot fit is repo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -277,10 +278,15 @@ def _code(result: Result, unit: Unit, level: str) -> Context:
 
 
 def _content(path: str, status: str, hunks: tuple[Hunk, ...], job: Job) -> Content:
-    """The unit's identity across runs: its changed code, strategy and model(s)."""
+    """The unit's identity across runs: its changed code, strategy, model(s) and the context
+    it was reviewed with (the code around the change can change while its hunks do not)."""
     from cartriage.ledger.session import content
 
-    return content(path, status, hunks, job.strategy, strategies.get(job.strategy).models(job))
+    how = strategies.get(job.strategy).models(job)
+    if job.unit.code:
+        digest = hashlib.sha256(job.unit.code.encode("utf-8", "surrogatepass")).hexdigest()
+        how += f"; context {job.unit.code_level} {digest[:16]}"
+    return content(path, status, hunks, job.strategy, how)
 
 
 def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor) -> UnitReview:

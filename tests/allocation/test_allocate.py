@@ -271,3 +271,17 @@ def test_context_counts_against_the_budget_and_a_level_too_large_falls_back(repo
     assert plan.total_tokens <= 9_000
     assert assignment.context == "hunks" and assignment.strategy != "skip"
     assert "context over 3,000 tokens" in assignment.reason
+
+
+def test_a_change_without_units_plans_nothing_with_context_on(repo, tmp_path):
+    from pathlib import Path
+
+    from cartriage import intake, pipeline
+
+    repo.commit("base", {"README": "x\n"})
+    repo.commit("empty")
+    settings = configuration.load(cwd=repo.path, env={})
+    change_set, analysis, scores = pipeline.triage(
+        intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"), settings)
+    plan = allocation.allocate(analysis, scores, load(tmp_path), change=change_set)
+    assert plan.assignments == () and plan.total_tokens == 0
