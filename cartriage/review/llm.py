@@ -322,7 +322,10 @@ class Client:
         finally:
             with contextlib.suppress(Exception):  # already closed, or not a network stream
                 stream.completion_stream.close()
-        if not pieces and usage is None:  # e.g. one JSON body, which is not server-sent events
+        # Nothing, and not server-sent events: one JSON body, from an endpoint that cannot
+        # stream. (An event stream with no content is a model that stopped at once, as a small
+        # local model may: an empty reply, which gets the repair call.)
+        if not pieces and usage is None and not _event_stream(stream):
             raise CallError("unreadable", "the provider sent no stream; set [llm] stream = false "
                             "for an endpoint that cannot stream")
         return "".join(pieces), usage, received
@@ -441,6 +444,12 @@ def _describe(exc: Exception, status: int | None, retries: int) -> str:
     what = f"HTTP {status}" if status else type(exc).__name__
     tail = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     return f"provider error{tail}: {what}: {message}"
+
+
+def _event_stream(stream: Any) -> bool:
+    """Whether the provider answered with server-sent events (litellm keeps the headers)."""
+    headers = (getattr(stream, "_hidden_params", None) or {}).get("additional_headers") or {}
+    return "text/event-stream" in str(headers.get("llm_provider-content-type", ""))
 
 
 def _provider_usage(stream: Any) -> Any:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from cap_runs import prose
-from llm_server import Billing, LLMServer, finding, findings, prompt_text
+from llm_server import Billing, LLMServer, Reply, finding, findings, prompt_text
 from review_support import config_for, patch_for, result_for
 
 from cartriage import review
@@ -193,3 +193,14 @@ def test_usd_cap_needs_a_price():
     budget.reserve(Cost(10, 0.5))
     with pytest.raises(OverBudget, match=r"\$"):
         budget.reserve(Cost(10, 0.6), wait=False)
+
+
+def test_an_empty_stream_is_an_empty_reply_that_gets_a_repair_not_a_missing_stream(
+        llm_server, tmp_path):
+    # A local model that stops at once streams a finish chunk and nothing else (llama.cpp's
+    # server also reports no usage): the reply is empty, so it gets the one repair call.
+    llm_server.script(Reply("", usage=False), Reply(findings(finding("app/a.py", 1, "Bug"))))
+    result = review.run(result_for(patch_for("app/a.py", ["x = 1"])),
+                        config_for(llm_server.url, tmp_path, cache=False))
+    assert llm_server.count == 2 and result.units[0].status == "reviewed"
+    assert [f.title for f in result.findings] == ["Bug"]
