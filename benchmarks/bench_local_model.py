@@ -103,7 +103,7 @@ def config_text(api_base: str, timeout: float | None, max_output: int) -> str:
                          for name in ("single", "multi", "deliberate"))
     limit = "" if timeout is None else f"timeout = {timeout}\n"
     return (f'[llm]\nmodel = "{MODEL}"\napi_base = "{api_base}"\n{limit}'
-            f"max_concurrency = 1\n{strategies}")
+            f"max_concurrency = 1\nstream = false\n{strategies}")
 
 
 def cartriage(args: list[str], cwd: Path, env: dict) -> tuple[subprocess.CompletedProcess, float,
