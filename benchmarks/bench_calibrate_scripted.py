@@ -28,7 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from llm_server import LLMServer, Reply, finding, findings, prompt_text  # noqa: E402
+from llm_server import (  # noqa: E402
+    LLMServer,
+    Reply,
+    confirm_all,
+    finding,
+    findings,
+    prompt_text,
+)
 
 RANGE = "2564959~1..c2bec75"
 ADDED = re.compile(r"^\s*(\d+) \+ (.*)$", re.M)
@@ -56,9 +63,7 @@ def responder(original: dict[str, set[str]]):
     def answer(body):
         text = prompt_text(body)
         if "final judge" in text:
-            count = text.count('"candidate":')
-            return Reply({"confirmed": [{"candidate": i, "reason": "confirmed"}
-                                        for i in range(1, count + 1)]})
+            return confirm_all(text)
         path = re.search(r"File: (\S+)", text).group(1)
         diff = DIFF.search(text)
         found = []

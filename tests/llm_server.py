@@ -99,6 +99,12 @@ def prompt_text(body: dict) -> str:
     return "\n".join(m.get("content") or "" for m in body.get("messages", []))
 
 
+def confirm_all(text: str) -> Reply:
+    """A judge's reply to the prompt `text` that confirms every candidate."""
+    count = text.count('"candidate":')
+    return Reply({"confirmed": [{"candidate": i, "reason": "real"} for i in range(1, count + 1)]})
+
+
 class LLMServer:
     """Start with `with LLMServer() as server:` or start()/stop()."""
 

@@ -7,7 +7,7 @@ import re
 import sqlite3
 
 import pytest
-from llm_server import LLMServer, Reply, finding, findings, prompt_text
+from llm_server import LLMServer, Reply, confirm_all, finding, findings, prompt_text
 from test_cli import cartriage, err, out
 
 from cartriage.errors import InputError
@@ -47,9 +47,7 @@ def responder(body):
     flags the FLAG line (a false finding), and whose judge confirms every candidate."""
     text = prompt_text(body)
     if "final judge" in text:
-        count = text.count('"candidate":')
-        return Reply({"confirmed": [{"candidate": i, "reason": "real"}
-                                    for i in range(1, count + 1)]})
+        return confirm_all(text)
     path = re.search(r"File: (\S+)", text).group(1)
     found = []
     for number, line in ADDED.findall(text):
