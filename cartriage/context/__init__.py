@@ -34,6 +34,7 @@ MAX_TOKENS = 3_000  # of context per call; a larger level falls back to a smalle
 MAX_CALLEES = 5  # definitions of called functions shown
 MAX_CALL_SITES = 8  # call sites of a changed signature shown
 MAX_DEFINITION_LINES = 60  # of one called function's definition
+MAX_FILE_BYTES = 1_000_000  # a larger new file is not parsed for context (as in analysis)
 CHARS_PER_TOKEN = 3  # conservative for code (tokenizers average 3.5-4 characters)
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _NOT_CALLS = frozenset(keyword.kwlist) | {
@@ -124,9 +125,16 @@ class _Source:
         if source.lines is None:
             source.why_not = "the new file could not be read"
             return source
-        parsed = outline(languages.get(source.language),
-                         "\n".join(source.lines).encode("utf-8", "surrogateescape"),
-                         imports=False)
+        if sum(len(line) + 1 for line in source.lines) > MAX_FILE_BYTES:
+            source.why_not = f"the new file is over {MAX_FILE_BYTES:,} bytes"
+            return source
+        try:
+            parsed = outline(languages.get(source.language),
+                             "\n".join(source.lines).encode("utf-8", "surrogateescape"),
+                             imports=False)
+        except Exception as exc:  # noqa: BLE001 - a grammar failure means no context, not a stop
+            source.why_not = f"the new file could not be parsed ({type(exc).__name__})"
+            return source
         source.definitions = parsed.definitions
         hunks = unit_hunks(file, unit)
         source.changed = _changed_lines(hunks)
