@@ -155,7 +155,9 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
         index = fanin.build(change.repo_root, change.new_rev,
                             ignored=fanin.ignore_pattern(globs),
                             max_bytes=config.get("analysis", "max_file_bytes"), extra=extra,
-                            workers=min(2, os.cpu_count() or 1))
+                            workers=min(2, os.cpu_count() or 1),
+                            base=(change.old_rev, change.files) if change.old_rev else None,
+                            outlined=frozenset(_outline_keys(files, change.new_rev == WORKTREE)))
     except Exception as exc:  # noqa: BLE001 - no fan-in is a note, never a failed run
         notes.append(f"fan-in not measured: {exc or type(exc).__name__}")
         return None
