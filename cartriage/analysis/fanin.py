@@ -187,25 +187,23 @@ def _undo_extra(state: _State) -> None:
 def _changed_entries(repo_root: str, state: _State, files: tuple, ignored: re.Pattern | None,
                      max_bytes: int) -> dict[str, tuple[str, str]] | None:
     """The parent's entries with the change's files applied; None when the change does not
-    say enough (a blob it does not name), so the tree is listed instead."""
+    say enough (a renamed blob the index did not hold), so the tree is listed instead."""
     entries = dict(state.entries)
-    known = {}  # path: blob of every file, for renames whose blob the diff does not repeat
+    renamed = {}  # old path: blob, for renames whose diff names no blob
     added = []
     for file in files:
         if file.submodule:
             continue
         old_path = file.old_path or file.path
         if file.status != "added":
-            known[old_path] = entries.pop(old_path, (file.old_blob, None))[0] or file.old_blob
-        if file.status == "deleted":
+            renamed[old_path] = entries.pop(old_path, (file.old_blob, ""))[0]
+        lang = _language(file.path)
+        if file.status == "deleted" or lang is None or (ignored and ignored.match(file.path)):
             continue
-        blob = file.new_blob or (known.get(old_path) if file.status in ("renamed", "modified")
-                                 else None)
+        blob = file.new_blob or renamed.get(old_path)
         if blob is None:
             return None
-        lang = _language(file.path)
-        if lang is not None and not (ignored and ignored.match(file.path)):
-            added.append((file.path, blob, lang))
+        added.append((file.path, blob, lang))
     unknown = sorted({blob for _, blob, _ in added if blob not in state.sizes})
     if unknown:
         state.sizes.update((blob, len(data)) for blob, data in
@@ -416,28 +414,28 @@ def _cache_path(repo_root: str) -> Path | None:
     return folder / CACHE_FILE if folder else None
 
 
-_LOADED: dict[Path, tuple[tuple[int, int], dict]] = {}  # the imports cache, per file, read once
+_LOADED: dict[Path, tuple[tuple[int, int] | None, dict]] = {}  # imports cache, per file
 
 
 def _load(path: Path | None) -> dict:
     """The imports cache; kept in memory between builds (`plan --batch`) while the file is the
-    one this process last read or wrote."""
+    one this process last read or wrote (or is still missing)."""
     if path is None:
         return {}
     try:
         stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
     except OSError:
-        return {}
-    signature = (stat.st_mtime_ns, stat.st_size)
+        signature = None
     if path in _LOADED and _LOADED[path][0] == signature:
         return _LOADED[path][1]
+    entries = {}
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes()) if signature else {}
     except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries", {})
+        data = {}
+    if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+        entries = data.get("entries", {})
     _LOADED[path] = (signature, entries)
     return entries
 

@@ -9,8 +9,7 @@ from cartriage.errors import InputError, UsageError
 
 
 def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
-    from cartriage import allocation, intake, pipeline
-    from cartriage.analysis import fanin
+    from cartriage import allocation, pipeline
     from cartriage.report import batch as batch_report
 
     if any(inputs.get(k) for k in ("rev", "staged", "worktree", "diff")):
@@ -19,14 +18,10 @@ def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
     if ".." not in span:
         span = f"{span}..HEAD"
     results = []
-    # one `git log -p` stream; the fan-in index is updated from each commit's files, in memory
-    with fanin.held(intake.repository_root(repo)):
-        for change in intake.first_parent_changes(repo, span, config):
-            facts, scores = pipeline.analyse(change, config)
-            # the report needs the title and the number of files: the diff text is let go
-            results.append((replace(change, files=tuple(replace(f, hunks=())
-                                                         for f in change.files)),
-                            facts, scores))
+    for change, facts, scores in pipeline.triage_batch(repo, span, config):
+        # the report needs the title and the number of files: the diff text is let go
+        results.append((replace(change, files=tuple(replace(f, hunks=()) for f in change.files)),
+                        facts, scores))
     if not results:
         raise InputError(f"--batch {span}: the range has no commits")
     plan = allocation.plan_batch([(change.new_rev[:12], facts, scores)
