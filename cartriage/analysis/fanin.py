@@ -505,8 +505,9 @@ class Resolver:
             touched |= self._resolve(importer)
         for barrel in [t for t in touched if posixpath.basename(t) in _BARRELS]:
             touched.update(target for target, _ in self.edges.get(barrel, ()))
+        asked: dict[tuple[str, str], set[str]] = {}
         for target in touched:
-            via = self._through_packages(target)
+            via = self._through_packages(target, asked)
             if via:
                 self.via[target] = via
             else:
@@ -559,8 +560,10 @@ class Resolver:
                     self.symbols.setdefault(target, {}).setdefault(name, set()).add(importer)
         return touched
 
-    def _through_packages(self, target: str) -> set[str]:
-        """Importers of a package (`__init__.py`, `index.ts`) that re-exports `target`."""
+    def _through_packages(self, target: str, asked: dict[tuple[str, str], set[str]]) -> set[str]:
+        """Importers of a package (`__init__.py`, `index.ts`) that re-exports `target`, when
+        they import all of it or a name it exports. `asked` keeps, per (importer, package), the
+        names imported ("" for the whole package), for the next target."""
         direct = self.importers.get(target, set())
         via: set[str] = set()
         for barrel in direct:
@@ -570,12 +573,17 @@ class Resolver:
                 if module != target:
                     continue
                 exported = set(names)
-                for importer in self.importers.get(barrel, ()):
-                    if importer == target or importer in via:
-                        continue
-                    asked = {n for t, given in self.edges.get(importer, ()) if t == barrel
-                             for n in (given or ("",))}
-                    if "" in asked or "*" in exported or not exported or asked & exported:
+                importers = self.importers.get(barrel, set()) - via - {target}
+                if not exported or "*" in exported:
+                    via |= importers
+                    continue
+                for importer in importers:
+                    wanted = asked.get((importer, barrel))
+                    if wanted is None:
+                        wanted = asked[(importer, barrel)] = {
+                            n for t, given in self.edges.get(importer, ()) if t == barrel
+                            for n in (given or ("",))}
+                    if "" in wanted or wanted & exported:
                         via.add(importer)
         return via - direct
 
