@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SPENT: dict[str, float] = defaultdict(float)
+GREW: dict[str, float] = defaultdict(float)  # MB the peak resident memory rose by, per stage
 
 
 def cpu() -> float:
@@ -32,15 +33,21 @@ def cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def timed(stage: str, function, inner: str | None = None):
     """`function`, adding its CPU time to `stage` (less what `inner` stages spent inside)."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        start, before = cpu(), SPENT[inner] if inner else 0.0
+        start, before, peak = cpu(), SPENT[inner] if inner else 0.0, peak_mb()
+        grew = GREW[inner] if inner else 0.0
         try:
             return function(*args, **kwargs)
         finally:
             SPENT[stage] += cpu() - start - ((SPENT[inner] - before) if inner else 0.0)
+            GREW[stage] += peak_mb() - peak - ((GREW[inner] - grew) if inner else 0.0)
     return wrapper
 
 
@@ -50,13 +57,14 @@ def timed_iterator(stage: str, function):
     def wrapper(*args, **kwargs):
         iterator = function(*args, **kwargs)
         while True:
-            start = cpu()
+            start, peak = cpu(), peak_mb()
             try:
                 item = next(iterator)
             except StopIteration:
                 SPENT[stage] += cpu() - start
                 return
             SPENT[stage] += cpu() - start
+            GREW[stage] += peak_mb() - peak
             yield item
     return wrapper
 
@@ -91,6 +99,7 @@ def main() -> None:
     from cartriage.intake import ChangeRequest
 
     SPENT["start-up (imports)"] = cpu() - start
+    startup_mb = peak_mb()
     repo = args.repo.resolve()
     folder = repo / ".git" / "cartriage"
     if args.cold:
@@ -115,12 +124,13 @@ def main() -> None:
     print(f"{what}; {'cold' if args.cold else 'warm'} index; "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"CPU {total + SPENT['start-up (imports)']:.2f} s, wall "
-          f"{time.perf_counter() - wall:.2f} s after imports, peak "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB\n")
-    print("| stage | CPU s | share |\n|---|---|---|")
+          f"{time.perf_counter() - wall:.2f} s after imports, peak {peak_mb():.0f} MB "
+          f"({startup_mb:.0f} MB after imports)\n")
+    print("| stage | CPU s | share | peak memory rose by, MB |\n|---|---|---|---|")
     everything = total + SPENT["start-up (imports)"]
     for stage, seconds in sorted(SPENT.items(), key=lambda item: -item[1]):
-        print(f"| {stage} | {seconds:.2f} | {100 * seconds / everything:.0f}% |")
+        print(f"| {stage} | {seconds:.2f} | {100 * seconds / everything:.0f}% "
+              f"| {GREW.get(stage, 0.0):.0f} |")
 
 
 if __name__ == "__main__":
