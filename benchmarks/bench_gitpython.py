@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+from benchmarks.bench_speed import spread  # noqa: E402
 
 CASES = {
     "python start-up (reference)": "pass",
@@ -64,10 +65,6 @@ def measure(code: str, repo: Path) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, time.perf_counter() - start
 
 
-def spread(values: list[float]) -> str:
-    return " / ".join(f"{v:.3f}" for v in (min(values), statistics.median(values), max(values)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repo", type=Path, required=True)
@@ -83,8 +80,8 @@ def main() -> None:
         runs = args.runs if "log -p" not in name else max(1, args.runs // 3)
         samples = [measure(code, repo) for _ in range(runs)]
         cpu, wall = zip(*samples, strict=True)
-        print(f"| {name.replace('COMMITS', str(args.commits))} | {runs} | {spread(list(cpu))} "
-              f"| {spread(list(wall))} |", flush=True)
+        print(f"| {name.replace('COMMITS', str(args.commits))} | {runs} | {spread(list(cpu), 3)} "
+              f"| {spread(list(wall), 3)} |", flush=True)
 
 
 if __name__ == "__main__":

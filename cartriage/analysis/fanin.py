@@ -32,7 +32,7 @@ from cartriage.intake.change import INDEX, WORKTREE
 
 CACHE_VERSION = 2
 CACHE_FILE = "imports-v2.json"
-STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State), to update from
+STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State); bump when it changes shape
 PARALLEL_FROM = 200  # blobs to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
