@@ -14,8 +14,8 @@ does not count. Cases:
 - warm: `plan SHA^!` of the commit changing about --files files, every cache warm.
 - parent: the same commit, caches warm for its parent only (the pre-commit case).
 - cold: the same commit, `.git/cartriage/` deleted before each run.
-- range: `plan --range` (a large range), fan-in index warm; "after" both without and with its
-  score and plan caches (`.git/cartriage/scores-*`, `plans-*` deleted, or kept).
+- range: `plan A..B` (a large range), fan-in index warm; without the score and plan caches
+  (`.git/cartriage/scores-*`, `plans-*` deleted), then planned again (kept).
 - bigfile: a commit adding one --big-lines-line Python file, in a repository made here.
 - batch: `plan --batch` over the last --batch first-parent commits; changes per CPU second.
 - allocate: `allocate()` of 10,000 synthetic units in one process (benchmarks/bench_allocation).
@@ -126,17 +126,13 @@ def case_range(args, repo: Path) -> None:
     runs = max(1, args.runs // 2)
     for name, code in variants(args):
         run(code, command, repo)  # the fan-in index, built
-        if name == "after":
-            samples = []
-            for _ in range(runs):
-                for store in folder.glob("scores-*"):
-                    store.unlink()
-                for store in folder.glob("plans-*"):
-                    store.unlink()
-                samples.append(run(code, command, repo))
-            report(f"range {args.range}", "after, no score/plan cache", samples, f" {stat}")
-            run(code, command, repo)
-        report(f"range {args.range}", name if name == "before" else "after, cached",
+        samples = []
+        for _ in range(runs):
+            for store in [*folder.glob("scores-*"), *folder.glob("plans-*")]:
+                store.unlink()
+            samples.append(run(code, command, repo))
+        report(f"range {args.range}", f"{name}, no score/plan cache", samples, f" {stat}")
+        report(f"range {args.range}", f"{name}, planned before",
                [run(code, command, repo) for _ in range(runs)], f" {stat}")
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from cartriage.allocation.plan import Plan
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
@@ -42,6 +45,19 @@ def triage(request: ChangeRequest, config: Config) -> tuple[ChangeSet, Analysis,
 
     change = intake.read_change(request, config)
     return (change, *analyse(change, config))
+
+
+def triage_batch(repo: Path, span: str,
+                 config: Config) -> Iterator[tuple[ChangeSet, Analysis, Scores]]:
+    """`triage` of each first-parent commit of A..B, oldest first, from one `git log -p`
+    stream; the fan-in index is updated from each commit's files and written once, at the end.
+    """
+    from cartriage import intake
+    from cartriage.analysis import fanin
+
+    with fanin.held(intake.repository_root(repo)):
+        for change in intake.first_parent_changes(repo, span, config):
+            yield (change, *analyse(change, config))
 
 
 def analyse(change: ChangeSet, config: Config) -> tuple[Analysis, Scores]:

@@ -84,3 +84,37 @@ def test_a_rewritten_calibration_file_is_planned_again(repo):
         misses.append(sorted({a.miss_probability for a in result.plan.assignments
                               if a.strategy != "skip"}))
     assert misses[0] != misses[1]
+
+
+def test_a_batch_triages_each_commit_as_a_plan_of_that_commit_alone(repo):
+    from cartriage.analysis import fanin
+
+    _project(repo)
+    repo.commit("views", {"app/views.py": "from app.auth import login\n\n\ndef home(user):\n"
+                                          "    return login(user, 'x')\n",
+                          "app/admin.py": "from app import auth\n"})
+    repo.git("rm", "-q", "app/admin.py")
+    repo.commit("drop admin", {"app/api/__init__.py": "from app.auth import login\n",
+                               "app/api/v1.py": "from app.api import login\n"})
+    repo.git("mv", "app/auth.py", "app/login.py")
+    repo.commit("rename")
+    settings = configuration.load(cwd=repo.path, env={})
+    root = repo.git("rev-list", "--max-parents=0", "HEAD")
+    batch = list(pipeline.triage_batch(repo.path, f"{root}..HEAD", settings))
+    assert len(batch) == 4
+    for change, facts, scores in batch:
+        fanin._STATES.clear()  # each commit alone, indexed from scratch
+        (repo.path / ".git" / "cartriage" / fanin.STATE_FILE).unlink()
+        alone = pipeline.triage(ChangeRequest(repo=repo.path, rev=f"{change.new_rev}^!"),
+                                settings)
+        assert alone[0] == change and alone[2] == scores
+        assert _without_cache_counts(alone[1]) == _without_cache_counts(facts)
+
+
+def _without_cache_counts(facts):
+    """The analysis without its fan-in note, whose count of files parsed depends on the cache."""
+    from dataclasses import replace
+
+    notes = [n for n in facts.notes if not n.startswith("fan-in from ")]
+    assert len(notes) == len(facts.notes) - 1
+    return replace(facts, notes=tuple(notes))

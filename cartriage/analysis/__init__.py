@@ -155,13 +155,21 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
         index = fanin.build(change.repo_root, change.new_rev,
                             ignored=fanin.ignore_pattern(globs),
                             max_bytes=config.get("analysis", "max_file_bytes"), extra=extra,
-                            workers=min(2, os.cpu_count() or 1))
+                            workers=min(2, os.cpu_count() or 1),
+                            base=_base(change),
+                            outlined=frozenset(_outline_keys(files, change.new_rev == WORKTREE)))
     except Exception as exc:  # noqa: BLE001 - no fan-in is a note, never a failed run
         notes.append(f"fan-in not measured: {exc or type(exc).__name__}")
         return None
     notes.append(f"fan-in from {index.stats['files']} source files at {_rev(change.new_rev)}"
                  f" ({index.stats['parsed']} parsed, the rest cached)")
     return index
+
+
+def _base(change: ChangeSet) -> tuple[str, tuple[FileChange, ...]] | None:
+    """The parent and the files to update its fan-in index with, when the change's files are
+    all the differences (a file set aside by [ignore] may be one side of a rename)."""
+    return (change.old_rev, change.files) if change.old_rev and not change.ignored else None
 
 
 def _outline_keys(files: list[FileChange], worktree: bool) -> list[str]:

@@ -2,24 +2,27 @@
 
 Imports are extracted with tree-sitter from every source file at the change's new revision and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
-the blobs it has not seen. The same parse gives each blob's definitions, kept in the outline
-store (store.py) so that analysing a change does not parse its files again. Resolving imports
-to files (module keys, relative paths, package re-exports) is cheap and done on every run.
+the blobs it has not seen. The parse of a changed file also gives its definitions, kept in the
+outline store (store.py) so that analysing the change does not parse it again. Imports are
+joined to files (module keys, relative paths, package re-exports) by a `Resolver` kept for the
+last tree built (in memory and in `.git/cartriage/`): the next tree, usually a commit on top of
+it, updates it from the files that differ.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import fnmatch
 import functools
-import hashlib
+import gc
 import json
 import os
+import pickle
 import posixpath
 import re
 import subprocess
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,19 +30,22 @@ from cartriage.analysis import languages, store
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
-CACHE_VERSION = 2  # 2: blobs indexed since also have their outline in the store
+CACHE_VERSION = 2
 CACHE_FILE = "imports-v2.json"
-RESOLVED_FILE = "fan-in-v1.json"
+STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State); bump when it changes shape
 PARALLEL_FROM = 200  # blobs to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
+_HEX = frozenset("0123456789abcdef")
 _BARRELS = ("__init__.py", "index.js", "index.ts", "index.tsx", "index.mjs", "index.jsx",
             "mod.rs", "lib.rs")
 
 
 @dataclass
 class Index:
-    """Who imports whom at one revision. Paths are repository paths."""
+    """Who imports whom at one revision. Paths are repository paths.
+
+    The index `build` returns is a view of the in-memory state: it holds until the next build."""
 
     files: dict[str, str]
     importers: dict[str, set[str]] = field(default_factory=dict)
@@ -52,7 +58,7 @@ class Index:
         """Other files importing `path` (directly or through a package that re-exports it)."""
         if path not in self.files:
             return None
-        return len(self.importers.get(path, set()) | self.via_package.get(path, set()))
+        return len(self.importers.get(path, ())) + len(self.via_package.get(path, ()))
 
     def percentile(self, count: int) -> float:
         """Share of indexed files (in %) whose fan-in is lower than `count`."""
@@ -68,51 +74,177 @@ class Index:
         return len(table.get(name.split(".")[0], ()))
 
 
+@dataclass
+class _State:
+    """The index of the last tree built, kept in memory (and on disk) to be updated from the
+    next tree's differences rather than rebuilt: `plan --batch` walks commits one by one, and
+    a new commit is usually planned after its parent."""
+
+    options: str  # what selects the files: the ignore pattern, max_bytes, CACHE_VERSION
+    rev: str | None = None  # the commit whose tree this is (None: the index or work tree)
+    entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # path: (blob, language)
+    sizes: dict[str, int] = field(default_factory=dict)  # blob: bytes, of blobs seen
+    resolver: Resolver = field(default_factory=lambda: Resolver())
+    extra: tuple[str, ...] = ()  # paths added for one build only (files the change deletes)
+
+
+_STATES: dict[Path | None, _State] = {}
+_HELD: set[Path | None] = set()  # repositories whose state is written once, at the end
+
+
 def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
           max_bytes: int = 1_000_000, extra: dict[str, str] | None = None,
-          workers: int = 2) -> Index:
+          workers: int = 2, base: tuple[str, tuple] | None = None,
+          outlined: frozenset[str] = frozenset()) -> Index:
     """The import index of the repository at `rev` (a sha, INDEX or WORKTREE).
 
-    `ignored` matches paths left out (see `ignore_pattern`). The resolved index is cached for
-    the exact tree, the extracted imports per blob.
+    `ignored` matches paths left out (see `ignore_pattern`); `extra` adds files (path:
+    language, e.g. the ones the change deletes) for this build only. With `base` = (the
+    parent commit, the change's FileChanges), an index kept for the parent is updated from
+    the change instead of listing the tree. Imports are extracted once per blob; the blobs
+    named in `outlined` ("blob:language") get their whole outline stored too.
     """
     started = time.perf_counter()
-    # A commit's tree id names its listing: a warm run need not list (and hash) 3,000 paths.
-    tree = named = None
-    if rev in (INDEX, WORKTREE):
-        tree = named = list_tree(repo_root, rev)
-    else:
-        named = _git(repo_root, "rev-parse", f"{rev}^{{tree}}").decode().strip()
     cache_path = _cache_path(repo_root)
-    tree_key = hashlib.sha1(json.dumps([CACHE_VERSION, named, sorted((extra or {}).items()),
-                                        max_bytes, ignored.pattern if ignored else None])
-                            .encode()).hexdigest()
-    resolved = _load_resolved(cache_path, tree_key)
-    if resolved is not None:
-        resolved.stats = {"files": len(resolved.files) - len(extra or {}), "parsed": 0,
-                          "parsed_bytes": 0, "seconds": time.perf_counter() - started}
-        return resolved
-    if tree is None:
+    options = json.dumps([CACHE_VERSION, max_bytes, ignored.pattern if ignored else None])
+    state = _state(cache_path, options)
+    _undo_extra(state)
+    commit = rev if _is_commit(rev) else None
+    entries = None
+    if commit is not None and state.rev == commit:
+        entries = state.entries
+    elif commit is not None and base is not None and state.rev == base[0]:
+        entries = _changed_entries(repo_root, state, base[1], ignored, max_bytes)
+    if entries is None:
         tree = list_tree(repo_root, rev)
-    entries = [(path, blob, lang) for path, blob, size in tree
-               if (size is None or size <= max_bytes)
-               and (lang := _language(path)) is not None
-               and not (ignored and ignored.match(path))]
-    cache = _load(cache_path)
-    missing = {f"{blob}:{lang}": (blob, lang, path) for path, blob, lang in entries
-               if f"{blob}:{lang}" not in cache}
-    parsed_bytes = 0
-    if missing:
-        parsed_bytes = _extract_missing(repo_root, rev, missing, cache, workers,
-                                        cache_path.parent if cache_path else None)
-        _save(cache_path, cache, {f"{b}:{lang}" for _, b, lang in entries})
-    files = {path: lang for path, _, lang in entries}
-    imports = {path: cache.get(f"{blob}:{lang}", []) for path, blob, lang in entries}
-    index = resolve(files, imports, extra or {})
-    _save_resolved(cache_path, tree_key, index)
-    index.stats = {"files": len(entries), "parsed": len(missing), "parsed_bytes": parsed_bytes,
+        state.sizes.update((blob, size) for _, blob, size in tree if size is not None)
+        entries = {path: (blob, lang) for path, blob, size in tree
+                   if (size is None or size <= max_bytes)
+                   and (lang := _language(path)) is not None
+                   and not (ignored and ignored.match(path))}
+    changed = {path: entries.get(path) for path in state.entries.keys() | entries.keys()
+               if state.entries.get(path) != entries.get(path)}
+    parsed, parsed_bytes = [], 0
+    if changed:
+        cache = _load(cache_path)
+        missing = {f"{blob}:{lang}": (blob, lang, path) for path, (blob, lang)
+                   in ((p, e) for p, e in changed.items() if e is not None)
+                   if f"{blob}:{lang}" not in cache}
+        if missing:
+            parsed, parsed_bytes = list(missing), _extract_missing(
+                repo_root, rev, missing, cache, workers,
+                cache_path.parent if cache_path else None, outlined)
+        state.resolver.update({path: entry and entry[1] for path, entry in changed.items()},
+                              {path: cache.get(f"{blob}:{lang}", []) for path, (blob, lang)
+                               in ((p, e) for p, e in changed.items() if e is not None)})
+        state.entries = entries
+        if missing and cache_path not in _HELD:
+            _save(cache_path, cache, {f"{b}:{lang}" for b, lang in entries.values()})
+    if state.rev != commit or changed:
+        state.rev = commit
+        if cache_path not in _HELD:
+            _save_state(cache_path, state)
+    added = {path: lang for path, lang in (extra or {}).items() if path not in entries}
+    if added:
+        state.resolver.update(added, {})
+        state.extra = tuple(added)
+    resolver = state.resolver
+    index = Index(files=resolver.files, importers=resolver.importers, symbols=resolver.symbols,
+                  via_package=resolver.via)
+    index.stats = {"files": len(entries), "parsed": len(parsed), "parsed_bytes": parsed_bytes,
                    "seconds": time.perf_counter() - started}
     return index
+
+
+@contextlib.contextmanager
+def held(repo_root: str):
+    """Within: builds keep the index and the imports cache in memory only; both are written
+    once, at the end (`plan --batch`: no rewrite per commit)."""
+    cache_path = _cache_path(repo_root)
+    _HELD.add(cache_path)
+    try:
+        yield
+    finally:
+        _HELD.discard(cache_path)
+        state = _STATES.get(cache_path)
+        if state is not None:
+            _undo_extra(state)
+            _save(cache_path, _load(cache_path),
+                  {f"{b}:{lang}" for b, lang in state.entries.values()})
+            _save_state(cache_path, state)
+
+
+def _is_commit(rev: str) -> bool:
+    return len(rev) == 40 and set(rev) <= _HEX
+
+
+def _undo_extra(state: _State) -> None:
+    if state.extra:
+        state.resolver.update(dict.fromkeys(state.extra), {})
+        state.extra = ()
+
+
+def _changed_entries(repo_root: str, state: _State, files: tuple, ignored: re.Pattern | None,
+                     max_bytes: int) -> dict[str, tuple[str, str]] | None:
+    """The parent's entries with the change's files applied; None when the change does not
+    say enough (a renamed blob the index did not hold), so the tree is listed instead."""
+    entries = dict(state.entries)
+    renamed = {}  # old path: blob, for renames whose diff names no blob
+    added = []
+    for file in files:
+        if file.submodule:
+            continue
+        old_path = file.old_path or file.path
+        if file.status != "added":
+            renamed[old_path] = entries.pop(old_path, (file.old_blob, ""))[0]
+        lang = _language(file.path)
+        if file.status == "deleted" or lang is None or (ignored and ignored.match(file.path)):
+            continue
+        blob = file.new_blob or renamed.get(old_path)
+        if blob is None:
+            return None
+        added.append((file.path, blob, lang))
+    unknown = sorted({blob for _, blob, _ in added if blob not in state.sizes})
+    if unknown:
+        state.sizes.update((blob, len(data)) for blob, data in
+                           read_blobs(repo_root, unknown).items())
+    for path, blob, lang in added:
+        if blob not in state.sizes:
+            return None
+        if state.sizes[blob] <= max_bytes:
+            entries[path] = (blob, lang)
+    return entries
+
+
+def _state(cache_path: Path | None, options: str) -> _State:
+    """The kept state for these options: in memory, else from disk, else empty."""
+    state = _STATES.get(cache_path)
+    if state is None or state.options != options:
+        state = _load_state(cache_path, options) or _State(options)
+        _STATES[cache_path] = state
+    return state
+
+
+def _load_state(cache_path: Path | None, options: str) -> _State | None:
+    if cache_path is None:
+        return None
+    gc.disable()  # a collection pass per thousands of containers loaded doubles the time
+    try:
+        with open(cache_path.parent / STATE_FILE, "rb") as file:
+            state = pickle.load(file)
+    except Exception:  # noqa: BLE001 - an unreadable or old state is rebuilt
+        return None
+    finally:
+        gc.enable()
+    return state if isinstance(state, _State) and state.options == options else None
+
+
+def _save_state(cache_path: Path | None, state: _State) -> None:
+    if cache_path is None or state.extra:
+        return
+    state.sizes = {blob: state.sizes[blob] for blob, _ in state.entries.values()
+                   if blob in state.sizes}
+    write_bytes(cache_path.parent / STATE_FILE, pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
 
 @functools.lru_cache(maxsize=65_536)  # a batch lists the same paths for every commit
@@ -133,40 +265,15 @@ def ignore_pattern(globs: list[str]) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
 
 
-def _load_resolved(cache_path: Path | None, key: str) -> Index | None:
-    if cache_path is None:
-        return None
-    try:
-        data = json.loads((cache_path.parent / RESOLVED_FILE).read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("key") != key:
-        return None
-    return Index(files=data["files"],
-                 importers={k: set(v) for k, v in data["importers"].items()},
-                 symbols={k: {n: set(v) for n, v in t.items()}
-                          for k, t in data["symbols"].items()},
-                 via_package={k: set(v) for k, v in data["via_package"].items()})
-
-
-def _save_resolved(cache_path: Path | None, key: str, index: Index) -> None:
-    if cache_path is None:
-        return
-    data = {"key": key, "files": index.files,
-            "importers": {k: sorted(v) for k, v in index.importers.items()},
-            "symbols": {k: {n: sorted(v) for n, v in t.items()} for k, t in index.symbols.items()},
-            "via_package": {k: sorted(v) for k, v in index.via_package.items()}}
-    write_json(cache_path.parent / RESOLVED_FILE, data)
-
-
-def write_json(path: Path, data: dict) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` atomically; a read-only repository still works, it is just not cached."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError:
-        pass  # a read-only repository: everything still works, it is just not cached
+        pass
 
 
 # Listing and reading the repository.
@@ -239,15 +346,15 @@ def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
 
 
 def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,
-                     folder: Path | None = None) -> int:
+                     folder: Path | None = None, outlined: frozenset[str] = frozenset()) -> int:
     by_sha = read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()}))
     if rev == WORKTREE:
         for blob, _, path in missing.values():
             if blob not in by_sha and os.path.isfile(os.path.join(repo_root, path)):
                 by_sha[blob] = Path(repo_root, path).read_bytes()
-    jobs = [(key, lang, by_sha[blob]) for key, (blob, lang, _) in missing.items()
+    jobs = [(key, lang, by_sha[blob], key in outlined) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
-    total = sum(len(data) for _, _, data in jobs)
+    total = sum(len(job[2]) for job in jobs)
     outlines: dict[str, str] = {}
     if workers > 1 and len(jobs) >= PARALLEL_FROM:
         import multiprocessing
@@ -273,19 +380,21 @@ def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
             outlines[key] = encoded
 
 
-def _extract(job: tuple[str, str, bytes]) -> tuple[str, list, str | None]:
-    """Imports of one blob for the index, and its whole outline (encoded) for the store."""
-    key, lang, data = job
+def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
+    """Imports of one blob for the index and, when `whole`, its whole outline (encoded) for the
+    store: definitions cost a query as long as the parse, and only changed files need them."""
+    key, lang, data, whole = job
     embedded = lang in ("vue", "svelte")
     if embedded:
         data, lang = b"\n".join(_SCRIPT.findall(data)), "typescript"
+    whole = whole and not embedded
     language = languages.get(lang)
     try:
-        result = outline(language, data)
+        result = outline(language, data, definitions=whole)
     except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
         return key, [], None
     imports = [[i.spec, list(i.symbols)] for i in result.imports]
-    return key, imports, None if embedded else store.encode(result)
+    return key, imports, store.encode(result) if whole else None
 
 
 # The on-disk cache.
@@ -305,28 +414,28 @@ def _cache_path(repo_root: str) -> Path | None:
     return folder / CACHE_FILE if folder else None
 
 
-_LOADED: dict[Path, tuple[tuple[int, int], dict]] = {}  # the imports cache, per file, read once
+_LOADED: dict[Path, tuple[tuple[int, int] | None, dict]] = {}  # imports cache, per file
 
 
 def _load(path: Path | None) -> dict:
     """The imports cache; kept in memory between builds (`plan --batch`) while the file is the
-    one this process last read or wrote."""
+    one this process last read or wrote (or is still missing)."""
     if path is None:
         return {}
     try:
         stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
     except OSError:
-        return {}
-    signature = (stat.st_mtime_ns, stat.st_size)
+        signature = None
     if path in _LOADED and _LOADED[path][0] == signature:
         return _LOADED[path][1]
+    entries = {}
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes()) if signature else {}
     except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries", {})
+        data = {}
+    if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+        entries = data.get("entries", {})
     _LOADED[path] = (signature, entries)
     return entries
 
@@ -337,7 +446,8 @@ def _save(path: Path | None, cache: dict, current: set[str]) -> None:
         return
     if len(cache) > 4 * max(len(current), 1000):
         cache = {k: v for k, v in cache.items() if k in current}
-    write_json(path, {"version": CACHE_VERSION, "entries": cache})
+    write_bytes(path, json.dumps({"version": CACHE_VERSION, "entries": cache},
+                                 separators=(",", ":")).encode("utf-8"))
     try:
         stat = path.stat()
     except OSError:
@@ -359,61 +469,149 @@ def _module_keys(path: str, lang: str) -> list[str]:
     return languages.get(lang).module.module_keys(path)
 
 
-@dataclass
-class _Resolved:
-    """The last resolution, reused while the set of files is the same (`plan --batch` walks
-    commits that mostly edit files): each importer's edges, by its imports as extracted."""
+class Resolver:
+    """Every file's imports joined to the files they name, updated file by file: a change
+    re-resolves only the importers it edits and those whose lookups its added or removed files
+    answer differently."""
 
-    files: dict[str, str] = field(default_factory=dict)
-    table: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    edges: dict[str, tuple[list, list[tuple[str, tuple[str, ...]]]]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}  # path: language
+        self.imports: dict[str, str] = {}  # path: imports as extracted, JSON (quick to load)
+        self.table: dict[str, list[str]] = {}  # "family:module key": paths
+        self.edges: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # importer: targets
+        self.lookups: dict[str, set[str]] = {}  # importer: table keys it read
+        self.readers: dict[str, set[str]] = {}  # table key: importers reading it
+        self.importers: dict[str, set[str]] = {}  # target: importers
+        self.symbols: dict[str, dict[str, set[str]]] = {}  # target: name: importers
+        self.via: dict[str, set[str]] = {}  # target: importers through a package
 
+    def update(self, files: dict[str, str | None], imports: dict[str, list]) -> None:
+        """Set files (path: language, None to remove) and their imports (missing: none)."""
+        stale: set[str] = set()
+        for path, lang in files.items():
+            old = self.files.get(path)
+            if old != lang:
+                for key in self._move(path, old, lang):
+                    stale |= self.readers.get(key, set())
+            if lang is None:
+                self.files.pop(path, None)
+                self.imports.pop(path, None)
+            else:
+                self.files[path] = lang
+                self.imports[path] = json.dumps(imports.get(path, []))
+            stale.add(path)
+        touched: set[str] = set()
+        for importer in stale:
+            touched |= self._resolve(importer)
+        for barrel in [t for t in touched if posixpath.basename(t) in _BARRELS]:
+            touched.update(target for target, _ in self.edges.get(barrel, ()))
+        asked: dict[tuple[str, str], set[str]] = {}
+        for target in touched:
+            via = self._through_packages(target, asked)
+            if via:
+                self.via[target] = via
+            else:
+                self.via.pop(target, None)
 
-_LAST = _Resolved()
+    def _move(self, path: str, old: str | None, new: str | None) -> set[str]:
+        """Take `path` out of the table under `old`'s keys, put it in under `new`'s; the keys
+        whose paths changed."""
+        leaving, joining = _table_keys(path, old), _table_keys(path, new)
+        for key in leaving - joining:
+            paths = self.table[key]
+            paths.remove(path)
+            if not paths:
+                del self.table[key]
+        for key in joining - leaving:
+            self.table.setdefault(key, []).append(path)
+        return leaving ^ joining
 
-
-def resolve(files: dict[str, str], imports: dict[str, list], extra: dict[str, str]) -> Index:
-    """Join every file's imports to the files they name."""
-    everything = {**files, **extra}
-    if everything != _LAST.files:
-        _LAST.files, _LAST.table, _LAST.edges = everything, _table(everything), {}
-    index = Index(files=everything)
-    importers: dict[str, set[str]] = defaultdict(set)
-    symbols: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    edges: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-    for importer, found in imports.items():
-        known = _LAST.edges.get(importer)
-        if known is None or known[0] != found:
-            known = (found, _edges(_LAST.table, importer, files[importer], found))
-            _LAST.edges[importer] = known
-        if known[1]:
-            edges[importer] = known[1]
-        for path, names in known[1]:
-            importers[path].add(importer)
+    def _resolve(self, importer: str) -> set[str]:
+        """Resolve one importer again; the targets it linked to before or links to now."""
+        for key in self.lookups.pop(importer, ()):
+            readers = self.readers[key]
+            readers.discard(importer)
+            if not readers:
+                del self.readers[key]
+        old = self.edges.pop(importer, [])
+        for target, names in old:
+            _unlink(self.importers, target, importer)
+            table = self.symbols.get(target)
+            for name in names if table is not None else ():
+                _unlink(table, name, importer)
+            if table == {}:
+                del self.symbols[target]
+        touched = {target for target, _ in old}
+        found = json.loads(self.imports.get(importer, "[]"))
+        if not found:
+            return touched
+        lookups: set[str] = set()
+        edges = _edges(self.table, importer, self.files[importer], found, lookups)
+        self.lookups[importer] = lookups
+        for key in lookups:
+            self.readers.setdefault(key, set()).add(importer)
+        if edges:
+            self.edges[importer] = edges
+        for target, names in edges:
+            touched.add(target)
+            self.importers.setdefault(target, set()).add(importer)
             for name in names:
                 if name != "*":
-                    symbols[path][name].add(importer)
-    index.importers = dict(importers)
-    index.symbols = {k: dict(v) for k, v in symbols.items()}
-    index.via_package = _through_packages(edges, importers)
-    return index
+                    self.symbols.setdefault(target, {}).setdefault(name, set()).add(importer)
+        return touched
+
+    def _through_packages(self, target: str, asked: dict[tuple[str, str], set[str]]) -> set[str]:
+        """Importers of a package (`__init__.py`, `index.ts`) that re-exports `target`, when
+        they import all of it or a name it exports. `asked` keeps, per (importer, package), the
+        names imported ("" for the whole package), for the next target."""
+        direct = self.importers.get(target, set())
+        via: set[str] = set()
+        for barrel in direct:
+            if posixpath.basename(barrel) not in _BARRELS:
+                continue
+            for module, names in self.edges.get(barrel, ()):
+                if module != target:
+                    continue
+                exported = set(names)
+                importers = self.importers.get(barrel, set()) - via - {target}
+                if not exported or "*" in exported:
+                    via |= importers
+                    continue
+                for importer in importers:
+                    wanted = asked.get((importer, barrel))
+                    if wanted is None:
+                        wanted = asked[(importer, barrel)] = {
+                            n for t, given in self.edges.get(importer, ()) if t == barrel
+                            for n in (given or ("",))}
+                    if "" in wanted or wanted & exported:
+                        via.add(importer)
+        return via - direct
 
 
-def _table(files: dict[str, str]) -> dict[tuple[str, str], list[str]]:
-    """Module keys (and their suffixes) to the files that define them, per language family."""
-    table: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for path, lang in files.items():
-        family = _family(lang)
-        for key in _module_keys(path, lang):
-            parts = key.split("/")
-            for i in range(len(parts)):
-                table[(family, "/".join(parts[i:]))].append(path)
-    return table
+def _table_keys(path: str, lang: str | None) -> set[str]:
+    """The table keys a file answers: each of its module keys and their trailing parts."""
+    if lang is None:
+        return set()
+    family, keys = _family(lang), set()
+    for key in _module_keys(path, lang):
+        parts = key.split("/")
+        keys.update(f"{family}:{'/'.join(parts[i:])}" for i in range(len(parts)))
+    return keys
 
 
-def _edges(table, importer: str, lang: str, found: list) -> list[tuple[str, tuple[str, ...]]]:
+def _unlink(table: dict[str, set[str]], key: str, importer: str) -> None:
+    found = table.get(key)
+    if found is not None:
+        found.discard(importer)
+        if not found:
+            del table[key]
+
+
+def _edges(table, importer: str, lang: str, found: list,
+           lookups: set[str]) -> list[tuple[str, tuple[str, ...]]]:
     """The files one importer's imports name, each with the names imported from it (a name
-    resolved to a submodule is an edge of its own, with no names)."""
+    resolved to a submodule is an edge of its own, with no names). The table keys read are
+    added to `lookups`."""
     module = languages.get("typescript" if lang in _EMBEDDED.values() else lang).module
     family = _family(lang)
     separator = getattr(module, "SUBMODULE_SEPARATOR", None)
@@ -424,7 +622,8 @@ def _edges(table, importer: str, lang: str, found: list) -> list[tuple[str, tupl
             plain = []
             for name in names:
                 joined = spec + name if spec.endswith(".") else f"{spec}{separator}{name}"
-                target = _first(table, family, module.import_keys(joined, importer), importer)
+                target = _first(table, family, module.import_keys(joined, importer), importer,
+                               lookups)
                 if target:
                     edges.extend((path, ()) for path in target)
                 else:
@@ -432,14 +631,17 @@ def _edges(table, importer: str, lang: str, found: list) -> list[tuple[str, tupl
             if names and not plain:
                 continue
             names = tuple(plain)
-        target = _first(table, family, module.import_keys(spec, importer), importer)
+        target = _first(table, family, module.import_keys(spec, importer), importer, lookups)
         edges.extend((path, names) for path in target or ())
     return edges
 
 
-def _first(table, family: str, candidates: list[str], importer: str) -> list[str] | None:
+def _first(table, family: str, candidates: list[str], importer: str,
+           lookups: set[str]) -> list[str] | None:
     for candidate in candidates:
-        hits = [p for p in table.get((family, candidate), ()) if p != importer]
+        key = f"{family}:{candidate}"
+        lookups.add(key)
+        hits = [p for p in table.get(key, ()) if p != importer]
         if hits:
             return _nearest(hits, importer)
     return None
@@ -464,24 +666,3 @@ def _nearest(hits: list[str], importer: str) -> list[str] | None:
     best = max(shared(h) for h in hits)
     chosen = [h for h in hits if shared(h) == best]
     return chosen if len(chosen) <= 3 else None
-
-
-def _through_packages(edges, importers) -> dict[str, set[str]]:
-    """Importers of a package (`__init__.py`, `index.ts`) reach what it re-exports."""
-    via: dict[str, set[str]] = defaultdict(set)
-    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for importer, targets in edges.items():
-        for target, names in targets:
-            wanted[(importer, target)].update(names or ("",))
-    for barrel, targets in edges.items():
-        if posixpath.basename(barrel) not in _BARRELS:
-            continue
-        for module, names in targets:
-            exported = set(names)
-            for importer in importers.get(barrel, ()):
-                if importer == module:
-                    continue
-                asked = wanted.get((importer, barrel), {""})
-                if "" in asked or "*" in exported or not exported or asked & exported:
-                    via[module].add(importer)
-    return {k: v - importers.get(k, set()) for k, v in via.items()}

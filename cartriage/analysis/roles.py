@@ -154,11 +154,10 @@ def detect(path: str, language: str | None, content: Content | None) -> list[Rol
     """Role hits for one file: by path always, by imports and text when content is known."""
     found: list[tuple[Pattern, RoleHit]] = []
     seen: set[tuple[str, str]] = set()
-    lowered = path.lower()
-    for pattern in catalogue().patterns:
+    for pattern, parts in _by_path(path, language):
         if (pattern.role, pattern.what) in seen:
             continue
-        evidence = _evaluate(pattern, path, lowered, language, content)
+        evidence = _by_content(pattern, parts, content)
         if evidence is not None:
             seen.add((pattern.role, pattern.what))
             found.append((pattern, RoleHit(pattern.role, f"{pattern.what}: {evidence}")))
@@ -166,8 +165,21 @@ def detect(path: str, language: str | None, content: Content | None) -> list[Rol
     return [hit for pattern, hit in found if not pattern.unless_role & unconditional]
 
 
-def _evaluate(pattern: Pattern, path: str, lowered: str, language: str | None,
-              content: Content | None) -> str | None:
+@functools.lru_cache(maxsize=8192)  # `plan --batch` meets the same paths commit after commit
+def _by_path(path: str, language: str | None) -> tuple[tuple[Pattern, tuple[str, ...]], ...]:
+    """The patterns whose path and language conditions hold for `path`, in catalogue order,
+    each with the evidence those conditions give."""
+    lowered = path.lower()
+    out = []
+    for pattern in catalogue().patterns:
+        parts = _path_evidence(pattern, path, lowered, language)
+        if parts is not None:
+            out.append((pattern, parts))
+    return tuple(out)
+
+
+def _path_evidence(pattern: Pattern, path: str, lowered: str,
+                   language: str | None) -> tuple[str, ...] | None:
     if not (pattern.path or pattern.path_re or pattern.language or pattern.needs_content):
         return None
     parts = []
@@ -189,6 +201,12 @@ def _evaluate(pattern: Pattern, path: str, lowered: str, language: str | None,
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
     if any(g.match(lowered) for g in pattern.not_path):
         return None
+    return tuple(parts)
+
+
+def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | None) -> str | None:
+    """The evidence of a pattern whose path conditions hold, once its content ones do too."""
+    parts = list(parts)
     if pattern.imports:
         if content is None:
             return None

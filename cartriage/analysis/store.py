@@ -27,12 +27,15 @@ def connect(folder: Path | None) -> sqlite3.Connection | None:
 
 def open_sqlite(folder: Path | None, file: str, schema: str) -> sqlite3.Connection | None:
     """The SQLite file `file` under `folder`, created with `schema` if new; None when it cannot
-    be opened (a read-only repository: everything works, nothing is cached)."""
+    be opened (a read-only repository: everything works, nothing is cached). A cache: writes
+    are not synced to disk (`plan --batch` writes once per commit; only a crash of the
+    operating system could lose them)."""
     if folder is None:
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(folder / file, timeout=5)
+        db.execute("PRAGMA synchronous=OFF")
         db.execute(schema)
         return db
     except (OSError, sqlite3.Error):

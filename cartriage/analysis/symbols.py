@@ -8,8 +8,10 @@ with a diff alone each hunk's old and new fragments are parsed, and the hunk hea
 from __future__ import annotations
 
 import heapq
+import operator
 import re
 from dataclasses import dataclass, field, replace
+from itertools import accumulate, count, islice
 
 from cartriage.analysis.facts import Symbol
 from cartriage.analysis.languages import Language
@@ -18,7 +20,8 @@ from cartriage.intake.change import FileChange, Hunk
 # Tree-sitter's queries over brackets nested thousands deep (one line of 200,000 `(`) take
 # minutes; real code nests a few dozen deep.
 MAX_NESTING = 1_000
-_BRACKETS = re.compile(rb"[()\[\]{}]")
+_STEPS = bytes.maketrans(b"([{)]}", b"\x02\x02\x02\x00\x00\x00")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]{}")
 CLASS_LIKE = frozenset({"class", "interface", "struct", "enum", "trait", "module", "type",
                         "container"})
 _SECTION_KINDS = {"def": "function", "fn": "function", "func": "function",
@@ -81,14 +84,15 @@ def outline(language: Language, source: bytes, definitions: bool = True,
 
 
 def _nesting(source: bytes) -> int:
-    """How deep brackets nest in `source` (strings and comments included: an upper bound)."""
+    """How deep brackets nest in `source` (strings and comments included: an upper bound); a
+    closing bracket at depth 0 is ignored. Counted without a Python loop per bracket: the
+    depth is the running sum of +1/-1 less its lowest point so far when that is below zero."""
     if sum(source.count(b) for b in (b"(", b"[", b"{")) <= MAX_NESTING:
         return 0
-    depth = deepest = 0
-    for bracket in _BRACKETS.findall(source):
-        depth = depth + 1 if bracket in b"([{" else max(0, depth - 1)
-        deepest = max(deepest, depth)
-    return deepest
+    steps = source.translate(_STEPS, _NOT_BRACKETS)  # 2 per opening bracket, 0 per closing
+    level = list(map(operator.sub, accumulate(steps), count(1)))  # opened less closed
+    floor = islice(accumulate(level, min, initial=0), 1, None)  # min(0, lowest level so far)
+    return max(0, max(map(operator.sub, level, floor)))
 
 
 def _key(node) -> tuple[int, int, str]:

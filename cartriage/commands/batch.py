@@ -9,7 +9,7 @@ from cartriage.errors import InputError, UsageError
 
 
 def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
-    from cartriage import allocation, intake, pipeline
+    from cartriage import allocation, pipeline
     from cartriage.report import batch as batch_report
 
     if any(inputs.get(k) for k in ("rev", "staged", "worktree", "diff")):
@@ -18,8 +18,7 @@ def run(*, repo, span: str, config, fmt: str, output, inputs: dict) -> int:
     if ".." not in span:
         span = f"{span}..HEAD"
     results = []
-    for change in intake.first_parent_changes(repo, span, config):  # one `git log -p` stream
-        facts, scores = pipeline.analyse(change, config)
+    for change, facts, scores in pipeline.triage_batch(repo, span, config):
         # the report needs the title and the number of files: the diff text is let go
         results.append((replace(change, files=tuple(replace(f, hunks=()) for f in change.files)),
                         facts, scores))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cartriage.config import Config
 
 __all__ = ["ChangeRequest", "ChangeSet", "FileChange", "first_parent_changes", "parse_diff",
-           "read_blob", "read_change", "set_aside_ignored"]
+           "read_blob", "read_change", "repository_root", "set_aside_ignored"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,13 @@ def _from_git(request: ChangeRequest) -> ChangeSet:
     title, description = _title(git.messages(repo, span))
     return ChangeSet(source=span.source, files=files, repo_root=repo,
                      old_rev=span.old, new_rev=span.new, title=title, description=description)
+
+
+def repository_root(repo: Path) -> str:
+    """The root of the work tree containing `repo`; InputError when there is none."""
+    from cartriage.intake import git
+
+    return git.open_repo(repo)
 
 
 def first_parent_changes(repo: Path, span: str, config: Config) -> Iterator[ChangeSet]:

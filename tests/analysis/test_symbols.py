@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from analysis_support import file_change, fixture
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cartriage.analysis import languages
+from cartriage.analysis import languages, symbols
 from cartriage.analysis.symbols import changed_symbols, fragment_symbols, outline
 from cartriage.intake import parse_diff
 
@@ -155,3 +157,24 @@ def test_a_large_new_file_names_every_definition():
     symbols = _full("big.py", None, body)
     assert len(symbols) == 6000
     assert symbols["C2999.m"].change == "added"
+
+
+def _deepest(source: bytes) -> int:
+    """Bracket depth, one bracket at a time (a closing bracket at depth 0 is ignored)."""
+    depth = deepest = 0
+    for byte in source:
+        if byte in b"([{":
+            depth += 1
+        elif byte in b")]}":
+            depth = max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+@given(st.lists(st.sampled_from([b"(", b")", b"[", b"]", b"{", b"}", b"x", b"\n"]),
+                max_size=80).map(b"".join))
+def test_nesting_is_the_deepest_bracket_depth(text):
+    padding = b"{}" * (symbols.MAX_NESTING + 1)  # past the count below which none is measured
+    for source in (text + padding, padding + text, b"(" * 1500 + text + b")" * 1500):
+        assert symbols._nesting(source) == _deepest(source)
+    assert symbols._nesting(text) == 0

@@ -1,0 +1,148 @@
+"""The fan-in index: updated from each change, it equals the index built from scratch."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cartriage import analysis
+from cartriage import config as configuration
+from cartriage.analysis import fanin
+from cartriage.intake import first_parent_changes
+
+PROJECT = Path(__file__).resolve().parents[2]
+MAX_BYTES = 400
+
+
+def _snapshot(index: fanin.Index) -> dict:
+    """Everything analysis reads from an index, as plain sorted data."""
+    return {"files": dict(sorted(index.files.items())),
+            "fan_in": {p: index.fan_in(p) for p in sorted(index.files)},
+            "importers": {k: sorted(v) for k, v in sorted(index.importers.items()) if v},
+            "via": {k: sorted(v) for k, v in sorted(index.via_package.items()) if v},
+            "symbols": {k: {n: sorted(s) for n, s in sorted(t.items()) if s}
+                        for k, t in sorted(index.symbols.items()) if any(t.values())},
+            "percentiles": [index.percentile(n) for n in range(12)]}
+
+
+def _options(config: configuration.Config) -> dict:
+    globs = config.get("ignore", "paths") + config.get("ignore", "extra")
+    return {"ignored": fanin.ignore_pattern(globs), "workers": 1,
+            "max_bytes": config.get("analysis", "max_file_bytes")}
+
+
+def _from_scratch(root: str, rev: str, extra: dict, options: dict) -> dict:
+    """The index of `rev` with nothing kept from an earlier build."""
+    fanin._STATES.clear()
+    folder = fanin.cache_folder(root)
+    (folder / fanin.STATE_FILE).unlink(missing_ok=True)
+    return _snapshot(fanin.build(root, rev, extra=extra, **options))
+
+
+def _deleted(change) -> dict[str, str]:
+    """What analysis adds for a change: the files it deletes, still imported."""
+    return {f.path: lang for f in change.files
+            if f.status == "deleted" and (lang := fanin._language(f.path))}
+
+
+def _walk(root: str, span: str, config, monkeypatch, check_every: int = 1) -> int:
+    """Build each commit's index from its parent's, and compare with a build from scratch."""
+    options = _options(config)
+    compared = 0
+    for n, change in enumerate(first_parent_changes(Path(root), span, config)):
+        extra, base = _deleted(change), analysis._base(change)
+        with monkeypatch.context() as patch:
+            if n and base is not None:  # from the parent's index: the tree is not listed
+                patch.setattr(fanin, "list_tree", _never)
+            updated = _snapshot(fanin.build(root, change.new_rev, extra=extra, base=base,
+                                            **options))
+        if n % check_every == 0:
+            state = fanin._STATES[fanin._cache_path(root)]
+            assert _from_scratch(root, change.new_rev, extra, options) == updated, change.source
+            fanin._STATES[fanin._cache_path(root)] = state  # go on from the updated index
+            compared += 1
+    return compared
+
+
+def _never(*args):
+    raise AssertionError("the tree was listed")
+
+
+def _write(repo, files: dict[str, str | None], message: str) -> None:
+    for name, content in files.items():
+        if content is None:
+            (repo.path / name).unlink()
+        else:
+            repo.write(name, content)
+    repo.commit(message)
+
+
+def test_updated_index_equals_index_from_scratch_through_every_kind_of_change(
+        repo, tmp_path, monkeypatch):
+    (tmp_path / "cartriage.toml").write_text(f'[ignore]\nextra = ["generated/**"]\n'
+                                             f"[analysis]\nmax_file_bytes = {MAX_BYTES}\n")
+    config = configuration.load(cwd=tmp_path, explicit=tmp_path / "cartriage.toml", env={})
+    _write(repo, {"pkg/__init__.py": "from .core import helper\nfrom .text import *\n",
+                  "pkg/core.py": "def helper():\n    return 1\n",
+                  "pkg/text.py": "def slug(s):\n    return s\n",
+                  "app/a.py": "from pkg import helper\n",
+                  "app/b.py": "import pkg.core\nfrom pkg.text import slug\n",
+                  "app/c.py": "from . import a\nfrom .b import *\n",
+                  "web/index.ts": "export { api } from './api';\n",
+                  "web/api.ts": "export function api() { return 1; }\n",
+                  "web/app.ts": "import { api } from './index';\n",
+                  "README.md": "# demo\n"}, "base")
+    _write(repo, {"pkg/extra.py": "from pkg.core import helper\n",  # added, importing
+                  "app/d.py": "from pkg.extra import *\nfrom pkg import slug\n",
+                  "app/a.py": "from pkg import helper, slug\n"}, "add and edit")
+    repo.git("mv", "pkg/core.py", "pkg/engine.py")  # a pure rename: no blob in the diff
+    repo.commit("rename: importers of pkg.core now dangle")
+    _write(repo, {"pkg/extra.py": None,  # renamed into an ignored folder: the tree is listed
+                  "generated/models.py": "from pkg.core import helper\n"}, "ignored rename")
+    _write(repo, {"app/d.py": None,  # deleted while imported
+                  "pkg/core.py": "def helper():\n    return 2\n",  # the old name comes back
+                  "web/index.ts": None, "README.md": None}, "delete and add back")
+    _write(repo, {"pkg/text.py": "x = 1\n" * 100,  # grows past max_file_bytes
+                  "app/b.py": "import pkg\n",
+                  "lib/pkg/core.py": "VALUE = 1\n",  # a second module answering `pkg.core`
+                  "web/index.ts": "export { api } from './api';\n"}, "too big, ambiguous")
+    (repo.path / "app/a.py").chmod(0o755)  # a mode change: no blob in the diff
+    _write(repo, {"pkg/text.py": "def slug(s):\n    return s.lower()\n",  # small again
+                  "lib/pkg/core.py": None, "app/e.py": "from .. import pkg\n"}, "shrink")
+    root = str(repo.path)
+    assert _walk(root, f"{repo.git('rev-list', '--max-parents=0', 'HEAD')}..HEAD", config,
+                 monkeypatch) == 6
+
+
+def test_a_new_commit_is_indexed_from_its_parents_index_on_disk(repo, tmp_path, monkeypatch):
+    repo.commit("base", {"pkg/core.py": "def helper():\n    return 1\n",
+                         "app/a.py": "from pkg.core import helper\n"})
+    parent = repo.git("rev-parse", "HEAD")
+    repo.commit("more", {"app/b.py": "from pkg.core import helper as h\n"})
+    root = str(repo.path)
+    fanin.build(root, parent)
+    fanin._STATES.clear()  # another process: only the file in .git/cartriage is left
+    change = next(first_parent_changes(repo.path, f"{parent}..HEAD",
+                                       configuration.load(cwd=tmp_path, env={})))
+    monkeypatch.setattr(fanin, "list_tree", _never)
+    index = fanin.build(root, change.new_rev, base=(parent, change.files))
+    assert index.fan_in("pkg/core.py") == 2 and index.stats["parsed"] == 1
+    assert index.importers["pkg/core.py"] == {"app/a.py", "app/b.py"}
+
+
+def test_updated_index_equals_index_from_scratch_on_this_projects_history(tmp_path,
+                                                                          monkeypatch):
+    if not (PROJECT / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(PROJECT), str(clone)],
+                   check=True, capture_output=True)
+    count = int(subprocess.run(["git", "rev-list", "--first-parent", "--count", "HEAD"],
+                               cwd=clone, capture_output=True, text=True, check=True).stdout)
+    commits = min(count - 1, 40)
+    if commits < 2:
+        pytest.skip("a shallow clone: no history to walk")
+    config = configuration.load(cwd=tmp_path, env={})
+    assert _walk(str(clone), f"HEAD~{commits}..HEAD", config, monkeypatch, check_every=8) >= 1
