@@ -274,12 +274,19 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
     planned_max = job.max_tokens
     base = {"strategy": job.strategy, "model": job.models[0],
             "planned_tokens": assignment.est_tokens, "redactions": item.redactions}
+    tally = Tally()  # the unit pays for the probes it makes
     try:
+        for model in _uncached_models(job, client):
+            probe = client.learn_ratio(model, unit_id=job.unit.unit_id, strategy=job.strategy)
+            if probe is not None:
+                tally.add(probe)
         job, reservation = _admit(job, client)
     except OverBudget as exc:
-        return UnitReview(job.unit.unit_id, "not reviewed: budget", client.over_budget(exc),
+        return UnitReview(job.unit.unit_id, "not reviewed: budget", str(exc), **_spent(tally),
                           **base)
-    tally = Tally()
+    except CallError as exc:
+        status = "not reviewed: budget" if exc.kind == "budget" else "failed"
+        return UnitReview(job.unit.unit_id, status, f"probe call failed: {exc}", **base)
     try:
         outcome = review(job, client, calls_pool, reservation, tally)
     except CallError as exc:
@@ -324,6 +331,15 @@ def _reserve(client: Client, job: Job) -> Reservation:
     """Reserve the job's worst case, saying what it is for (a ledger records it)."""
     return client.budget.reserve(_worst_case(job, client), unit_id=job.unit.unit_id,
                                  strategy=job.strategy, model=_models(job))
+
+
+def _uncached_models(job: Job, client: Client) -> list[str]:
+    """The models the unit will call, in order: learn their billing ratio before reserving."""
+    models = [r.model for r in map(job.sample_request, range(job.samples))
+              if not client.is_cached(r)]
+    if job.strategy == "deliberate":
+        models.append(job.judge_model)
+    return list(dict.fromkeys(models))
 
 
 def _worst_case(job: Job, client: Client) -> Cost:
