@@ -11,8 +11,9 @@ then from a `responder(body) -> action` function, then `{"findings": []}`. Actio
 
 Every request body is kept in `server.requests` (with `server.count` for how many arrived), so
 tests can assert what was sent and that a cached run sent nothing. A model's first call from
-cartriage is a billing probe (`PROBE_PROMPT`): it is answered "ok", as a model would, outside the
-script and the responder, kept in `server.probes` rather than `server.requests`, and billed.
+cartriage is a billing probe (`PROBE_PROMPT`): it is answered outside the
+script and the responder, kept in `server.probes` rather than `server.requests`, and billed; it
+is answered by counting to 300, as a model would (cut at `max_tokens` unless `Billing` says not).
 
 A request with `"stream": true` is answered as server-sent events (`data: {chunk}` lines of
 about four tokens each, a final usage chunk when `stream_options.include_usage` asks for one,
@@ -196,7 +197,7 @@ class LLMServer:
         with self._lock:
             if prompt_text(body) == PROBE_PROMPT:
                 self.probes.append(body)
-                return Reply("ok")
+                return Reply(" ".join(map(str, range(1, 301))))
             self.requests.append(body)
             if self._script:
                 return self._script.pop(0)

@@ -44,15 +44,19 @@ LOCAL_TIMEOUT = 600.0
 # bill shows the provider's ratio to our count before any unit reserves; it is reserved at
 # PROBE_BOUND tokens per byte (four times what any byte-level BPE tokenizer can count).
 PROBE_PROMPT = (
-    "Reply with the single word: ok.\n\n"
+    "Count from 1 to 300, numbers separated by spaces, and write nothing else.\n\n"
     "def transfer(account, amount):\n"
     "    if amount <= 0 or account.balance < amount:\n"
     "        raise ValueError(f\"cannot move {amount!r} from {account.id}\")\n"
     "    account.balance -= amount  # keep the ledger in step\n"
     "    return {'id': account.id, 'balance': account.balance}\n"
 )
+# The probe's answer is longer than this, so it also shows whether the provider stops at
+# `max_tokens`. One that does not is sent more than cartriage reads before the stream is closed:
+# its later streamed calls reserve IN_FLIGHT times the completion again for those tokens.
 PROBE_MAX_TOKENS = 16
 PROBE_BOUND = 4
+IN_FLIGHT = 2
 LOCAL_PROVIDERS = ("ollama/", "ollama_chat/", "lm_studio/", "llamafile/")
 _LOOPBACK = ("//127.", "//localhost", "//[::1]", "//0.0.0.0")
 
@@ -191,6 +195,7 @@ class Client:
         self.spend = Spend()
         self._ratios: dict[str, tuple[float, float]] = {}  # model -> prompt, completion factor
         self._probes: dict[str, threading.Lock] = {}
+        self._overrunning: set[str] = set()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._litellm = litellm_module()
@@ -232,15 +237,33 @@ class Client:
         """
         with self._lock:
             ratios = self._ratios.get(request.model)
-        prompt_factor, completion_factor = ratios or (ESTIMATE_MARGIN, 1.0)
+        prompt_factor = ratios[0] if ratios else ESTIMATE_MARGIN
         prompt = math.ceil(self.count_prompt(request) * prompt_factor) + 16
         if ratios is None:
             per_byte = PROBE_BOUND if request.purpose == "probe" else 1
             prompt = max(prompt, _bytes(request) * per_byte + 16)
+        completion = self._read_limit(request)
+        if self.settings.stream and self._overruns(request.model):
+            completion *= 1 + IN_FLIGHT
+        return prompt, completion
+
+    def _read_limit(self, request: Request) -> int:
+        """Completion tokens (our count) after which a streamed reply is cut: `max_tokens`, times
+        what the provider was seen to send beyond it, with room for our count of a whole reply
+        to exceed the provider's; the probe's, `PROBE_BOUND` times its `max_tokens`."""
+        if request.purpose == "probe":  # its answer must arrive whole, usage included
+            return request.max_tokens * PROBE_BOUND
+        with self._lock:
+            completion_factor = self._ratios.get(request.model, (0, 1.0))[1]
         completion = request.max_tokens * completion_factor
-        if self.settings.stream:  # room for our count of a whole reply to exceed the provider's
+        if self.settings.stream:
             completion *= ESTIMATE_MARGIN
-        return prompt, math.ceil(completion)
+        return math.ceil(completion)
+
+    def _overruns(self, model: str) -> bool:
+        """The model was seen to stream past `max_tokens` (a reply had to be cut)."""
+        with self._lock:
+            return model in self._overrunning
 
     def estimate(self, request: Request) -> Cost:
         """Worst-case cost of a call: what must be reserved before making it."""
@@ -298,8 +321,10 @@ class Client:
         started = time.monotonic()
         try:
             response = self._call_with_retries(request)
-            text, usage, received = (self._read(response, request, worst[1])
+            limit = self._read_limit(request)
+            text, usage, received = (self._read(response, request, limit)
                                      if self.settings.stream else self._whole(response, request))
+            cut = self.settings.stream and received >= limit
         except CallError as exc:
             if exc.kind in ("timeout", "unreadable"):  # it may be billed: charge the worst case
                 self._settle(request, reservation, call, worst, None, timed_out=True)
@@ -313,8 +338,8 @@ class Client:
         prompt_tokens, completion_tokens, usd, known = self._settle(
             request, reservation, call, worst, (reported, counted))
         # Learn from what was billed or counted, never from the reservation itself.
-        self._learn(request.model, counted[0], prompt_tokens if known else counted[0],
-                    completion_tokens if known else counted[1], request.max_tokens)
+        self._learn(request, counted[0], prompt_tokens if known else counted[0],
+                    completion_tokens if known else counted[1], cut)
         if self.cache is not None and key is not None:
             self.cache.put(key, {"model": request.model, "text": text,
                                  "prompt_tokens": prompt_tokens,
@@ -326,7 +351,7 @@ class Client:
         """(text, usage, own count of completion tokens) of a streamed reply.
 
         Reading stops, and the stream is closed, once the own count of what was received
-        reaches `limit` (the call's reserved completion): a provider that ignores `max_tokens`
+        reaches `limit` (`_read_limit`): a provider that ignores `max_tokens`
         cannot send, and so bill, much past it. Usage is then unknown (the final usage chunk
         never came). A provider litellm cannot stream arrives as one chunk: all of it counts.
         """
@@ -391,14 +416,20 @@ class Client:
                     spend.unknown_usage += 1
         return prompt_tokens, completion_tokens, usd or 0.0, known
 
-    def _learn(self, model: str, counted_prompt: int, prompt_tokens: int,
-               completion_tokens: int, max_tokens: int) -> None:
-        """Widen the model's later reservations to the worst ratios it has billed."""
+    def _learn(self, request: Request, counted_prompt: int, prompt_tokens: int,
+               completion_tokens: int, cut: bool) -> None:
+        """Widen the model's later reservations to the worst ratios it has billed. A streamed
+        reply that had to be `cut` marks the model as one that runs past `max_tokens` (its
+        length says nothing more: reading stopped at the limit). The probe's short answer
+        shows only that: by our count it may well exceed its 16 tokens."""
+        model, max_tokens = request.model, request.max_tokens
         with self._lock:
             prompt_factor, completion_factor = self._ratios.get(model, (ESTIMATE_MARGIN, 1.0))
             if counted_prompt > 0:
                 prompt_factor = max(prompt_factor, prompt_tokens / counted_prompt * 1.05)
-            if max_tokens > 0 and completion_tokens > max_tokens:
+            if cut:
+                self._overrunning.add(model)
+            elif request.purpose != "probe" and completion_tokens > max_tokens > 0:
                 completion_factor = max(completion_factor, completion_tokens / max_tokens * 1.05)
             self._ratios[model] = (prompt_factor, completion_factor)
 

@@ -84,7 +84,7 @@ def test_a_models_first_call_is_a_short_probe_reserved_at_four_tokens_per_byte(l
     patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"] * 30) for i in range(3))
     config = config_for(llm_server.url, tmp_path, max_concurrency=4)
     config.strategies["single"]["max_output_tokens"] = 300
-    cap = 12_000
+    cap = 30_000
     result = review.run(result_for(patch, budget_tokens=cap), config)
     [probe] = llm_server.probes
     assert probe["max_tokens"] == PROBE_MAX_TOKENS
