@@ -1,7 +1,7 @@
 """A real OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
 
-Stdlib only (http.server in a thread). Answers come from a FIFO script of actions, then from a
-`responder(body) -> action` function, then `{"findings": []}`. Actions:
+The standard library's http.server in a thread. Answers come from a FIFO script of actions,
+then from a `responder(body) -> action` function, then `{"findings": []}`. Actions:
 
 - `Reply(content, ...)`: 200 with a `usage` block (prompt tokens = characters / 4 of all
   messages, completion tokens = characters / 4 of the content, unless given); content longer
@@ -10,7 +10,10 @@ Stdlib only (http.server in a thread). Answers come from a FIFO script of action
 - `Hang(seconds)`: wait before answering (longer than the client's timeout = a timeout).
 
 Every request body is kept in `server.requests` (with `server.count` for how many arrived), so
-tests can assert what was sent and that a cached run sent nothing.
+tests can assert what was sent and that a cached run sent nothing. A model's first call from
+cartriage is a billing probe (`PROBE_PROMPT`): it is answered outside the
+script and the responder, kept in `server.probes` rather than `server.requests`, and billed; it
+is answered by counting to 300, as a model would (cut at `max_tokens` unless `Billing` says not).
 
 A request with `"stream": true` is answered as server-sent events (`data: {chunk}` lines of
 about four tokens each, a final usage chunk when `stream_options.include_usage` asks for one,
@@ -41,6 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from cartriage.review.llm import PROBE_PROMPT
 
 MODEL = "openai/test-model"
 STREAM_CHUNK = 16  # characters per streamed chunk (about four tokens)
@@ -116,6 +121,7 @@ class LLMServer:
         self.billing = billing or Billing()
         self.bills: list[int] = []  # tokens counted for each answered call, whatever it reported
         self.requests: list[dict] = []
+        self.probes: list[dict] = []
         self._script: list[Action] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -195,6 +201,9 @@ class LLMServer:
 
     def _next(self, body: dict) -> Action:
         with self._lock:
+            if prompt_text(body) == PROBE_PROMPT:
+                self.probes.append(body)
+                return Reply(" ".join(map(str, range(1, 301))))
             self.requests.append(body)
             if self._script:
                 return self._script.pop(0)

@@ -80,7 +80,7 @@ class Budget:
                     self.reserved.tokens += cost.tokens
                     self.reserved.usd += cost.usd or 0.0
                     return Reservation(cost.tokens, cost.usd or 0.0)
-                if not wait or (self.reserved.tokens == 0 and self.reserved.usd == 0):
+                if not wait or self._nothing_reserved():  # no one can free room
                     raise OverBudget(self._why(cost))
                 self._lock.wait()
 
@@ -126,6 +126,10 @@ class Budget:
             reservation.tokens = 0
             reservation.usd = 0.0
             self._lock.notify_all()
+
+    def _nothing_reserved(self) -> bool:
+        """No reservation is held (USD sums of settled calls leave float dust, not dollars)."""
+        return self.reserved.tokens <= 0 and self.reserved.usd < 1e-9
 
     def _committed(self) -> Reservation:
         return Reservation(self.spent.tokens + self.reserved.tokens,

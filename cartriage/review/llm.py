@@ -40,6 +40,23 @@ FREE_PROVIDERS = ("ollama/", "ollama_chat/", "lm_studio/", "hosted_vllm/", "llam
 # unit needs over 2 minutes before the first answer token. Unless [llm] timeout is set, such
 # models get this many seconds instead of the 60 that suit hosted APIs.
 LOCAL_TIMEOUT = 600.0
+# A model's first call: a short prompt, representative of review prompts (code, prose), whose
+# bill shows the provider's ratio to our count before any unit reserves; it is reserved at
+# PROBE_BOUND tokens per byte (four times what any byte-level BPE tokenizer can count).
+PROBE_PROMPT = (
+    "Count from 1 to 300, numbers separated by spaces, and write nothing else.\n\n"
+    "def transfer(account, amount):\n"
+    "    if amount <= 0 or account.balance < amount:\n"
+    "        raise ValueError(f\"cannot move {amount!r} from {account.id}\")\n"
+    "    account.balance -= amount  # keep the ledger in step\n"
+    "    return {'id': account.id, 'balance': account.balance}\n"
+)
+# The probe's answer is longer than this, so it also shows whether the provider stops at
+# `max_tokens`. One that does not is sent more than cartriage reads before the stream is closed:
+# its later streamed calls reserve IN_FLIGHT times the completion again for those tokens.
+PROBE_MAX_TOKENS = 16
+PROBE_BOUND = 4
+IN_FLIGHT = 2
 LOCAL_PROVIDERS = ("ollama/", "ollama_chat/", "lm_studio/", "llamafile/")
 _LOOPBACK = ("//127.", "//localhost", "//[::1]", "//0.0.0.0")
 
@@ -159,10 +176,10 @@ class Spend:
 class Client:
     """Calls the model within the budget; thread-safe.
 
-    Until one call has been answered, calls are made one at a time, reserved at one prompt token
-    per byte (a call that does not fit at that is not made): the first reply shows how the
+    A model's first call is a probe (`learn_ratio`): a short prompt reserved at `PROBE_BOUND`
+    tokens per byte, made before any unit reserves for that model. Its reply shows how the
     provider counts (prompt tokens against our count, completion against `max_tokens`), and
-    every later reservation is scaled by the worst ratio seen so far.
+    every later reservation for the model is scaled by the worst ratio seen so far.
     """
 
     def __init__(self, settings: Settings, budget: Budget, cache: Cache | None = None,
@@ -176,10 +193,9 @@ class Client:
         self.cached_calls = 0
         self.unpriced: set[str] = set()
         self.spend = Spend()
-        self._prompt_factor = ESTIMATE_MARGIN
-        self._completion_factor = 1.0
-        self._calibrated = threading.Event()
-        self._probe = threading.Lock()
+        self._ratios: dict[str, tuple[float, float]] = {}  # model -> prompt, completion factor
+        self._probes: dict[str, threading.Lock] = {}
+        self._overrunning: set[str] = set()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._lock = threading.Lock()
         self._litellm = litellm_module()
@@ -214,32 +230,71 @@ class Client:
     def worst_case(self, request: Request) -> tuple[int, int]:
         """(prompt, completion) tokens a call may be billed, at the ratios seen so far.
 
-        Until the provider has answered once, its prompt is taken at one token per UTF-8 byte
-        (+8 per message for the chat template, +16): no byte-level BPE tokenizer counts more.
-        The completion is `max_tokens` (times what the provider was seen to send beyond it);
-        a streamed reply is cut there, by our count.
+        Until the model has answered once, its prompt is taken at one token per UTF-8 byte
+        (+8 per message for the chat template, +16): no byte-level BPE tokenizer counts more;
+        the probe itself at `PROBE_BOUND` tokens per byte. The completion is `max_tokens` (times
+        what the provider was seen to send beyond it); a streamed reply is cut there.
         """
         with self._lock:
-            prompt_factor, completion_factor = self._prompt_factor, self._completion_factor
+            ratios = self._ratios.get(request.model)
+        prompt_factor = ratios[0] if ratios else ESTIMATE_MARGIN
         prompt = math.ceil(self.count_prompt(request) * prompt_factor) + 16
-        if not self._calibrated.is_set():
-            prompt = max(prompt, _bytes(request) + 16)
+        if ratios is None:
+            per_byte = PROBE_BOUND if request.purpose == "probe" else 1
+            prompt = max(prompt, _bytes(request) * per_byte + 16)
+        completion = self._read_limit(request)
+        if self.settings.stream and self._overruns(request.model):
+            completion *= 1 + IN_FLIGHT
+        return prompt, completion
+
+    def _read_limit(self, request: Request) -> int:
+        """Completion tokens (our count) after which a streamed reply is cut: `max_tokens`, times
+        what the provider was seen to send beyond it, with room for our count of a whole reply
+        to exceed the provider's; the probe's, `PROBE_BOUND` times its `max_tokens`."""
+        if request.purpose == "probe":  # its answer must arrive whole, usage included
+            return request.max_tokens * PROBE_BOUND
+        with self._lock:
+            completion_factor = self._ratios.get(request.model, (0, 1.0))[1]
         completion = request.max_tokens * completion_factor
-        if self.settings.stream:  # room for our count of a whole reply to exceed the provider's
+        if self.settings.stream:
             completion *= ESTIMATE_MARGIN
-        return prompt, math.ceil(completion)
+        return math.ceil(completion)
+
+    def _overruns(self, model: str) -> bool:
+        """The model was seen to stream past `max_tokens` (a reply had to be cut)."""
+        with self._lock:
+            return model in self._overrunning
 
     def estimate(self, request: Request) -> Cost:
         """Worst-case cost of a call: what must be reserved before making it."""
         prompt, completion = self.worst_case(request)
         return Cost(prompt + completion, price(request.model, prompt, completion))
 
-    def over_budget(self, exc: OverBudget) -> str:
-        """Why a call or unit did not fit, naming the first-call bound while it applies."""
-        if self._calibrated.is_set():
-            return str(exc)
-        return ("the provider's token ratio is not known yet, so its first call is reserved at "
-                f"one token per prompt byte; {exc}")
+    def learn_ratio(self, model: str, *, unit_id: str = "", strategy: str = "") -> Reply | None:
+        """Probe `model` once, unless it has answered already, so that later calls are reserved
+        at its measured ratio: the probe is a short prompt (`PROBE_PROMPT`) reserved at
+        `PROBE_BOUND` tokens per byte, so only a provider billing beyond that can overshoot,
+        by a few hundred tokens, on this call only. Call it while holding no reservation (it
+        may wait for room); OverBudget when it cannot fit, CallError when it is not answered.
+        The probe's reply (None: no probe was needed). A model called without a probe has its
+        first calls reserved at one token per byte."""
+        with self._lock:
+            if model in self._ratios:
+                return None
+            probe = self._probes.setdefault(model, threading.Lock())
+        with probe:
+            with self._lock:
+                if model in self._ratios:
+                    return None
+            request = Request(model, ({"role": "user", "content": PROBE_PROMPT},), 0.0,
+                              PROBE_MAX_TOKENS, unit_id=unit_id, strategy=strategy,
+                              purpose="probe")
+            held = self.budget.reserve(self.estimate(request), unit_id=unit_id,
+                                       strategy=strategy, model=model)
+            try:
+                return self._call(request, None, held)
+            finally:
+                self.budget.release(held)
 
     def complete(self, request: Request, reservation: Reservation) -> Reply:
         """One reply for `request`, from the cache or the model; CallError when there is none."""
@@ -251,30 +306,30 @@ class Client:
                     self.cached_calls += 1
                 self._log(request, hit["text"], None, 0, 0, 0.0, 0, cached=True)
                 return Reply(hit["text"], 0, 0, 0.0, cached=True)
-        if not self._calibrated.is_set():
-            with self._probe:  # the first answered call is made alone
-                if not self._calibrated.is_set():
-                    return self._call(request, key, reservation)
         return self._call(request, key, reservation)
 
-    def _call(self, request: Request, key: str, reservation: Reservation) -> Reply:
-        """reserve -> call -> settle."""
+    def _call(self, request: Request, key: str | None, reservation: Reservation) -> Reply:
+        """reserve -> call -> settle; the reply is cached under `key` unless it is None."""
         worst = self.worst_case(request)
         estimate = Cost(sum(worst), price(request.model, *worst))
         try:
             call = self.budget.take(reservation, estimate)
         except OverBudget as exc:
-            raise CallError("budget", f"not reviewed: budget ({self.over_budget(exc)})") from None
+            raise CallError("budget", f"not reviewed: budget ({exc})") from None
         with self._lock:
             self.spend.reserved += estimate.tokens
         started = time.monotonic()
         try:
             response = self._call_with_retries(request)
-            text, usage, received = (self._read(response, request, worst[1])
+            limit = self._read_limit(request)
+            text, usage, received = (self._read(response, request, limit)
                                      if self.settings.stream else self._whole(response, request))
+            cut = self.settings.stream and received >= limit
         except CallError as exc:
             if exc.kind in ("timeout", "unreadable"):  # it may be billed: charge the worst case
                 self._settle(request, reservation, call, worst, None, timed_out=True)
+            else:  # refused, so not billed: the call's part goes back to the unit
+                self.budget.settle(reservation, call, Cost(0, 0.0))
             self._log(request, None, str(exc), 0, 0, 0.0, _ms(started))
             raise
         reported = (getattr(usage, "prompt_tokens", None),
@@ -283,9 +338,9 @@ class Client:
         prompt_tokens, completion_tokens, usd, known = self._settle(
             request, reservation, call, worst, (reported, counted))
         # Learn from what was billed or counted, never from the reservation itself.
-        self._learn(counted[0], prompt_tokens if known else counted[0],
-                    completion_tokens if known else counted[1], request.max_tokens)
-        if self.cache is not None:
+        self._learn(request, counted[0], prompt_tokens if known else counted[0],
+                    completion_tokens if known else counted[1], cut)
+        if self.cache is not None and key is not None:
             self.cache.put(key, {"model": request.model, "text": text,
                                  "prompt_tokens": prompt_tokens,
                                  "completion_tokens": completion_tokens})
@@ -296,7 +351,7 @@ class Client:
         """(text, usage, own count of completion tokens) of a streamed reply.
 
         Reading stops, and the stream is closed, once the own count of what was received
-        reaches `limit` (the call's reserved completion): a provider that ignores `max_tokens`
+        reaches `limit` (`_read_limit`): a provider that ignores `max_tokens`
         cannot send, and so bill, much past it. Usage is then unknown (the final usage chunk
         never came). A provider litellm cannot stream arrives as one chunk: all of it counts.
         """
@@ -364,17 +419,22 @@ class Client:
                     spend.unknown_usage += 1
         return prompt_tokens, completion_tokens, usd or 0.0, known
 
-    def _learn(self, counted_prompt: int, prompt_tokens: int, completion_tokens: int,
-               max_tokens: int) -> None:
-        """Widen later reservations to the worst ratios this provider has billed."""
+    def _learn(self, request: Request, counted_prompt: int, prompt_tokens: int,
+               completion_tokens: int, cut: bool) -> None:
+        """Widen the model's later reservations to the worst ratios it has billed. A streamed
+        reply that had to be `cut` marks the model as one that runs past `max_tokens` (its
+        length says nothing more: reading stopped at the limit). The probe's short answer
+        shows only that: by our count it may well exceed its 16 tokens."""
+        model, max_tokens = request.model, request.max_tokens
         with self._lock:
+            prompt_factor, completion_factor = self._ratios.get(model, (ESTIMATE_MARGIN, 1.0))
             if counted_prompt > 0:
-                self._prompt_factor = max(self._prompt_factor,
-                                          prompt_tokens / counted_prompt * 1.05)
-            if max_tokens > 0 and completion_tokens > max_tokens:
-                self._completion_factor = max(self._completion_factor,
-                                              completion_tokens / max_tokens * 1.05)
-        self._calibrated.set()
+                prompt_factor = max(prompt_factor, prompt_tokens / counted_prompt * 1.05)
+            if cut:
+                self._overrunning.add(model)
+            elif request.purpose != "probe" and completion_tokens > max_tokens > 0:
+                completion_factor = max(completion_factor, completion_tokens / max_tokens * 1.05)
+            self._ratios[model] = (prompt_factor, completion_factor)
 
     def _call_with_retries(self, request: Request) -> Any:
         litellm = self._litellm

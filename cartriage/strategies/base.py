@@ -99,6 +99,12 @@ class Strategy:
         models = ",".join(dict.fromkeys(job.models))
         return f"{models}; judge {job.judge_model}" if self.judged else models
 
+    def models_to_call(self, job: Job, client: Client) -> list[str]:
+        """The models the job will call (samples answered from the cache aside), in order."""
+        models = [r.model for r in map(job.sample_request, range(job.samples))
+                  if not client.is_cached(r)]
+        return list(dict.fromkeys(models + [job.judge_model] * self.judged))
+
     def review(self, job: Job, client: Client, pool: Executor, reservation: Reservation,
                tally: Tally) -> Outcome:
         """Run the samples, merge them, and let the judge confirm them when `judged`."""

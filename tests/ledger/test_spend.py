@@ -68,7 +68,7 @@ def test_a_second_run_of_a_pr_pays_for_nothing_unchanged(project, server, env):
     report = json.loads(out(history))
     assert [(r["reviewed"], r["reused"]) for r in report["pr"]["runs"]] == [(2, 0), (0, 2)]
     assert report["pr"]["repository"] == "repo"
-    assert sum(row["calls"] for row in report["spend"]) == calls
+    assert sum(row["calls"] for row in report["spend"]) == calls + len(server.probes) == calls + 1
     text = cartriage("spend", cwd=project.path, env=env)
     assert text.returncode == 0 and "openai/test-model" in out(text), err(text)
 
@@ -120,7 +120,8 @@ def test_a_review_killed_mid_run_keeps_its_spend_and_its_hold_expires(project, t
             runner.kill()
     ledger = open_ledger(str(project.path / ".git" / "cartriage" / "ledger.db"))
     spent = ledger.totals().spent.tokens
-    assert spent > 0 and [row.calls for row in ledger.spend()] == [1]  # the answered call
+    # The answered calls: the model's billing probe and the first unit's.
+    assert spent > 0 and [row.calls for row in ledger.spend()] == [2]
     time.sleep(3.2)
     totals = ledger.totals()
     assert totals.reserved.tokens == 0 and totals.spent.tokens == spent

@@ -31,7 +31,6 @@ MISBEHAVIOURS = {
 class Run:
     cap: int
     billed: int  # what the server counted, whatever it reported
-    first_bill: int  # what the first answered call was billed
     charged: int  # what cartriage charged against the budget
     complete: bool
     statuses: list[str]
@@ -65,6 +64,5 @@ def random_run(rng: random.Random, misbehaviour: str, tmp: Path) -> Run:
         for name in ("single", "multi", "deliberate"):
             config.strategies[name]["max_output_tokens"] = max_output
         result = review.run(result_for(patch, strategies=strategies, budget_tokens=cap), config)
-        return Run(cap, server.billed, (server.bills or [0])[0],
-                   result.prompt_tokens + result.completion_tokens, result.complete,
-                   [u.status for u in result.units], billing.prompt_factor)
+        return Run(cap, server.billed, result.prompt_tokens + result.completion_tokens,
+                   result.complete, [u.status for u in result.units], billing.prompt_factor)

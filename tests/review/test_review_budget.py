@@ -42,14 +42,6 @@ def test_units_beyond_the_budget_are_reported_not_reviewed(llm_server, tmp_path)
     assert len(result.findings) == len(reviewed)
 
 
-def test_a_first_call_that_does_not_fit_at_a_token_per_byte_is_not_made(llm_server, tmp_path):
-    result = review.run(result_for(many_units(3), budget_tokens=2000),
-                        config_for(llm_server.url, tmp_path))
-    assert llm_server.count == 0 and spent(result) == 0 and not result.complete
-    assert {u.status for u in result.units} == {"not reviewed: budget"}
-    assert "token ratio is not known yet" in result.units[0].reason
-
-
 def test_a_reply_that_ignores_max_tokens_is_cut_at_the_reservation(llm_server, tmp_path):
     llm_server.billing = Billing(honour_max_tokens=False)
     llm_server.responder = lambda body: findings(finding("app/a.py", 1, "x",

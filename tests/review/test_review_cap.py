@@ -11,6 +11,7 @@ from review_support import config_for, patch_for, result_for
 
 from cartriage import review
 from cartriage.review.budget import call_charge
+from cartriage.review.llm import PROBE_MAX_TOKENS
 
 
 @pytest.mark.parametrize("misbehaviour", list(MISBEHAVIOURS))
@@ -22,13 +23,10 @@ def test_server_counted_spend_stays_under_the_cap(misbehaviour, tmp_path):
         run = random_run(rng, misbehaviour, tmp_path)
         assert run.charged >= run.billed  # the reported spend is never below the real one
         assert run.complete == all(s == "reviewed" for s in run.statuses)
-        if run.prompt_factor > 4:
-            # Over one token per (ASCII) byte: only the first answered call, made alone and
-            # reserved at the byte bound, can be billed beyond its reservation; every later one
-            # is reserved at the ratio the first one showed.
-            assert run.billed <= run.cap or run.billed - run.cap < run.first_bill
-        else:  # ignoring max_tokens included: the stream is cut at the reserved completion
-            assert run.billed <= run.cap
+        # Over-billing included (up to 1.5 tokens per byte): each model's first call is a
+        # probe reserved at four tokens per byte; every later call at the ratio it showed.
+        # Ignoring max_tokens included: the stream is cut at the reserved completion.
+        assert run.billed <= run.cap
 
 
 @pytest.mark.parametrize(("reported", "charged"), [
@@ -61,8 +59,11 @@ def test_a_timed_out_call_is_in_the_spend(llm_server, tmp_path):
     result = review.run(result_for(patch_for("app/a.py", ["x = 1"])),
                         config_for(llm_server.url, tmp_path, timeout=0.5))
     assert result.units[0].status == "failed" and not result.complete
-    assert result.prompt_tokens + result.completion_tokens == result.reserved_tokens > 0
-    assert any("timed-out" in note for note in result.notes)
+    (note,) = [n for n in result.notes if "timed-out" in n]
+    timed_out = int(note.split()[0].replace(",", ""))
+    # The timed-out call is charged its whole reservation; the probe before it what it was billed.
+    charged = result.prompt_tokens + result.completion_tokens
+    assert timed_out > 0 and timed_out + llm_server.billed <= charged <= result.reserved_tokens
 
 
 def test_later_calls_are_reserved_at_the_ratio_the_provider_bills(llm_server, tmp_path):
@@ -70,21 +71,43 @@ def test_later_calls_are_reserved_at_the_ratio_the_provider_bills(llm_server, tm
     patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"] * 20) for i in range(4))
     result = review.run(result_for(patch), config_for(llm_server.url, tmp_path,
                                                       max_concurrency=1))
-    assert len(llm_server.bills) == 4
-    # The first call is reserved at a token per byte; the three after it at over 5x our count.
-    assert result.reserved_tokens > (1.2 + 3 * 5) / 4 * result.counted_tokens
+    assert len(llm_server.bills) == 5 and len(llm_server.probes) == 1  # the probe, 4 units
+    # Every unit's call is reserved at over 5x our count of its prompt.
+    assert result.reserved_tokens > 5 / 4 * result.counted_tokens
     assert result.billed_tokens == llm_server.billed
     assert result.prompt_tokens + result.completion_tokens >= llm_server.billed
 
 
-def test_the_first_call_is_reserved_at_a_token_per_byte_when_the_budget_holds_it(llm_server,
-                                                                                tmp_path):
-    patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"] * 30) for i in range(2))
-    config = config_for(llm_server.url, tmp_path, max_concurrency=1)
+def test_a_models_first_call_is_a_short_probe_reserved_at_four_tokens_per_byte(llm_server,
+                                                                               tmp_path):
+    llm_server.billing = Billing(prompt_factor=12)  # three tokens per byte: no tokenizer does
+    patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"] * 30) for i in range(3))
+    config = config_for(llm_server.url, tmp_path, max_concurrency=4)
     config.strategies["single"]["max_output_tokens"] = 300
-    result = review.run(result_for(patch, budget_tokens=100_000), config)
-    first, second = (sum(len(m["content"].encode()) + 8 for m in body["messages"])
-                     for body in llm_server.requests)
-    # The first at one token per byte (+16); the second at the honest ratio the first showed.
-    assert result.reserved_tokens >= first + 16 + 300 + 300
-    assert result.reserved_tokens < first + 16 + 300 + second / 2 + 300
+    cap = 30_000
+    result = review.run(result_for(patch, budget_tokens=cap), config)
+    [probe] = llm_server.probes
+    assert probe["max_tokens"] == PROBE_MAX_TOKENS
+    assert len(llm_server.bills) == 1 + llm_server.count  # the probe was made and billed first
+    assert llm_server.billed <= cap and result.prompt_tokens + result.completion_tokens <= cap
+    # The probe's bill set the ratio: the units that fitted were reserved at it, so none was
+    # billed beyond the cap, and those that did not fit are reported.
+    assert {u.status for u in result.units} <= {"reviewed", "not reviewed: budget"}
+    assert any(u.status == "reviewed" for u in result.units)
+
+
+def test_a_probe_that_does_not_fit_makes_no_call(llm_server, tmp_path):
+    result = review.run(result_for(patch_for("app/a.py", ["x = 1"]), budget_tokens=300),
+                        config_for(llm_server.url, tmp_path))
+    assert llm_server.count == 0 and not llm_server.probes and not result.complete
+    assert result.units[0].status == "not reviewed: budget"
+    assert "tokens" in result.units[0].reason
+
+
+def test_a_probe_is_made_once_per_model_and_never_cached(llm_server, tmp_path):
+    patch = "".join(patch_for(f"app/m{i}.py", ["x = 1"]) for i in range(3))
+    config = config_for(llm_server.url, tmp_path, max_concurrency=4, cache=True)
+    review.run(result_for(patch), config)
+    assert len(llm_server.probes) == 1 and llm_server.count == 3
+    again = review.run(result_for(patch), config)  # every unit from the cache: no probe
+    assert len(llm_server.probes) == 1 and llm_server.count == 3 and again.cached_calls == 3

@@ -32,7 +32,9 @@ def test_single_keeps_findings_on_changed_lines_and_anchors_or_drops_the_rest(
     result = run(llm_server, tmp_path)
     assert llm_server.count == 1
     (unit,) = result.units
-    assert unit.status == "reviewed" and unit.calls == 1 and result.complete
+    # The unit pays for the model's billing probe too.
+    assert unit.status == "reviewed" and unit.calls == 1 + len(llm_server.probes) == 2
+    assert result.complete
     assert [(f.title, f.line_start, f.reanchored) for f in result.findings] == [
         ("Empty password is accepted", 13, False), ("Near the new blank line", 17, True)]
     assert result.reanchored_findings == 1
@@ -71,7 +73,7 @@ def test_multi_merges_samples_by_location_and_title(llm_server, tmp_path):
     assert llm_server.count == 3
     assert all(body["temperature"] > 0 for body in llm_server.requests)
     (unit,) = result.units
-    assert unit.status == "reviewed" and unit.samples == 3 and unit.calls == 3
+    assert unit.status == "reviewed" and unit.samples == 3 and unit.calls == 3 + 1  # + probe
     by_title = {f.title: f for f in result.findings}
     assert len(by_title) == 2
     merged = by_title["Empty password accepted"]
@@ -110,7 +112,8 @@ def test_deliberate_judge_confirms_candidates_with_reasons(llm_server, tmp_path)
     judge = next(b for b in llm_server.requests if b["model"] == "judge-model")
     assert judge["temperature"] == 0
     (unit,) = result.units
-    assert unit.status == "reviewed" and unit.calls == 3
+    # Two samples and the judge, and a probe for each of the two models.
+    assert unit.status == "reviewed" and unit.calls == 3 + len(llm_server.probes) == 5
     (confirmed,) = result.findings
     assert confirmed.title == "Empty password accepted"
     assert confirmed.severity == "critical" and confirmed.support == 2
@@ -209,7 +212,7 @@ def test_malformed_json_gets_one_repair(llm_server, tmp_path):
     assert repair[-2] == {"role": "assistant",
                           "content": "Sure! Here are the findings: {findings: [oops"}
     assert "could not be used: not valid JSON" in repair[-1]["content"]
-    assert result.units[0].status == "reviewed" and result.units[0].calls == 2
+    assert result.units[0].status == "reviewed" and result.units[0].calls == 2 + 1  # + probe
     assert len(result.findings) == 1
 
 
@@ -292,8 +295,10 @@ def test_every_call_is_logged_to_sqlite(llm_server, tmp_path):
     with sqlite3.connect(tmp_path / "logs.db") as db:
         rows = db.execute("SELECT purpose, cached, prompt_tokens, completion_tokens, model, "
                           "prompt, response FROM responses ORDER BY datetime_utc, rowid").fetchall()
-    assert [(r[0], r[1]) for r in rows] == [("review", 0), ("review-repair", 0),
+    # The model's billing probe is logged too; the cached run needs none.
+    assert [(r[0], r[1]) for r in rows] == [("probe", 0), ("review", 0), ("review-repair", 0),
                                             ("review", 1), ("review-repair", 1)]
+    rows = rows[1:]
     assert rows[0][2] > 0 and rows[0][3] > 0 and rows[0][4] == MODEL
     assert json.loads(rows[0][5])[1]["role"] == "user" and rows[0][6] == "not json"
 
