@@ -3,6 +3,8 @@
 Rule: a cost-weighted argmax, tier = argmax(w_low * p_low, p_medium, w_high * p_high). The two
 weights are chosen in training on grouped out-of-fold predictions (validation.choose_rule): the
 best macro-F1 that keeps a high record predicted low within 1 in 200 highs, the worst error.
+A unit is decided on its own (a tests/docs-only unit is never high: minor_unit); the change
+is its riskiest unit (envelope).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def envelope(rows: Sequence[Sequence[float]]) -> tuple[float, float, float]:
     p_high = max(r[2] for r in rows)
     p_low = min(r[0] for r in rows)
     return (p_low, max(0.0, 1.0 - p_low - p_high), p_high)
+
+
+def minor_unit(probabilities: Sequence[float]) -> tuple[float, float, float]:
+    """A tests- or docs-only unit's probabilities: the rubric rates such a unit low or medium
+    whatever change it belongs to, so the model's p(high) for it (which comes from the
+    change's text, shared by all its units) moves to medium."""
+    p_low, p_medium, p_high = probabilities
+    return (p_low, p_medium + p_high, 0.0)
 
 
 def one_hot(name: str) -> tuple[float, float, float]:

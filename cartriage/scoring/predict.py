@@ -32,20 +32,22 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
     """
     weights = {t: float(config.get("weights", t)) for t in TIERS}
-    difficulty_model = model.load("difficulty")
-    text = features.read_text(change)  # parsed once, shared by every unit and model
-    whole = features.whole_change(change, analysis)
-    change_difficulty = _difficulties(difficulty_model, text, [whole if whole.files else None])
     scoped = features.scopes(change, analysis)
+    difficulty_model = model.load("difficulty")
+    consequence_model = model.load("consequence" if scoped else "consequence-issue")
+    # The change's shared text: parsed and embedded once, for every unit and model.
+    text = features.read_text(change)
+    embedding = text_embedding(change, (consequence_model, difficulty_model))
+    whole = features.whole_change(change, analysis)
+    change_difficulty = _difficulties(difficulty_model, text, embedding,
+                                      [whole if whole.files else None])
     if not scoped:
-        issue_model = model.load("consequence-issue")
-        consequence = _consequences(issue_model, text, [None], weights)[0]
+        consequence = _consequences(consequence_model, text, embedding, [None], weights)[0]
         return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
-                      model_version=f"{issue_model.version} {difficulty_model.version}")
-    consequence_model = model.load("consequence")
+                      model_version=f"{consequence_model.version} {difficulty_model.version}")
     scope_list = [scope for _, scope in scoped]
-    consequences = _consequences(consequence_model, text, scope_list, weights)
-    difficulties = _difficulties(difficulty_model, text, scope_list)
+    consequences = _consequences(consequence_model, text, embedding, scope_list, weights)
+    difficulties = _difficulties(difficulty_model, text, embedding, scope_list)
     units = []
     for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
         facts = analysis.facts(unit.path)
@@ -62,28 +64,48 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
                   model_version=f"{consequence_model.version} {difficulty_model.version}")
 
 
-def _consequences(found: model.Model, text, scopes, weights) -> list[Consequence]:
+def text_embedding(change: ChangeSet, models: Iterable[model.Model]) -> np.ndarray | None:
+    """The sentence embedding of the change's text when one of `models` reads it, else None
+    (the encoder is then never loaded)."""
+    reading = [m for m in models if m.reads_embedding]
+    if not reading:
+        return None
+    from cartriage.scoring import encoder
+
+    return encoder.encode([features.change_text(change)], model.model_dir(),
+                          reading[0].card["encoder"]["sha256"])[0]
+
+
+def _consequences(found: model.Model, text, embedding, scopes, weights) -> list[Consequence]:
+    """Each scope's consequence; a tests/docs-only unit is decided on its own, never high
+    (decision.minor_unit), whatever the change's text around it says."""
     feats = [features.consequence_features(text, s) for s in scopes]
+    minor = [s is not None and features.minor(s) for s in scopes]
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
-            for row, tier, top in _predict(found, feats)]
+            for row, tier, top in _predict(found, feats, embedding, minor)]
 
 
-def _difficulties(found: model.Model, text, scopes) -> list[Difficulty]:
+def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficulty]:
     feats = [features.difficulty_features(text, s) for s in scopes]
     rates = found.card["defect_rates"]
     return [Difficulty(tier=tier, probabilities=_named(row),
                        defect_probability=_expected(row, rates), top_features=top)
-            for row, tier, top in _predict(found, feats)]
+            for row, tier, top in _predict(found, feats, embedding)]
 
 
-def _predict(found: model.Model, feats):
-    """(tier probabilities, tier, top features) per feature row."""
+def _predict(found: model.Model, feats, embedding, minor=None):
+    """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
+    through decision.minor_unit."""
+    X = found.rows(feats, embedding)
+    probabilities = found.probabilities(X)
+    for i in np.flatnonzero(minor or []):
+        probabilities[i] = decision.minor_unit(probabilities[i])
     # Rounded once, so tiers, weights and the change envelope agree with what is shown.
-    probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
-    for f, row in zip(feats, probabilities, strict=True):
+    probabilities = np.round(probabilities, 4)
+    for f, x, row in zip(feats, X, probabilities, strict=True):
         tier = decision.tier(row, found.rule)
-        yield row, tier, found.top_features(f, decision.rank(tier))
+        yield row, tier, found.top_features(f, decision.rank(tier), x)
 
 
 def _expected(row, values: dict[str, float]) -> float:

@@ -96,3 +96,34 @@ def test_predict_records_never_reads_labels_or_signals(tmp_path):
     assert scored[0].error is None and scored[0].id == "acme/app@m1"
     assert scored[0].consequence.tier in TIERS and scored[0].difficulty.tier in TIERS
     assert scored[0].mode == "diff" and scored[0].units == 2
+
+
+AUTH_WITH_TESTS = record("a1", "Check the session token before every admin request", {
+    "app/auth/session.py": ["def check(request):", "    token = request.headers['Token']",
+                            "    if not verify(token):", "        raise PermissionDenied()"],
+    "tests/test_session.py": ["def test_check_rejects_a_forged_token(client):",
+                              "    assert client.get('/admin', token='x').status_code == 403"],
+    "docs/security.md": ["Admin requests need a valid session token."],
+})
+
+
+def test_a_tests_or_docs_unit_is_decided_on_its_own_never_high(tmp_path):
+    config = _config(tmp_path)
+    change = to_change(AUTH_WITH_TESTS, config)
+    scores = score(change, analyze(change, config), config)
+    auth, tests, docs = (scores.unit(u) for u in ("app/auth/session.py", "tests/test_session.py",
+                                                  "docs/security.md"))
+    for minor in (tests, docs):
+        assert minor.consequence.probabilities["high"] == 0.0
+        assert minor.consequence.tier != "high" and minor.consequence.override is None
+    assert scores.change.probabilities["high"] == auth.consequence.probabilities["high"] > 0
+    assert scores.change.tier == auth.consequence.tier
+
+
+def test_a_rule_pin_still_wins_over_the_tests_unit_decision(tmp_path):
+    config = _config(tmp_path, '[[rules]]\npath = "tests/**"\nconsequence = "high"\n')
+    change = to_change(AUTH_WITH_TESTS, config)
+    scores = score(change, analyze(change, config), config)
+    tests = scores.unit("tests/test_session.py").consequence
+    assert tests.tier == "high" and tests.override.startswith("rules[0]")
+    assert scores.change.tier == "high"
