@@ -67,8 +67,9 @@ def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise ModelError(f"{where / 'model.onnx'}: does not match the sha256 in the "
                          "consequence model card (corrupt or replaced)")
-    import onnxruntime as ort
     from tokenizers import Tokenizer
+
+    from cartriage.scoring.model import onnx_session
 
     try:
         tokenizer = Tokenizer.from_str(tokenizer_json)
@@ -76,14 +77,6 @@ def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
         raise ModelError(f"{where / 'tokenizer.json'}: not a tokenizer ({exc})") from None
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_TOKENS)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(data, sess_options=options,
-                                       providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
-        raise ModelError(f"{where / 'model.onnx'}: not a loadable ONNX model "
-                         f"({str(exc).splitlines()[0][:120]})") from None
+    session = onnx_session(data, lambda why: ModelError(f"{where / 'model.onnx'}: {why}"))
     _LOADED[key] = (tokenizer, session)
     return _LOADED[key]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,14 +138,19 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"model card incomplete ({exc.__class__.__name__}: {exc})", card_path) from None
     if card.get("input_dim") != dim or shape != (3, dim):
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
+    return Model(name, path, card, rule, coefficients, onnx_session(data, fail))
+
+
+def onnx_session(data: bytes, fail: Callable[[str], ModelError]) -> Any:
+    """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
+    the graph cannot be loaded. onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(data, sess_options=options,
-                                       providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, sess_options=options,
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
         raise fail(f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
-    return Model(name, path, card, rule, coefficients, session)
