@@ -19,7 +19,12 @@ from cartriage.errors import ModelError
 FOLDER = "encoder"
 DIMENSION = 384
 MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
+# Texts run in batches of similar length (sorted), padded to the batch's longest: at most
+# BATCH texts and BATCH_TOKENS padded tokens a batch. Measured (benchmarks/bench_encoder.py):
+# short texts gain from batching, long ones do not (attention grows with the square of the
+# width) and padding costs as much as real tokens, so long texts run alone.
 BATCH = 16
+BATCH_TOKENS = 256
 _LOADED: dict[str, tuple[Any, Any]] = {}
 
 
@@ -32,9 +37,8 @@ def encode(texts: list[str], folder: Path, sha256: str | None = None) -> np.ndar
         return out
     tokenizer, session = _load(folder, sha256)
     encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
-    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # little padding
-    for start in range(0, len(order), BATCH):
-        batch = [encodings[i] for i in order[start:start + BATCH]]
+    for rows in batches([len(e.ids) for e in encodings]):
+        batch = [encodings[i] for i in rows]
         width = max(len(e.ids) for e in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -45,7 +49,20 @@ def encode(texts: list[str], folder: Path, sha256: str | None = None) -> np.ndar
                                     "token_type_ids": np.zeros_like(ids)})[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        out[order[start:start + BATCH]] = pooled / norms
+        out[rows] = pooled / norms
+    return out
+
+
+def batches(lengths: list[int]) -> list[list[int]]:
+    """Indices of texts by token count, grouped: shortest first, each group at most BATCH texts
+    and BATCH_TOKENS tokens once padded to its longest (a longer text runs alone)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < BATCH and lengths[i] * (len(out[-1]) + 1) <= BATCH_TOKENS:
+            out[-1].append(i)
+        else:
+            out.append([i])
     return out
 
 

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet
 
 
-def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
+def score(change: ChangeSet, analysis: Analysis, config: Config,
+          embedding: np.ndarray | None = None) -> Scores:
     """Score every unit; the change's consequence is its riskiest unit's (see decision.envelope).
 
     Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
+    `embedding`: the change text's sentence embedding when the caller has already computed it
+    (predict_records encodes many records' texts in batches); else it is computed here.
     """
     weights = {t: float(config.get("weights", t)) for t in TIERS}
     scoped = features.scopes(change, analysis)
@@ -37,7 +40,9 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     consequence_model = model.load("consequence" if scoped else "consequence-issue")
     # The change's shared text: parsed and embedded once, for every unit and model.
     text = features.read_text(change)
-    embedding = text_embedding(change, (consequence_model, difficulty_model))
+    if embedding is None:
+        embedding = text_embeddings([change], (consequence_model, difficulty_model))
+        embedding = None if embedding is None else embedding[0]
     whole = features.whole_change(change, analysis)
     change_difficulty = _difficulties(difficulty_model, text, embedding,
                                       [whole if whole.files else None])
@@ -64,16 +69,17 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
                   model_version=f"{consequence_model.version} {difficulty_model.version}")
 
 
-def text_embedding(change: ChangeSet, models: Iterable[model.Model]) -> np.ndarray | None:
-    """The sentence embedding of the change's text when one of `models` reads it, else None
-    (the encoder is then never loaded)."""
+def text_embeddings(changes: list[ChangeSet],
+                    models: Iterable[model.Model]) -> np.ndarray | None:
+    """The sentence embeddings of the changes' texts (one row each, encoded in batches) when
+    one of `models` reads them, else None (the encoder is then never loaded)."""
     reading = [m for m in models if m.reads_embedding]
     if not reading:
         return None
     from cartriage.scoring import encoder
 
-    return encoder.encode([features.change_text(change)], model.model_dir(),
-                          reading[0].card["encoder"]["sha256"])[0]
+    return encoder.encode([features.change_text(c) for c in changes], model.model_dir(),
+                          reading[0].card["encoder"]["sha256"])
 
 
 def _consequences(found: model.Model, text, embedding, scopes, weights) -> list[Consequence]:
@@ -142,24 +148,57 @@ def _riskiest(units: list[UnitScore], weights: dict[str, float]) -> Consequence:
     )
 
 
+# Records converted and analysed before their texts are encoded together (bounds memory).
+CHUNK = 64
+
+
 def predict_records(records: Iterable[dict[str, Any]], config: Config) -> list[RecordScore]:
     """One RecordScore per record, in order; a record that cannot be scored gets `error` set.
 
     Reads only the change fields (`id`, `title`, `message`, `issue`, `description`, `diff`,
     `diff_truncated`), never `labels` or `signals`. A missing or broken model is fatal.
+    The records' texts are embedded CHUNK at a time, in the encoder's batches.
     """
+    out: list[RecordScore] = []
+    chunk: list[tuple[str | None, Any]] = []
+    for record in records:
+        chunk.append(_analysed(record, config))
+        if len(chunk) == CHUNK:
+            out += _score_chunk(chunk, config)
+            chunk = []
+    return out + _score_chunk(chunk, config)
+
+
+def _analysed(record: Any, config: Config) -> tuple[str | None, Any]:
+    """(id, (change, analysis)) for a usable record, (id, error message) for another."""
     from cartriage.analysis import analyze
 
+    name = record.get("id") if isinstance(record, dict) else None
+    name = name if isinstance(name, str) else None
+    try:
+        if not isinstance(record, dict):
+            raise RecordError("not a JSON object")
+        name = record_id(record)
+        change = to_change(record, config)
+        return name, (change, analyze(change, config))
+    except ModelError:
+        raise
+    except CartriageError as exc:
+        return name, str(exc)
+
+
+def _score_chunk(chunk: list[tuple[str | None, Any]], config: Config) -> list[RecordScore]:
+    """Score analysed records, their texts embedded in one encoder call."""
+    usable = [found[0] for _, found in chunk if not isinstance(found, str)]
+    encoded = text_embeddings(usable, [model.load(n) for n in model.NAMES]) if usable else None
+    embeddings = iter(() if encoded is None else encoded)
     out = []
-    for record in records:
-        name = record.get("id") if isinstance(record, dict) else None
-        name = name if isinstance(name, str) else None
+    for name, found in chunk:
+        if isinstance(found, str):
+            out.append(RecordScore(id=name, error=found))
+            continue
         try:
-            if not isinstance(record, dict):
-                raise RecordError("not a JSON object")
-            name = record_id(record)
-            change = to_change(record, config)
-            scores = score(change, analyze(change, config), config)
+            scores = score(*found, config, embedding=next(embeddings, None))
         except ModelError:
             raise
         except CartriageError as exc:

@@ -28,6 +28,27 @@ def test_embeddings_are_unit_vectors_and_follow_meaning():
     assert encoder.encode([], model_dir()).shape == (0, encoder.DIMENSION)
 
 
+def test_batches_group_similar_lengths_within_the_limits():
+    lengths = [3, 250, 40, 4, 256, 5, 41, 6, 30] + [10] * 30
+    groups = encoder.batches(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        width = max(lengths[i] for i in group)
+        assert len(group) <= encoder.BATCH
+        assert len(group) == 1 or width * len(group) <= encoder.BATCH_TOKENS
+    assert [1] in groups and [4] in groups  # long texts run alone
+    assert max(len(g) for g in groups) == encoder.BATCH  # short ones share a batch
+
+
+def test_texts_encoded_in_batches_equal_texts_encoded_one_at_a_time():
+    texts = [f"Fix {n} in the parser" for n in range(20)] + [
+        "Rewrite the session store " * k for k in (5, 12, 30, 60)] + ["", "x"]
+    together = encoder.encode(texts, model_dir())
+    alone = np.vstack([encoder.encode([t], model_dir()) for t in texts])
+    assert len(encoder.batches([len(t.split()) for t in texts])) < len(texts)
+    assert np.abs(together - alone).max() < 1e-4
+
+
 def test_long_text_is_cut_not_refused():
     vector = encoder.encode(["word " * 5000], model_dir())[0]
     assert abs(np.linalg.norm(vector) - 1) < 1e-4

@@ -127,3 +127,27 @@ def test_a_rule_pin_still_wins_over_the_tests_unit_decision(tmp_path):
     tests = scores.unit("tests/test_session.py").consequence
     assert tests.tier == "high" and tests.override.startswith("rules[0]")
     assert scores.change.tier == "high"
+
+
+def test_predict_records_in_batches_matches_scoring_one_record_at_a_time(tmp_path, monkeypatch):
+    from cartriage.scoring import predict
+
+    config = _config(tmp_path)
+    issue = record("i1", "Login page crashes when the session cookie expires")
+    rows = [MIXED, AUTH_WITH_TESTS, "not an object", issue,
+            record("d1", "Document the export " + "format " * 300, {"docs/export.md": ["x"]})]
+    monkeypatch.setattr(predict, "CHUNK", 2)  # chunks end mid-list and around the bad record
+    batched = predict_records(rows, config)
+    assert batched[2].error == "not a JSON object"
+    for row, got in zip(rows, batched, strict=True):
+        if not isinstance(row, dict):
+            continue
+        change = to_change(row, config)
+        alone = score(change, analyze(change, config), config)  # its own encoder pass
+        assert got.mode == alone.mode and got.units == len(alone.units)
+        assert got.consequence.tier == alone.change.tier
+        for name in TIERS:
+            assert abs(got.consequence.probabilities[name]
+                       - alone.change.probabilities[name]) < 2e-4
+            assert abs(got.difficulty.probabilities[name]
+                       - alone.difficulty.probabilities[name]) < 2e-4
