@@ -102,15 +102,16 @@ def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficult
 
 def _predict(found: model.Model, feats, embedding, minor=None):
     """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
-    through decision.minor_unit."""
+    through decision.minor_unit and are decided by the rule's tests/docs weight."""
     X = found.rows(feats, embedding)
     probabilities = found.probabilities(X)
     for i in np.flatnonzero(minor or []):
         probabilities[i] = decision.minor_unit(probabilities[i])
     # Rounded once, so tiers, weights and the change envelope agree with what is shown.
     probabilities = np.round(probabilities, 4)
-    for f, x, row in zip(feats, X, probabilities, strict=True):
-        tier = decision.tier(row, found.rule)
+    flags = minor or [False] * len(feats)
+    for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
+        tier = decision.tier(row, found.rule, is_minor)
         yield row, tier, found.top_features(f, decision.rank(tier), x)
 
 

@@ -267,8 +267,12 @@ def validate(data: list[Prepared]) -> dict[str, Any]:
     y = {label: np.array([getattr(p, label) for p in data])
          for label in ("consequence", "difficulty")}
     issues = _subset(data, "issues")
-    # The rule of each shipped model, from the records it serves.
-    rules = {"consequence": validation.choose_rule(oof["consequence-diff"], y["consequence"]),
+    only = minor_only(data)
+    # The rule of each shipped model, from the records it serves; the consequence model's
+    # weight for tests/docs-only units from the records made only of such units.
+    rules = {"consequence": validation.choose_minor(
+                 oof["consequence-diff"], y["consequence"], only,
+                 validation.choose_rule(oof["consequence-diff"], y["consequence"])),
              "consequence-issue": validation.choose_rule(oof["issue"][issues],
                                                          y["consequence"][issues]),
              "difficulty": validation.choose_rule(oof["difficulty"], y["difficulty"])}
@@ -285,31 +289,42 @@ def validate(data: list[Prepared]) -> dict[str, Any]:
         if not subset.any():
             continue
         P, yy = oof[key][subset], y[label][subset]
+        flags = only[subset] if uses[key] == "consequence" else None
         report["modes"][name] = {
-            "shipped rule": validation.metrics(yy, validation.apply(P, rules[uses[key]]), P),
-            "nested rule": validation.metrics(yy, validation.rule_per_fold(P, yy, fold[subset]),
-                                              P),
+            "shipped rule": validation.metrics(yy, validation.apply(P, rules[uses[key]], flags),
+                                               P),
+            "nested rule": validation.metrics(
+                yy, validation.rule_per_fold(P, yy, fold[subset], flags), P),
             "argmax": validation.metrics(yy, P.argmax(axis=1), P),
         }
-    report["modes"].update(_across_files(data, y["consequence"], oof, rules["consequence"]))
+    report["modes"].update(_across_files(data, y["consequence"], oof, only))
     report["tests/docs units"] = _minor_units(oof["minor"], rules["consequence"])
     return report
 
 
+def minor_only(data: list[Prepared]) -> np.ndarray:
+    """Records whose review units are all tests/docs-only (their tier is such a unit's)."""
+    return np.array([p.units_c.shape[0] > 0 and bool(p.minor.all()) for p in data])
+
+
 def _minor_units(rows: np.ndarray, rule: decision.Rule) -> dict[str, Any]:
-    """How the model alone scores the tests/docs-only units of mixed records (the rubric: low),
-    overall and inside high records, before decision.minor_unit: no unit labels exist, so
-    this is what the unit decision is checked on."""
-    tiers = validation.apply(rows[:, 1:], rule)
+    """How the tests/docs-only units of mixed records (the rubric: low) are decided, overall
+    and inside high records: by the model alone with the ordinary rule (before
+    decision.minor_unit), and as deployed. No unit labels exist: this is what the unit
+    decision is checked on."""
     high = rows[:, 0] == validation.HIGH
-    return {which: {"units": int(subset.sum()),
-                    **{f"predicted {t}": int(np.sum(tiers[subset] == k))
-                       for k, t in enumerate(TIERS)}}
-            for which, subset in (("all", np.ones(len(rows), dtype=bool)),
-                                  ("in high records", high))}
+    out = {}
+    for how, flags in (("model alone", None), ("deployed", np.ones(len(rows), dtype=bool))):
+        tiers = validation.apply(rows[:, 1:], rule, flags)
+        out[how] = {which: {"units": int(subset.sum()),
+                            **{f"predicted {t}": int(np.sum(tiers[subset] == k))
+                               for k, t in enumerate(TIERS)}}
+                    for which, subset in (("all", np.ones(len(rows), dtype=bool)),
+                                          ("in high records", high))}
+    return out
 
 
-def _across_files(data, y, oof, rule) -> dict[str, Any]:
+def _across_files(data, y, oof, only) -> dict[str, Any]:
     """Trained on changes only and tested on issues with their patches, and the reverse."""
     issues = _subset(data, "issues")
     out = {}
@@ -320,9 +335,11 @@ def _across_files(data, y, oof, rule) -> dict[str, Any]:
         model = fit_consequence([p for p, s in zip(data, source, strict=True) if s])
         target = np.where(~source)[0]
         P = np.array([deployed(model, data[i]) for i in target])
-        own = validation.choose_rule(oof["consequence-diff"][source], y[source])
+        own = validation.choose_minor(
+            oof["consequence-diff"][source], y[source], only[source],
+            validation.choose_rule(oof["consequence-diff"][source], y[source]))
         out[name] = {"rule from the training file": validation.metrics(
-            y[target], validation.apply(P, own), P),
+            y[target], validation.apply(P, own, only[target]), P),
             "argmax": validation.metrics(y[target], P.argmax(axis=1), P)}
     return out
 

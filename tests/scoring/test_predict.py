@@ -65,6 +65,18 @@ def test_decision_rule_is_a_cost_weighted_argmax():
         assert decision.tier(r, decision.Rule(1.0, 1.0)) == TIERS[int(np.argmax(r))]
 
 
+def test_a_tests_or_docs_unit_has_its_own_weight_of_p_low():
+    rule = decision.Rule(0.25, 2.0, minor=3.0)
+    assert decision.Rule.from_dict(rule.to_dict()) == rule
+    assert decision.Rule.from_dict({"low": 0.25, "high": 2.0}).minor is None
+    unit = decision.minor_unit((0.3, 0.5, 0.2))  # (0.3, 0.7, 0.0)
+    assert decision.tier(unit, rule) == "medium"  # the ordinary rule: 0.075 < 0.7
+    assert decision.tier(unit, rule, minor=True) == "low"  # 0.9 >= 0.7
+    assert decision.tier((0.2, 0.8, 0.0), rule, minor=True) == "medium"
+    assert decision.tier((0.3, 0.2, 0.5), rule, minor=True) == "low"  # never high
+    assert decision.tier(unit, decision.Rule(0.25, 2.0), minor=True) == "medium"
+
+
 def test_rule_pins_a_tier_and_is_shown_as_override(tmp_path):
     config = _config(tmp_path, '[[rules]]\npath = "billing/**"\nconsequence = "high"\n'
                                '[[rules]]\npath = "*.md"\nconsequence = "low"\n')
