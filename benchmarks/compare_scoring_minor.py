@@ -57,10 +57,9 @@ def unit_probabilities(data, fold):
 
 
 def tiers(units, minor, rule, minor_weight):
-    """Unit tiers: the rule, or for a tests/docs-only unit argmax(w * p_low, p_medium)."""
-    return np.array([(0 if minor_weight * row[0] >= row[1] else 1)
-                     if is_minor and minor_weight is not None
-                     else decision.rank(decision.tier(row, rule))
+    """Unit tiers as deployed (decision.tier), the rule's tests/docs weight set to minor_weight."""
+    rule = decision.Rule(rule.low, rule.high, minor_weight)
+    return np.array([decision.rank(decision.tier(row, rule, bool(is_minor)))
                      for row, is_minor in zip(units, minor, strict=True)])
 
 
@@ -133,7 +132,9 @@ def main() -> None:
 
 def choose_minor_weight(P_units, data, rules, y, train_mask, only):
     """The weight with the best macro-F1 over the training folds' records, among those that
-    predict no more highs low than the shipped rule; ties go to the weight nearest 1."""
+    predict no more highs low than the shipped rule; ties go to the weight nearest 1.
+    validation.choose_minor (what `cartriage train` ships) chooses the same way from the
+    records' envelopes; here each record's tier is its highest unit tier, as deployed."""
     idx = np.flatnonzero(train_mask)
     base = record_tiers([P_units[i] for i in idx], [data[i] for i in idx],
                         [rules[i] for i in idx])
