@@ -125,9 +125,13 @@ def test_a_tests_or_docs_unit_is_decided_on_its_own_never_high(tmp_path):
     scores = score(change, analyze(change, config), config)
     auth, tests, docs = (scores.unit(u) for u in ("app/auth/session.py", "tests/test_session.py",
                                                   "docs/security.md"))
+    rule = model.load("consequence").rule
+    assert rule.minor is not None  # the shipped card has the tests/docs weight
     for minor in (tests, docs):
         assert minor.consequence.probabilities["high"] == 0.0
         assert minor.consequence.tier != "high" and minor.consequence.override is None
+        p_low, p_medium, _ = (minor.consequence.probabilities[t] for t in TIERS)
+        assert minor.consequence.tier == ("low" if rule.minor * p_low >= p_medium else "medium")
     assert scores.change.probabilities["high"] == auth.consequence.probabilities["high"] > 0
     assert scores.change.tier == auth.consequence.tier
 
