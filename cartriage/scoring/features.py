@@ -78,9 +78,13 @@ class _Scope:
     change_churn: int
 
 
+def numeric_dimension(kind: str) -> int:
+    """How many numeric features lead the vector (the hashed tokens follow)."""
+    return len(CONSEQUENCE_NUMERIC if kind == "consequence" else DIFFICULTY_NUMERIC)
+
+
 def dimension(kind: str) -> int:
-    numeric = CONSEQUENCE_NUMERIC if kind == "consequence" else DIFFICULTY_NUMERIC
-    return len(numeric) + HASH_DIM
+    return numeric_dimension(kind) + HASH_DIM
 
 
 def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Scope]]:

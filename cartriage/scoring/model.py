@@ -1,5 +1,8 @@
 """Loading the shipped ONNX models and their cards; onnxruntime is imported only here, lazily.
 
+A model's input is its feature vector (all of features.py, or only the numeric part when its
+card says `"features": "numeric"`), followed, when its card names an `encoder`, by the sentence
+embedding of the change's text (encoder.py) times the card's `scale`.
 A model is refused (ModelError, one line naming the file and how to rebuild it) when its file or
 card is missing or corrupt, its sha256 differs from the card's, or its feature version or input
 size differs from features.py.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cartriage.errors import ModelError
-from cartriage.scoring import features
+from cartriage.scoring import encoder, features
 from cartriage.scoring.decision import Rule
 
 NAMES = ("consequence", "consequence-issue", "difficulty")
@@ -47,6 +51,24 @@ class Model:
     def version(self) -> str:
         return f"{self.name}@{self.card['sha256'][:12]}"
 
+    @property
+    def reads_embedding(self) -> bool:
+        """True when the model reads the sentence embedding of the change's text."""
+        return "encoder" in self.card
+
+    @property
+    def width(self) -> int:
+        """How many entries of a feature vector the model reads."""
+        return self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
+
+    def rows(self, feats: list[features.Features], embedding: np.ndarray | None) -> np.ndarray:
+        """The model's input rows: each feature vector, then the text embedding (scaled)."""
+        X = np.vstack([f.vector[:self.width] for f in feats])
+        if not self.reads_embedding:
+            return X
+        scaled = np.float32(self.card["encoder"]["scale"]) * embedding.astype(np.float32)
+        return np.hstack([X, np.broadcast_to(scaled, (len(feats), encoder.DIMENSION))])
+
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities for low/medium/high."""
         if rows.shape[0] == 0:
@@ -54,11 +76,16 @@ class Model:
         outputs = self.session.run(None, {"features": rows.astype(np.float32, copy=False)})
         return np.asarray(outputs[1], dtype=np.float64)
 
-    def top_features(self, feats: features.Features, tier_index: int,
+    def top_features(self, feats: features.Features, tier_index: int, row: np.ndarray,
                      k: int = 5) -> tuple[tuple[str, float], ...]:
-        """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j)."""
+        """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j); the
+        embedding's entries count as one, `text (sentence embedding)`. `row` is the input row."""
         pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
-        items = [(name, float(feats.vector[j] * pull[j])) for j, name in feats.names.items()]
+        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items()
+                 if j < self.width]
+        if self.reads_embedding:
+            items.append(("text (sentence embedding)",
+                          float(row[self.width:] @ pull[self.width:])))
         items = [(n, round(v, 4)) for n, v in sorted(items, key=lambda kv: -kv[1]) if v > 0]
         return tuple(items[:k])
 
@@ -100,7 +127,8 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     if card.get("sha256") != hashlib.sha256(data).hexdigest():
         raise fail("file does not match the sha256 in its model card (corrupt or replaced)")
     kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
-    dim = features.dimension(kind)
+    dim = (features.numeric_dimension(kind) if card.get("features") == "numeric"
+           else features.dimension(kind)) + (encoder.DIMENSION if "encoder" in card else 0)
     try:
         rule = Rule.from_dict(card["rule"])
         shape = tuple(card["coefficients"]["shape"])
@@ -110,14 +138,19 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"model card incomplete ({exc.__class__.__name__}: {exc})", card_path) from None
     if card.get("input_dim") != dim or shape != (3, dim):
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
+    return Model(name, path, card, rule, coefficients, onnx_session(data, fail))
+
+
+def onnx_session(data: bytes, fail: Callable[[str], ModelError]) -> Any:
+    """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
+    the graph cannot be loaded. onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(data, sess_options=options,
-                                       providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, sess_options=options,
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
         raise fail(f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None
-    return Model(name, path, card, rule, coefficients, session)

@@ -26,26 +26,33 @@ if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet
 
 
-def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
+def score(change: ChangeSet, analysis: Analysis, config: Config,
+          embedding: np.ndarray | None = None) -> Scores:
     """Score every unit; the change's consequence is its riskiest unit's (see decision.envelope).
 
     Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
+    `embedding`: the change text's sentence embedding when the caller has already computed it
+    (predict_records encodes many records' texts in batches); else it is computed here.
     """
     weights = {t: float(config.get("weights", t)) for t in TIERS}
-    difficulty_model = model.load("difficulty")
-    text = features.read_text(change)  # parsed once, shared by every unit and model
-    whole = features.whole_change(change, analysis)
-    change_difficulty = _difficulties(difficulty_model, text, [whole if whole.files else None])
     scoped = features.scopes(change, analysis)
+    difficulty_model = model.load("difficulty")
+    consequence_model = model.load("consequence" if scoped else "consequence-issue")
+    # The change's shared text: parsed and embedded once, for every unit and model.
+    text = features.read_text(change)
+    if embedding is None:
+        embedding = text_embeddings([change], (consequence_model, difficulty_model))
+        embedding = None if embedding is None else embedding[0]
+    whole = features.whole_change(change, analysis)
+    change_difficulty = _difficulties(difficulty_model, text, embedding,
+                                      [whole if whole.files else None])
     if not scoped:
-        issue_model = model.load("consequence-issue")
-        consequence = _consequences(issue_model, text, [None], weights)[0]
+        consequence = _consequences(consequence_model, text, embedding, [None], weights)[0]
         return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
-                      model_version=f"{issue_model.version} {difficulty_model.version}")
-    consequence_model = model.load("consequence")
+                      model_version=f"{consequence_model.version} {difficulty_model.version}")
     scope_list = [scope for _, scope in scoped]
-    consequences = _consequences(consequence_model, text, scope_list, weights)
-    difficulties = _difficulties(difficulty_model, text, scope_list)
+    consequences = _consequences(consequence_model, text, embedding, scope_list, weights)
+    difficulties = _difficulties(difficulty_model, text, embedding, scope_list)
     units = []
     for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
         facts = analysis.facts(unit.path)
@@ -62,28 +69,50 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
                   model_version=f"{consequence_model.version} {difficulty_model.version}")
 
 
-def _consequences(found: model.Model, text, scopes, weights) -> list[Consequence]:
+def text_embeddings(changes: list[ChangeSet],
+                    models: Iterable[model.Model]) -> np.ndarray | None:
+    """The sentence embeddings of the changes' texts (one row each, encoded in batches) when
+    one of `models` reads them, else None (the encoder is then never loaded)."""
+    reading = [m for m in models if m.reads_embedding]
+    if not reading:
+        return None
+    from cartriage.scoring import encoder
+
+    return encoder.encode([features.change_text(c) for c in changes], model.model_dir(),
+                          reading[0].card["encoder"]["sha256"])
+
+
+def _consequences(found: model.Model, text, embedding, scopes, weights) -> list[Consequence]:
+    """Each scope's consequence; a tests/docs-only unit is decided on its own, never high
+    (decision.minor_unit), whatever the change's text around it says."""
     feats = [features.consequence_features(text, s) for s in scopes]
+    minor = [s is not None and features.minor(s) for s in scopes]
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
-            for row, tier, top in _predict(found, feats)]
+            for row, tier, top in _predict(found, feats, embedding, minor)]
 
 
-def _difficulties(found: model.Model, text, scopes) -> list[Difficulty]:
+def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficulty]:
     feats = [features.difficulty_features(text, s) for s in scopes]
     rates = found.card["defect_rates"]
     return [Difficulty(tier=tier, probabilities=_named(row),
                        defect_probability=_expected(row, rates), top_features=top)
-            for row, tier, top in _predict(found, feats)]
+            for row, tier, top in _predict(found, feats, embedding)]
 
 
-def _predict(found: model.Model, feats):
-    """(tier probabilities, tier, top features) per feature row."""
+def _predict(found: model.Model, feats, embedding, minor=None):
+    """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
+    through decision.minor_unit and are decided by the rule's tests/docs weight."""
+    X = found.rows(feats, embedding)
+    probabilities = found.probabilities(X)
+    for i in np.flatnonzero(minor or []):
+        probabilities[i] = decision.minor_unit(probabilities[i])
     # Rounded once, so tiers, weights and the change envelope agree with what is shown.
-    probabilities = np.round(found.probabilities(np.vstack([f.vector for f in feats])), 4)
-    for f, row in zip(feats, probabilities, strict=True):
-        tier = decision.tier(row, found.rule)
-        yield row, tier, found.top_features(f, decision.rank(tier))
+    probabilities = np.round(probabilities, 4)
+    flags = minor or [False] * len(feats)
+    for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
+        tier = decision.tier(row, found.rule, is_minor)
+        yield row, tier, found.top_features(f, decision.rank(tier), x)
 
 
 def _expected(row, values: dict[str, float]) -> float:
@@ -120,24 +149,57 @@ def _riskiest(units: list[UnitScore], weights: dict[str, float]) -> Consequence:
     )
 
 
+# Records converted and analysed before their texts are encoded together (bounds memory).
+CHUNK = 64
+
+
 def predict_records(records: Iterable[dict[str, Any]], config: Config) -> list[RecordScore]:
     """One RecordScore per record, in order; a record that cannot be scored gets `error` set.
 
     Reads only the change fields (`id`, `title`, `message`, `issue`, `description`, `diff`,
     `diff_truncated`), never `labels` or `signals`. A missing or broken model is fatal.
+    The records' texts are embedded CHUNK at a time, in the encoder's batches.
     """
+    out: list[RecordScore] = []
+    chunk: list[tuple[str | None, Any]] = []
+    for record in records:
+        chunk.append(_analysed(record, config))
+        if len(chunk) == CHUNK:
+            out += _score_chunk(chunk, config)
+            chunk = []
+    return out + _score_chunk(chunk, config)
+
+
+def _analysed(record: Any, config: Config) -> tuple[str | None, Any]:
+    """(id, (change, analysis)) for a usable record, (id, error message) for another."""
     from cartriage.analysis import analyze
 
+    name = record.get("id") if isinstance(record, dict) else None
+    name = name if isinstance(name, str) else None
+    try:
+        if not isinstance(record, dict):
+            raise RecordError("not a JSON object")
+        name = record_id(record)
+        change = to_change(record, config)
+        return name, (change, analyze(change, config))
+    except ModelError:
+        raise
+    except CartriageError as exc:
+        return name, str(exc)
+
+
+def _score_chunk(chunk: list[tuple[str | None, Any]], config: Config) -> list[RecordScore]:
+    """Score analysed records, their texts embedded in one encoder call."""
+    usable = [found[0] for _, found in chunk if not isinstance(found, str)]
+    encoded = text_embeddings(usable, [model.load(n) for n in model.NAMES]) if usable else None
+    embeddings = iter(() if encoded is None else encoded)
     out = []
-    for record in records:
-        name = record.get("id") if isinstance(record, dict) else None
-        name = name if isinstance(name, str) else None
+    for name, found in chunk:
+        if isinstance(found, str):
+            out.append(RecordScore(id=name, error=found))
+            continue
         try:
-            if not isinstance(record, dict):
-                raise RecordError("not a JSON object")
-            name = record_id(record)
-            change = to_change(record, config)
-            scores = score(change, analyze(change, config), config)
+            scores = score(*found, config, embedding=next(embeddings, None))
         except ModelError:
             raise
         except CartriageError as exc:

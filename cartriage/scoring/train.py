@@ -1,14 +1,16 @@
 """Training: fit the scoring models on labelled records, validate on grouped folds, export.
 
 The only module that imports scikit-learn and skl2onnx (the `train` extra). Three models, each a
-multinomial logistic regression over the shared feature function (features.py):
+multinomial logistic regression over the shared feature function (features.py) and, for the
+consequence models, the sentence embedding of the change's text (encoder.py, ENCODED):
 - `consequence`: a review unit with its diff, trained on the records of both files (changes and
   issues with their patches);
 - `consequence-issue`: text alone, trained on the issues' texts (the changes' PR texts added at
   a lower weight, TEXT_WEIGHT_CHANGES);
 - `difficulty`: change-risk features, against the separate difficulty labels.
 Validation (validation.py) holds out whole repositories in 5 folds and scores a held-out record
-as deployed (per unit, then the riskiest-unit envelope). Each model's decision rule is chosen on
+as deployed (per unit, tests/docs-only units never high, then the riskiest-unit envelope).
+Each model's decision rule is chosen on
 the pooled out-of-fold predictions; the nested figures choose it without the held-out fold.
 benchmarks/compare_scoring.py compares this model with the other candidates.
 """
@@ -20,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from cartriage.errors import CartriageError, InputError
-from cartriage.scoring import decision, features, repo_facts, validation
+from cartriage.scoring import decision, encoder, features, repo_facts, validation
+from cartriage.scoring.cache import model_folder
 from cartriage.scoring.records import RecordError, all_records, to_change
 from cartriage.scoring.scores import DEFECT_RATES, TIERS
 
@@ -46,13 +50,21 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from None
 
 SEED = 20240611
-# Inverse regularisation per model, chosen on the grouped folds (benchmarks/compare_scoring.py).
-C = {"consequence": 1.0, "consequence-issue": 0.1, "difficulty": 1.0}
-# Models fitted with balanced class weights: the text model (on a 900-record sample, issue text
-# macro-F1 0.434 balanced with C=0.1 against 0.333 unbalanced with C=1).
-BALANCED = {"consequence-issue"}
+# Chosen on the grouped folds (benchmarks/compare_scoring.py, then this module's deployed
+# validation; docs/scoring.md): each consequence model reads the sentence embedding of the
+# change's text next to the numeric features only. With the hashed tokens as well the diff
+# model scored 0.571-0.609 macro-F1 deployed against 0.617 without them.
+C = {"consequence": 0.3, "consequence-issue": 1.0, "difficulty": 1.0}
+# Models fitted with balanced class weights (none: balancing lowered issue-text macro-F1 from
+# 0.427 to 0.396 with the embedding).
+BALANCED: set[str] = set()
 # Weight of a change's PR text in the text model's training (issue texts weigh 1).
 TEXT_WEIGHT_CHANGES = 0.5
+# Models that read the sentence embedding of the change's text (encoder.py), and the factor it
+# is multiplied by next to the features (the embedding has norm 1).
+ENCODED = {"consequence": 1.0, "consequence-issue": 1.0}
+# Models that read only the numeric features besides the embedding, not the hashed tokens.
+NUMERIC_ONLY = {"consequence", "consequence-issue"}
 
 
 @dataclass
@@ -61,7 +73,8 @@ class Prepared:
 
     `units_c` are the record's review units as deployed (diff-only analysis); `minor` marks the
     units whose files are all tests or docs (low by the rubric, whatever the change around them);
-    `units_c_facts` the same units with the record's stored repository facts, where it has them.
+    `units_c_facts` the same units with the record's stored repository facts, where it has them;
+    `text_e` the sentence embedding of the record's text (title, description/issue).
     """
 
     id: str
@@ -74,6 +87,7 @@ class Prepared:
     text_c: np.ndarray
     units_c: np.ndarray
     minor: np.ndarray
+    text_e: np.ndarray
     units_c_facts: np.ndarray | None = None
 
 
@@ -83,10 +97,11 @@ def is_issue(record: dict[str, Any]) -> bool:
 
 
 def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
-            facts: dict[str, dict] | None = None) -> list[Prepared]:
+            facts: dict[str, dict] | None = None, folder: Path | None = None) -> list[Prepared]:
     """Featurise labelled records from diff-only analysis (and, for the validation's
-    with-repository-facts condition, the stored facts where a record has them)."""
-    out = []
+    with-repository-facts condition, the stored facts where a record has them); their texts
+    are embedded with the encoder in `folder` (default: the model folder)."""
+    out, texts = [], []
     for record in records:
         labels = record.get("labels") or {}
         try:
@@ -100,6 +115,7 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
         whole = features.whole_change(change, analysis)
         scoped = [scope for _, scope in features.scopes(change, analysis)]
         known = (facts or {}).get(record["id"])
+        texts.append(features.change_text(change))
         out.append(Prepared(
             id=record["id"], repo=str(record.get("repo") or record["id"].split("@")[0]),
             issue=is_issue(record),
@@ -110,10 +126,26 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
             text_c=features.consequence_features(text, None).vector,
             units_c=_unit_rows(text, scoped),
             minor=np.array([features.minor(s) for s in scoped], dtype=bool),
+            text_e=np.zeros(0, dtype=np.float32),
             units_c_facts=None if known is None else _unit_rows(text, [
                 s for _, s in features.scopes(change, repo_facts.apply(analysis, known))]),
         ))
+    for p, row in zip(out, encoder.encode(texts, folder or model_folder()), strict=True):
+        p.text_e = row
     return out
+
+
+def inputs(name: str, vectors: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """Model `name`'s input rows, as model.Model.rows builds them at run time: the feature
+    vectors (numeric part only for NUMERIC_ONLY), then the scaled text embedding (ENCODED)."""
+    if name in NUMERIC_ONLY:
+        kind = "difficulty" if name == "difficulty" else "consequence"
+        vectors = vectors[:, :features.numeric_dimension(kind)]
+    if name not in ENCODED:
+        return vectors
+    scaled = np.float32(ENCODED[name]) * embedding.astype(np.float32)
+    return np.hstack([vectors, np.broadcast_to(scaled, (vectors.shape[0], scaled.shape[-1]))
+                      if scaled.ndim == 1 else scaled])
 
 
 def _unit_rows(text, scoped) -> np.ndarray:
@@ -123,11 +155,15 @@ def _unit_rows(text, scoped) -> np.ndarray:
 
 
 def deployed(model, p: Prepared, units: np.ndarray | None = None) -> np.ndarray:
-    """A record's consequence as `score` computes it: the riskiest-unit envelope."""
+    """A record's consequence as `score` computes it: the riskiest-unit envelope, its
+    tests/docs-only units never high (decision.minor_unit)."""
     units = p.units_c if units is None else units
     if not units.shape[0]:
-        return _proba(model, p.record_c[None, :])[0]
-    return np.array(decision.envelope(_proba(model, units)))
+        return _proba(model, inputs("consequence", p.record_c[None, :], p.text_e))[0]
+    rows = _proba(model, inputs("consequence", units, p.text_e))
+    for i in np.flatnonzero(p.minor):
+        rows[i] = decision.minor_unit(rows[i])
+    return np.array(decision.envelope(rows))
 
 
 def fit(name: str, X: np.ndarray, y: np.ndarray,
@@ -150,10 +186,13 @@ def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
 
     `consequence-diff` scores a held-out record per unit from its diff alone, `consequence`
     the same with the record's repository facts where it has them; `issue` is the text model.
+    `minor` holds the held-out tests/docs-only units of records with other units too, as
+    (record's consequence label, unit probabilities) rows: the rubric calls them low.
     """
     fold = validation.folds([p.repo for p in data])
     oof = {name: np.zeros((len(data), 3))
            for name in ("consequence", "consequence-diff", "issue", "difficulty")}
+    minor: list[tuple[float, ...]] = []
     for k in range(validation.FOLDS):
         train = [p for p, f in zip(data, fold, strict=True) if f != k]
         test = np.where(fold == k)[0]
@@ -162,31 +201,45 @@ def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
         mc, mi, md = fit_all(train)
         for i in test:
             p = data[i]
+            if p.units_c.shape[0] > 1 and p.minor.any():
+                units = _proba(mc, inputs("consequence", p.units_c[p.minor], p.text_e))
+                minor.extend((p.consequence, *row) for row in units)
             oof["consequence-diff"][i] = deployed(mc, p)
             oof["consequence"][i] = (oof["consequence-diff"][i] if p.units_c_facts is None
                                      else deployed(mc, p, p.units_c_facts))
-            oof["issue"][i] = _proba(mi, p.text_c[None, :])[0]
-            oof["difficulty"][i] = _proba(md, p.record_d[None, :])[0]
+            oof["issue"][i] = _proba(mi, inputs("consequence-issue", p.text_c[None, :],
+                                                p.text_e))[0]
+            oof["difficulty"][i] = _proba(md, inputs("difficulty", p.record_d[None, :],
+                                                     p.text_e))[0]
     oof["fold"] = fold
+    oof["minor"] = np.array(minor).reshape(-1, 4)
     return oof
 
 
 def fit_all(data: list[Prepared]) -> tuple[Any, Any, Any]:
     """The consequence, text (issue) and difficulty models fitted on `data`."""
     return (fit_consequence(data), fit("consequence-issue", *text_rows(data)),
-            fit("difficulty", np.vstack([p.record_d for p in data]),
-                np.array([p.difficulty for p in data])))
+            fit("difficulty", rows("difficulty", data), np.array([p.difficulty for p in data])))
+
+
+# The training rows of each model: which Prepared field holds its feature vectors.
+FIELD = {"consequence": "record_c", "consequence-issue": "text_c", "difficulty": "record_d"}
+
+
+def rows(name: str, data: list[Prepared]) -> np.ndarray:
+    """Model `name`'s training rows (inputs)."""
+    return inputs(name, np.vstack([getattr(p, FIELD[name]) for p in data]),
+                  np.vstack([p.text_e for p in data]))
 
 
 def fit_consequence(data: list[Prepared]) -> LogisticRegression:
     """Trained on whole records; deployed per unit (deployed)."""
-    return fit("consequence", np.vstack([p.record_c for p in data]),
-               np.array([p.consequence for p in data]))
+    return fit("consequence", rows("consequence", data), np.array([p.consequence for p in data]))
 
 
 def text_rows(data: list[Prepared]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, y, weights) of the text model: issue texts, and PR texts at TEXT_WEIGHT_CHANGES."""
-    return (np.vstack([p.text_c for p in data]), np.array([p.consequence for p in data]),
+    return (rows("consequence-issue", data), np.array([p.consequence for p in data]),
             np.array([1.0 if p.issue else TEXT_WEIGHT_CHANGES for p in data]))
 
 
@@ -214,8 +267,12 @@ def validate(data: list[Prepared]) -> dict[str, Any]:
     y = {label: np.array([getattr(p, label) for p in data])
          for label in ("consequence", "difficulty")}
     issues = _subset(data, "issues")
-    # The rule of each shipped model, from the records it serves.
-    rules = {"consequence": validation.choose_rule(oof["consequence-diff"], y["consequence"]),
+    only = minor_only(data)
+    # The rule of each shipped model, from the records it serves; the consequence model's
+    # weight for tests/docs-only units from the records made only of such units.
+    rules = {"consequence": validation.choose_minor(
+                 oof["consequence-diff"], y["consequence"], only,
+                 validation.choose_rule(oof["consequence-diff"], y["consequence"])),
              "consequence-issue": validation.choose_rule(oof["issue"][issues],
                                                          y["consequence"][issues]),
              "difficulty": validation.choose_rule(oof["difficulty"], y["difficulty"])}
@@ -228,20 +285,46 @@ def validate(data: list[Prepared]) -> dict[str, Any]:
         "rules": {name: rule.to_dict() for name, rule in rules.items()}, "modes": {},
     }
     for name, key, which, label in MODES:
-        rows = _subset(data, which)
-        if not rows.any():
+        subset = _subset(data, which)
+        if not subset.any():
             continue
-        P, yy = oof[key][rows], y[label][rows]
+        P, yy = oof[key][subset], y[label][subset]
+        flags = only[subset] if uses[key] == "consequence" else None
         report["modes"][name] = {
-            "shipped rule": validation.metrics(yy, validation.apply(P, rules[uses[key]]), P),
-            "nested rule": validation.metrics(yy, validation.rule_per_fold(P, yy, fold[rows]), P),
+            "shipped rule": validation.metrics(yy, validation.apply(P, rules[uses[key]], flags),
+                                               P),
+            "nested rule": validation.metrics(
+                yy, validation.rule_per_fold(P, yy, fold[subset], flags), P),
             "argmax": validation.metrics(yy, P.argmax(axis=1), P),
         }
-    report["modes"].update(_across_files(data, y["consequence"], oof, rules["consequence"]))
+    report["modes"].update(_across_files(data, y["consequence"], oof, only))
+    report["tests/docs units"] = _minor_units(oof["minor"], rules["consequence"])
     return report
 
 
-def _across_files(data, y, oof, rule) -> dict[str, Any]:
+def minor_only(data: list[Prepared]) -> np.ndarray:
+    """Records whose review units are all tests/docs-only (their tier is such a unit's)."""
+    return np.array([p.units_c.shape[0] > 0 and bool(p.minor.all()) for p in data])
+
+
+def _minor_units(rows: np.ndarray, rule: decision.Rule) -> dict[str, Any]:
+    """How the tests/docs-only units of mixed records (the rubric: low) are decided, overall
+    and inside high records: by the model alone with the ordinary rule (before
+    decision.minor_unit), and as deployed. No unit labels exist: this is what the unit
+    decision is checked on."""
+    high = rows[:, 0] == validation.HIGH
+    out = {}
+    for how, flags in (("model alone", None), ("deployed", np.ones(len(rows), dtype=bool))):
+        tiers = validation.apply(rows[:, 1:], rule, flags)
+        out[how] = {which: {"units": int(subset.sum()),
+                            **{f"predicted {t}": int(np.sum(tiers[subset] == k))
+                               for k, t in enumerate(TIERS)}}
+                    for which, subset in (("all", np.ones(len(rows), dtype=bool)),
+                                          ("in high records", high))}
+    return out
+
+
+def _across_files(data, y, oof, only) -> dict[str, Any]:
     """Trained on changes only and tested on issues with their patches, and the reverse."""
     issues = _subset(data, "issues")
     out = {}
@@ -252,9 +335,11 @@ def _across_files(data, y, oof, rule) -> dict[str, Any]:
         model = fit_consequence([p for p, s in zip(data, source, strict=True) if s])
         target = np.where(~source)[0]
         P = np.array([deployed(model, data[i]) for i in target])
-        own = validation.choose_rule(oof["consequence-diff"][source], y[source])
+        own = validation.choose_minor(
+            oof["consequence-diff"][source], y[source], only[source],
+            validation.choose_rule(oof["consequence-diff"][source], y[source]))
         out[name] = {"rule from the training file": validation.metrics(
-            y[target], validation.apply(P, own), P),
+            y[target], validation.apply(P, own, only[target]), P),
             "argmax": validation.metrics(y[target], P.argmax(axis=1), P)}
     return out
 
@@ -280,7 +365,8 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
     if analyzer is None:
         from cartriage.analysis import analyze as analyzer
     facts, facts_card = _facts(facts_path)
-    data = prepare(records, config, analyzer, facts)
+    source = model_folder()  # the encoder's weights, copied to `out` for run time
+    data = prepare(records, config, analyzer, facts, source)
     with threadpool_limits(1):  # one BLAS thread: faster here than threads contending
         report = validate(data)
         consequence, text, difficulty = fit_all(data)
@@ -300,34 +386,51 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
         "classes": list(TIERS),
         "analysis": "diff-only analysis of each record (train.prepare)",
         "repo_facts": {**facts_card, "records_with_facts": report["records_with_repo_facts"]},
-        "validation": {k: report[k] for k in ("folds", "modes")},
+        "validation": {k: report[k] for k in ("folds", "modes", "tests/docs units")},
     }
+    encoder_card = _copy_encoder(source, out)
     specs = (
-        ("consequence", consequence, "record_c", "consequence",
+        ("consequence", consequence, "consequence",
          "features.consequence_features(unit scope); the records of both files"),
-        ("consequence-issue", text, "text_c", "consequence",
+        ("consequence-issue", text, "consequence",
          "features.consequence_features(text only); issue texts + PR texts at "
          f"weight {TEXT_WEIGHT_CHANGES}"),
-        ("difficulty", difficulty, "record_d", "difficulty",
-         "features.difficulty_features(unit scope)"),
+        ("difficulty", difficulty, "difficulty", "features.difficulty_features(unit scope)"),
     )
-    for name, model, attr, label, inputs in specs:
-        X = np.vstack([getattr(p, attr) for p in data])
+    for name, model, label, described in specs:
+        X = rows(name, data)
         onnx_bytes = export(model, X.shape[1], out / f"{name}.onnx")
         _check_export(out / f"{name}.onnx", model, X)
         card = {
-            "name": name, "file": f"{name}.onnx", "target": label, "inputs": inputs,
+            "name": name, "file": f"{name}.onnx", "target": label,
+            "inputs": (f"{described}, numeric part" if name in NUMERIC_ONLY else described)
+                      + (f"; then the text's sentence embedding x {ENCODED[name]}"
+                         if name in ENCODED else ""),
+            "features": "numeric" if name in NUMERIC_ONLY else "all",
             "sha256": hashlib.sha256(onnx_bytes).hexdigest(), "input_dim": int(X.shape[1]),
             "estimator": f"LogisticRegression(C={C[name]}, lbfgs"
                          f"{', balanced' if name in BALANCED else ''})",
             **common, "rule": report["rules"][name],
             "coefficients": _encode(model),
         }
+        if name in ENCODED:
+            card["encoder"] = {**encoder_card, "scale": ENCODED[name]}
         if label == "difficulty":
             card["defect_rates"] = DEFECT_RATES
         (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
         log(f"wrote {out / (name + '.onnx')} ({len(onnx_bytes) / 1024:.0f} KiB) and {name}.json")
     return report
+
+
+def _copy_encoder(source: Path, out: Path) -> dict[str, Any]:
+    """Put the sentence encoder's folder in `out` (unless it is already there); its card entry."""
+    where = source / encoder.FOLDER
+    if (out / encoder.FOLDER).resolve() != where.resolve():
+        shutil.copytree(where, out / encoder.FOLDER, dirs_exist_ok=True)
+    return {"folder": encoder.FOLDER, "max_tokens": encoder.MAX_TOKENS,
+            "sha256": hashlib.sha256((where / "model.onnx").read_bytes()).hexdigest(),
+            "tokenizer_sha256": hashlib.sha256((where / "tokenizer.json").read_bytes()).hexdigest(),
+            "model": "all-MiniLM-L6-v2, int8 ONNX (models/encoder/NOTICE.txt)"}
 
 
 def _facts(path: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -370,6 +473,7 @@ def format_report(report: dict[str, Any]) -> str:
              f"{len(report['repositories'])} repositories, "
              f"{report['records_with_repo_facts']} with repository facts (fan-in)",
              f"decision rules (cost-weighted argmax): {report['rules']}"]
+    lines.append(f"tests/docs-only units of mixed records: {report['tests/docs units']}")
     for mode, results in report["modes"].items():
         lines.append(f"\n== {mode}")
         for how, m in results.items():

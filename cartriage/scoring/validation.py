@@ -109,14 +109,40 @@ def choose_rule(P: np.ndarray, y: np.ndarray) -> decision.Rule:
     return best
 
 
-def apply(P: np.ndarray, rule: decision.Rule) -> np.ndarray:
-    return np.array([TIERS.index(decision.tier(row, rule)) for row in P])
+def choose_minor(P: np.ndarray, y: np.ndarray, minor: np.ndarray,
+                 rule: decision.Rule) -> decision.Rule:
+    """`rule` with the weight of p(low) for tests/docs-only units (decision.tier) that gives the
+    best macro-F1 over all records, the records in `minor` (only such units; P their envelope)
+    decided by it, without more highs predicted low than `rule` alone. Ties: nearest 1."""
+    base = apply(P, rule)
+    allowed = int(np.sum((base == 0) & (y == HIGH)))
+    best, best_key = rule, None
+    for w in _GRID:
+        candidate = decision.Rule(rule.low, rule.high, float(w))
+        pred = np.where(minor, apply(P, candidate, minor), base)
+        misses = int(np.sum((pred == 0) & (y == HIGH)))
+        key = (misses <= allowed, round(macro_f1(y, pred), 9), -abs(np.log(w)))
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
+    return best
 
 
-def rule_per_fold(P: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
-    """Predictions where each fold's rule was chosen on the other folds only (nested)."""
+def apply(P: np.ndarray, rule: decision.Rule, minor: np.ndarray | None = None) -> np.ndarray:
+    """Tier indices; rows flagged in `minor` are tests/docs-only units (or records of them)."""
+    flags = np.zeros(len(P), dtype=bool) if minor is None else minor
+    return np.array([TIERS.index(decision.tier(row, rule, bool(m)))
+                     for row, m in zip(P, flags, strict=True)])
+
+
+def rule_per_fold(P: np.ndarray, y: np.ndarray, fold: np.ndarray,
+                  minor: np.ndarray | None = None) -> np.ndarray:
+    """Predictions where each fold's rule was chosen on the other folds only (nested); with
+    `minor` (records of tests/docs-only units), their weight too (choose_minor)."""
     pred = np.zeros_like(y)
     for k in np.unique(fold):
         held = fold == k
-        pred[held] = apply(P[held], choose_rule(P[~held], y[~held]))
+        rule = choose_rule(P[~held], y[~held])
+        if minor is not None:
+            rule = choose_minor(P[~held], y[~held], minor[~held], rule)
+        pred[held] = apply(P[held], rule, None if minor is None else minor[held])
     return pred

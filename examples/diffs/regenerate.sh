@@ -5,14 +5,19 @@
 set -eu
 cd "$(dirname "$0")/../.."
 export NO_COLOR=1 COLUMNS=110
-plan() {  # plan DIFF CONFIG
+plan() {  # plan DIFF [CONFIG]; without CONFIG, the defaults (no user configuration either)
     out="${1%.*}.plan.txt"
     {
-        echo "\$ cartriage plan --diff $1 --config $2"
-        cartriage plan --diff "$1" --config "$2"
+        echo "\$ cartriage plan --diff $1${2:+ --config $2}"
+        XDG_CONFIG_HOME=/nonexistent cartriage plan --diff "$1" ${2:+--config "$2"}
     } > "$out"
     echo "wrote $out"
 }
 plan examples/diffs/webapp-contacts.patch examples/webapp/cartriage.toml
 plan examples/diffs/library-backoff.patch examples/library/cartriage.toml
 plan examples/diffs/typo-fix.diff examples/library/cartriage.toml
+# Three commits of netbox-community/netbox (not in the training data), without a configuration:
+# a schema migration, a docs fix, and a security fix with its tests and docs.
+plan examples/diffs/netbox-migration.patch
+plan examples/diffs/netbox-docs.patch
+plan examples/diffs/netbox-security-tests.patch

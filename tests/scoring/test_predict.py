@@ -65,6 +65,18 @@ def test_decision_rule_is_a_cost_weighted_argmax():
         assert decision.tier(r, decision.Rule(1.0, 1.0)) == TIERS[int(np.argmax(r))]
 
 
+def test_a_tests_or_docs_unit_has_its_own_weight_of_p_low():
+    rule = decision.Rule(0.25, 2.0, minor=3.0)
+    assert decision.Rule.from_dict(rule.to_dict()) == rule
+    assert decision.Rule.from_dict({"low": 0.25, "high": 2.0}).minor is None
+    unit = decision.minor_unit((0.3, 0.5, 0.2))  # (0.3, 0.7, 0.0)
+    assert decision.tier(unit, rule) == "medium"  # the ordinary rule: 0.075 < 0.7
+    assert decision.tier(unit, rule, minor=True) == "low"  # 0.9 >= 0.7
+    assert decision.tier((0.2, 0.8, 0.0), rule, minor=True) == "medium"
+    assert decision.tier((0.3, 0.2, 0.5), rule, minor=True) == "low"  # never high
+    assert decision.tier(unit, decision.Rule(0.25, 2.0), minor=True) == "medium"
+
+
 def test_rule_pins_a_tier_and_is_shown_as_override(tmp_path):
     config = _config(tmp_path, '[[rules]]\npath = "billing/**"\nconsequence = "high"\n'
                                '[[rules]]\npath = "*.md"\nconsequence = "low"\n')
@@ -96,3 +108,62 @@ def test_predict_records_never_reads_labels_or_signals(tmp_path):
     assert scored[0].error is None and scored[0].id == "acme/app@m1"
     assert scored[0].consequence.tier in TIERS and scored[0].difficulty.tier in TIERS
     assert scored[0].mode == "diff" and scored[0].units == 2
+
+
+AUTH_WITH_TESTS = record("a1", "Check the session token before every admin request", {
+    "app/auth/session.py": ["def check(request):", "    token = request.headers['Token']",
+                            "    if not verify(token):", "        raise PermissionDenied()"],
+    "tests/test_session.py": ["def test_check_rejects_a_forged_token(client):",
+                              "    assert client.get('/admin', token='x').status_code == 403"],
+    "docs/security.md": ["Admin requests need a valid session token."],
+})
+
+
+def test_a_tests_or_docs_unit_is_decided_on_its_own_never_high(tmp_path):
+    config = _config(tmp_path)
+    change = to_change(AUTH_WITH_TESTS, config)
+    scores = score(change, analyze(change, config), config)
+    auth, tests, docs = (scores.unit(u) for u in ("app/auth/session.py", "tests/test_session.py",
+                                                  "docs/security.md"))
+    rule = model.load("consequence").rule
+    assert rule.minor is not None  # the shipped card has the tests/docs weight
+    for minor in (tests, docs):
+        assert minor.consequence.probabilities["high"] == 0.0
+        assert minor.consequence.tier != "high" and minor.consequence.override is None
+        p_low, p_medium, _ = (minor.consequence.probabilities[t] for t in TIERS)
+        assert minor.consequence.tier == ("low" if rule.minor * p_low >= p_medium else "medium")
+    assert scores.change.probabilities["high"] == auth.consequence.probabilities["high"] > 0
+    assert scores.change.tier == auth.consequence.tier
+
+
+def test_a_rule_pin_still_wins_over_the_tests_unit_decision(tmp_path):
+    config = _config(tmp_path, '[[rules]]\npath = "tests/**"\nconsequence = "high"\n')
+    change = to_change(AUTH_WITH_TESTS, config)
+    scores = score(change, analyze(change, config), config)
+    tests = scores.unit("tests/test_session.py").consequence
+    assert tests.tier == "high" and tests.override.startswith("rules[0]")
+    assert scores.change.tier == "high"
+
+
+def test_predict_records_in_batches_matches_scoring_one_record_at_a_time(tmp_path, monkeypatch):
+    from cartriage.scoring import predict
+
+    config = _config(tmp_path)
+    issue = record("i1", "Login page crashes when the session cookie expires")
+    rows = [MIXED, AUTH_WITH_TESTS, "not an object", issue,
+            record("d1", "Document the export " + "format " * 300, {"docs/export.md": ["x"]})]
+    monkeypatch.setattr(predict, "CHUNK", 2)  # chunks end mid-list and around the bad record
+    batched = predict_records(rows, config)
+    assert batched[2].error == "not a JSON object"
+    for row, got in zip(rows, batched, strict=True):
+        if not isinstance(row, dict):
+            continue
+        change = to_change(row, config)
+        alone = score(change, analyze(change, config), config)  # its own encoder pass
+        assert got.mode == alone.mode and got.units == len(alone.units)
+        assert got.consequence.tier == alone.change.tier
+        for name in TIERS:
+            assert abs(got.consequence.probabilities[name]
+                       - alone.change.probabilities[name]) < 2e-4
+            assert abs(got.difficulty.probabilities[name]
+                       - alone.difficulty.probabilities[name]) < 2e-4

@@ -1,0 +1,99 @@
+"""The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) turns text into a 384-number embedding.
+
+Shipped in `models/encoder/` (model.onnx, tokenizer.json, LICENSE.txt, NOTICE.txt; Apache-2.0,
+see NOTICE.txt) and run with onnxruntime and the `tokenizers` library, both imported here only
+when the first text is encoded: a plan served from the score cache never loads the encoder.
+Embeddings are mean-pooled over the tokens and L2-normalised (the sentence-transformers recipe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cartriage.errors import ModelError
+
+FOLDER = "encoder"
+DIMENSION = 384
+MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
+# Texts run in batches of similar length (sorted), padded to the batch's longest: at most
+# BATCH texts and BATCH_TOKENS padded tokens a batch. Measured (benchmarks/bench_encoder.py):
+# short texts gain from batching, long ones do not (attention grows with the square of the
+# width) and padding costs as much as real tokens, so long texts run alone.
+BATCH = 16
+BATCH_TOKENS = 256
+_LOADED: dict[str, tuple[Any, Any]] = {}
+
+
+def encode(texts: list[str], folder: Path, sha256: str | None = None) -> np.ndarray:
+    """(len(texts), DIMENSION) float32 embeddings; an empty text embeds as a single space.
+
+    `sha256` (from the consequence model card) is checked once when the encoder loads."""
+    out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+    if not texts:
+        return out
+    tokenizer, session = _load(folder, sha256)
+    encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
+    for rows in batches([len(e.ids) for e in encodings]):
+        batch = [encodings[i] for i in rows]
+        width = max(len(e.ids) for e in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, e in enumerate(batch):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        out[rows] = pooled / norms
+    return out
+
+
+def batches(lengths: list[int]) -> list[list[int]]:
+    """Indices of texts by token count, grouped: shortest first, each group at most BATCH texts
+    and BATCH_TOKENS tokens once padded to its longest (a longer text runs alone)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < BATCH and lengths[i] * (len(out[-1]) + 1) <= BATCH_TOKENS:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def clear_cache() -> None:
+    _LOADED.clear()
+
+
+def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
+    key = str(folder)
+    if key in _LOADED:
+        return _LOADED[key]
+    where = folder / FOLDER
+    try:
+        data = (where / "model.onnx").read_bytes()
+        tokenizer_json = (where / "tokenizer.json").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"{where}: sentence encoder unreadable ({exc.strerror or exc}); "
+                         "reinstall cartriage or restore models/encoder/") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelError(f"{where / 'model.onnx'}: does not match the sha256 in the "
+                         "consequence model card (corrupt or replaced)")
+    from tokenizers import Tokenizer
+
+    from cartriage.scoring.model import onnx_session
+
+    try:
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+    except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
+        raise ModelError(f"{where / 'tokenizer.json'}: not a tokenizer ({exc})") from None
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    session = onnx_session(data, lambda why: ModelError(f"{where / 'model.onnx'}: {why}"))
+    _LOADED[key] = (tokenizer, session)
+    return _LOADED[key]
