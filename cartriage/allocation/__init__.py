@@ -221,9 +221,10 @@ class _Units:
 
         if self.context is None:
             self.context = [[0] * len(levels) for _ in self.ids[:len(self.ids) - count]]
+        files: dict = {}  # each new file parsed once for all its units and levels
         for unit, never in zip(units, self.never[len(self.never) - count:], strict=True):
             made = {level: context.Context("hunks") if never or level == "hunks"
-                    else context.build(change, analysis, unit, level)
+                    else context.build(change, analysis, unit, level, files=files)
                     for level in dict.fromkeys(levels)}
             self.context.append([made[level].tokens for level in levels])
             self.built.append([(made[level].level, made[level].note) for level in levels])

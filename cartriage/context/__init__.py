@@ -17,6 +17,8 @@ is not redacted here: the review stage redacts it like the diff.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import keyword
 import re
 from dataclasses import dataclass
@@ -62,13 +64,14 @@ def tokens(text: str) -> int:
 
 
 def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
-          max_tokens: int = MAX_TOKENS) -> Context:
-    """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`."""
+          max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
+    """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
+    `files` keeps each new file read and parsed once across calls (units of one file, levels)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
         return Context("hunks")
-    source = _Source.read(change, analysis, unit)
+    source = _Source.read(change, analysis, unit, {} if files is None else files)
     if source.why_not:
         return Context("hunks", note=f"{level} context not built: {source.why_not}")
     shown = source.enclosing()
@@ -104,12 +107,30 @@ class _Source:
     why_not: str = ""
 
     @classmethod
-    def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit) -> _Source:
-        from cartriage.analysis import languages, unit_hunks
+    def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit,
+             files: dict[str, _Source]) -> _Source:
+        from cartriage.analysis import unit_hunks
+
+        file = next((f for f in change.files if f.path == unit.path), None)
+        if unit.path not in files:
+            files[unit.path] = cls._parse(change, file, unit)
+        parsed = files[unit.path]
+        source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
+                     language=parsed.language, why_not=parsed.why_not)
+        if source.why_not:
+            return source
+        hunks = unit_hunks(file, unit)
+        source.changed = _changed_lines(hunks)
+        source.added = tuple(text for h in hunks for _, text in h.added())
+        return source
+
+    @classmethod
+    def _parse(cls, change: ChangeSet, file, unit: Unit) -> _Source:
+        """The new file's lines and definitions (sorted by start), or why there are none."""
+        from cartriage.analysis import languages
         from cartriage.analysis.symbols import outline
 
-        source = cls(change, unit, analysis.facts(unit.path))
-        file = next((f for f in change.files if f.path == unit.path), None)
+        source = cls(change, unit)
         source.language = languages.detect(unit.path)
         if change.repo_root is None:
             source.why_not = "no repository (a patch alone)"
@@ -135,19 +156,31 @@ class _Source:
         except Exception as exc:  # noqa: BLE001 - a grammar failure means no context, not a stop
             source.why_not = f"the new file could not be parsed ({type(exc).__name__})"
             return source
-        source.definitions = parsed.definitions
-        hunks = unit_hunks(file, unit)
-        source.changed = _changed_lines(hunks)
-        source.added = tuple(text for h in hunks for _, text in h.added())
+        source.definitions = sorted(parsed.definitions, key=lambda d: (d.start, -d.end))
         return source
 
     def enclosing(self) -> list[Definition]:
-        """The innermost definition around each changed line, in file order, once each."""
+        """The innermost definition around each changed line, in file order, once each.
+
+        Definitions nest, sorted by start: walk back from the last one starting at or before
+        the line, while any earlier one may still reach it (`reach`, the running maximum end);
+        the first that contains the line is the innermost, bar others with the same start."""
+        definitions = self.definitions or []
+        starts = [d.start for d in definitions]
+        reach = list(itertools.accumulate((d.end for d in definitions), max))
         found = {}
         for line in self.changed:
-            around = [d for d in self.definitions if d.start <= line <= d.end]
-            if around:
-                inner = min(around, key=lambda d: (d.end - d.start, -d.start))
+            inner = None
+            i = bisect.bisect_right(starts, line) - 1
+            while i >= 0 and reach[i] >= line:
+                here = definitions[i]
+                if inner is not None and here.start < inner.start:
+                    break
+                if here.end >= line and (inner is None or here.end - here.start
+                                         < inner.end - inner.start):
+                    inner = here
+                i -= 1
+            if inner is not None:
                 found[(inner.start, inner.end)] = inner
         return [found[k] for k in sorted(found)]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cartriage.analysis import unit_hunks
 from cartriage.analysis.facts import Analysis, FileFacts, Unit
 from cartriage.intake.change import ChangeSet, FileChange, Hunk
 
@@ -95,7 +96,9 @@ def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Sc
         file = by_path.get(unit.path)
         if file is None:
             continue
-        hunks = tuple(file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
+        # A unit that is a slice of one oversized hunk is scored on its slice, not the hunk.
+        hunks = unit_hunks(file, unit) if unit.lines is not None else tuple(
+            file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
         out.append((unit, _scope(change, [(file, analysis.facts(unit.path), hunks)])))
     return out
 
