@@ -21,7 +21,7 @@ import bisect
 import itertools
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cartriage.review.redact import is_secret_file
@@ -105,10 +105,12 @@ class _Source:
     added: tuple[str, ...] = ()
     language: str | None = None
     why_not: str = ""
+    starts: list[int] = field(default_factory=list)  # of `definitions`, sorted by start
+    reach: list[int] = field(default_factory=list)  # the largest end up to each of them
 
     @classmethod
     def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit,
-             files: dict[str, _Source]) -> _Source:
+             files: dict) -> _Source:
         from cartriage.analysis import unit_hunks
 
         file = next((f for f in change.files if f.path == unit.path), None)
@@ -116,12 +118,15 @@ class _Source:
             files[unit.path] = cls._parse(change, file, unit)
         parsed = files[unit.path]
         source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
-                     language=parsed.language, why_not=parsed.why_not)
+                     language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
+                     reach=parsed.reach)
         if source.why_not:
             return source
-        hunks = unit_hunks(file, unit)
-        source.changed = _changed_lines(hunks)
-        source.added = tuple(text for h in hunks for _, text in h.added())
+        if (unit.id, "changed") not in files:  # one unit, several levels
+            hunks = unit_hunks(file, unit)
+            files[(unit.id, "changed")] = (_changed_lines(hunks),
+                                           tuple(text for h in hunks for _, text in h.added()))
+        source.changed, source.added = files[(unit.id, "changed")]
         return source
 
     @classmethod
@@ -157,6 +162,8 @@ class _Source:
             source.why_not = f"the new file could not be parsed ({type(exc).__name__})"
             return source
         source.definitions = sorted(parsed.definitions, key=lambda d: (d.start, -d.end))
+        source.starts = [d.start for d in source.definitions]
+        source.reach = list(itertools.accumulate((d.end for d in source.definitions), max))
         return source
 
     def enclosing(self) -> list[Definition]:
@@ -165,9 +172,7 @@ class _Source:
         Definitions nest, sorted by start: walk back from the last one starting at or before
         the line, while any earlier one may still reach it (`reach`, the running maximum end);
         the first that contains the line is the innermost, bar others with the same start."""
-        definitions = self.definitions or []
-        starts = [d.start for d in definitions]
-        reach = list(itertools.accumulate((d.end for d in definitions), max))
+        definitions, starts, reach = self.definitions or [], self.starts, self.reach
         found = {}
         for line in self.changed:
             inner = None
