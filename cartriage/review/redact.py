@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import bisect
 import functools
-import importlib.util
 import itertools
 import math
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -291,7 +289,6 @@ def _assigned_value(match: re.Match) -> Secret | None:
 @functools.cache
 def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
     """detect-secrets' regex detectors (loaded once, on first use) plus the extra prefixes."""
-    _defer_requests()
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.base import RegexBasedDetector
 
@@ -302,20 +299,6 @@ def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
         rules += [(kind, pattern) for pattern in plugin().denylist]
     rules += [(kind, re.compile(pattern)) for kind, pattern in _EXTRA_TOKENS]
     return tuple(rules)
-
-
-def _defer_requests() -> None:
-    """Let `requests` load on first use: detect-secrets imports it for `verify()` only (which
-    is never called here), and it costs more than the rest of detect-secrets together."""
-    if "requests" in sys.modules:
-        return
-    spec = importlib.util.find_spec("requests")
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["requests"] = module
-    spec.loader.exec_module(module)
 
 
 @functools.cache

@@ -66,6 +66,14 @@ def test_hunks_are_located_together_but_scanned_apart():
     assert found[1][2][0].kind == "secret assigned to token"
 
 
+def test_keywords_spelled_with_letters_that_fold_to_ascii_are_found():
+    """`(?i)pass` matches `paſſ` (long s), which no lower-case literal finds: such lines are
+    checked with every rule."""
+    lines = ["x = 1", 'paſſword = "Tr0ub4dor&3xyz"', 'TO\u212aEN = "8f2Jd9sKq1LmZx0Pw7RtYv3N"']
+    found = list(redact.scan(lines))
+    assert [index for index, _ in found] == [1, 2] and found == every_rule_on_every_line(lines)
+
+
 def test_a_line_holding_a_newline_is_still_scanned():
     line = 'x = 1\npassword = "Tr0ub4dor&3xyz"'
     assert [index for index, _ in redact.scan([line])] == [0]
