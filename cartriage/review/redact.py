@@ -115,6 +115,9 @@ _KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}
 _KEY_END = re.compile(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
 # A line that is only base64 (a key body shown without its BEGIN line).
 _KEY_BODY = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
+# The characters other than ASCII letters that `re` matches to an ASCII letter when ignoring
+# case (`(?i)pass` matches `paſſ`): the text is folded with them before literals are looked for.
+_ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
 _KEY_BODY_RUN = re.compile(r"[A-Za-z0-9+/]{40}")  # what every key body line holds
 _FILE_NAME = re.compile(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
 _QUOTED = re.compile(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
@@ -364,15 +367,12 @@ def _candidates(lines: list[str]) -> dict[int, set[re.Pattern]]:
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:  # a line holding a newline: check it all
         return {index: set(_all_rules()) for index in range(len(lines))}
-    lowered = text.lower()
+    lowered = (text if text.isascii() else text.translate(_ASCII_FOLDS)).lower()
     starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     lowered_starts = starts if len(lowered) == len(text) else list(itertools.accumulate(
         (len(line) + 1 for line in lowered.split("\n")), initial=0))
     out: dict[int, set[re.Pattern]] = {}
     low_lines = lowered.split("\n")
-    for index, line in enumerate(lines):
-        if not line.isascii():  # case-insensitive matching beyond ASCII: no literal shortcut
-            out[index] = set(_all_rules())
     for rule, literals, whole in _locators():
         if literals:
             hits = {index for index in _lines_holding(lowered, lowered_starts, literals[0])

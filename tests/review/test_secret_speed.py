@@ -4,6 +4,8 @@ finds exactly what checking every rule on every line finds."""
 from __future__ import annotations
 
 import re
+import string
+import sys
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,9 +68,17 @@ def test_hunks_are_located_together_but_scanned_apart():
     assert found[1][2][0].kind == "secret assigned to token"
 
 
+def test_the_folds_are_every_character_that_re_matches_to_an_ascii_letter():
+    letter = re.compile("(?i)[a-z]")
+    folds = {chr(code): chr(redact._ASCII_FOLDS[code]) for code in redact._ASCII_FOLDS}
+    found = {c: c.lower() if c.isascii() else next(a for a in string.ascii_lowercase
+                                                   if re.fullmatch(f"(?i){a}", c))
+             for c in map(chr, range(0x80, sys.maxunicode + 1)) if letter.fullmatch(c)}
+    assert folds == found
+
+
 def test_keywords_spelled_with_letters_that_fold_to_ascii_are_found():
-    """`(?i)pass` matches `paſſ` (long s), which no lower-case literal finds: such lines are
-    checked with every rule."""
+    """`(?i)pass` matches `paſſ` (long s), which the lower-case literal `pass` is not in."""
     lines = ["x = 1", 'paſſword = "Tr0ub4dor&3xyz"', 'TO\u212aEN = "8f2Jd9sKq1LmZx0Pw7RtYv3N"']
     found = list(redact.scan(lines))
     assert [index for index, _ in found] == [1, 2] and found == every_rule_on_every_line(lines)
