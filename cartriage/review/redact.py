@@ -313,21 +313,25 @@ def _all_rules() -> frozenset[re.Pattern]:
 
 
 @functools.cache
-def _locators() -> tuple[tuple[re.Pattern, tuple[frozenset[str], ...], re.Pattern], ...]:
-    """(rule, literal sets, whole-text regex) per rule: every match of the rule holds one
-    literal (lower case) of each set: the first set is found in the text with `str.find`, the
-    others are checked in the lines found. A rule without a selective enough set (literals of
-    3 characters, or of 2 with a second set) is located by its regex (multi-line, so `^` and
-    `$` hold at line ends as they do on one line) searched over the whole text instead."""
+def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.Pattern],
+                         ...]:
+    """(rule, whether it ignores case, literal sets, whole-text regex) per rule: every match of
+    the rule holds one literal of each set (in lower case if the rule ignores case). The first
+    set is found in the text with `str.find`, the others are checked in the lines found. A rule
+    without a selective enough set (literals of 3 characters, or of 2 with a second set or in a
+    given case) is located by its regex (multi-line, so `^` and `$` hold at line ends as they
+    do on one line) searched over the whole text instead."""
     out = []
     for rule in _all_rules():
-        literals = sorted((_shortest(s) for s in _literals(sre_parse.parse(rule.pattern,
-                                                                           rule.flags))),
+        fold = bool(rule.flags & re.IGNORECASE)
+        literals = sorted((_shortest(frozenset(x.lower() for x in s) if fold else s)
+                           for s in _literals(sre_parse.parse(rule.pattern, rule.flags))),
                           key=lambda s: (-min(map(len, s)), -len(s)))
         literals = [s for s in literals if min(map(len, s)) >= 2]
-        if not literals or min(map(len, literals[0])) + len(literals) < 4:
-            literals = []  # one set of two-letter literals is found too often to help
-        out.append((rule, tuple(literals), re.compile(rule.pattern, rule.flags | re.MULTILINE)))
+        if not literals or (fold and min(map(len, literals[0])) + len(literals) < 4):
+            literals = []  # one set of two-letter literals, any case, is found too often
+        out.append((rule, fold, tuple(literals),
+                    re.compile(rule.pattern, rule.flags | re.MULTILINE)))
     return tuple(out)
 
 
@@ -346,9 +350,9 @@ def _literals(items) -> list[frozenset[str]]:
             run += chr(value)
             continue
         if run:
-            found.append(frozenset({run.lower()}))
+            found.append(frozenset({run}))
             run = ""
-        if op is sre.SUBPATTERN:
+        if op is sre.SUBPATTERN and not value[1] & re.IGNORECASE:  # not `(?i:...)`
             found += _literals(value[3])
         elif op is sre.ATOMIC_GROUP:
             found += _literals(value)
@@ -373,10 +377,12 @@ def _candidates(lines: list[str]) -> dict[int, set[re.Pattern]]:
         (len(line) + 1 for line in lowered.split("\n")), initial=0))
     out: dict[int, set[re.Pattern]] = {}
     low_lines = lowered.split("\n")
-    for rule, literals, whole in _locators():
+    for rule, fold, literals, whole in _locators():
         if literals:
-            hits = {index for index in _lines_holding(lowered, lowered_starts, literals[0])
-                    if all(any(literal in low_lines[index] for literal in others)
+            found, found_starts, found_lines = ((lowered, lowered_starts, low_lines) if fold
+                                                else (text, starts, lines))
+            hits = {index for index in _lines_holding(found, found_starts, literals[0])
+                    if all(any(literal in found_lines[index] for literal in others)
                            for others in literals[1:])}
         else:
             hits = _lines_matching(whole, text, starts)
