@@ -318,8 +318,8 @@ def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.
     """(rule, whether it ignores case, literal sets, whole-text regex) per rule: every match of
     the rule holds one literal of each set (in lower case if the rule ignores case). The first
     set is found in the text with `str.find`, the others are checked in the lines found. A rule
-    without a selective enough set (literals of 3 characters, or of 2 with a second set or in a
-    given case) is located by its regex (multi-line, so `^` and `$` hold at line ends as they
+    without a selective enough set (literals of 3 characters, or of 2 with a second set) is
+    located by its regex (multi-line, so `^` and `$` hold at line ends as they
     do on one line) searched over the whole text instead."""
     out = []
     for rule in _all_rules():
@@ -328,8 +328,8 @@ def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.
                            for s in _literals(sre_parse.parse(rule.pattern, rule.flags))),
                           key=lambda s: (-min(map(len, s)), -len(s)))
         literals = [s for s in literals if min(map(len, s)) >= 2]
-        if not literals or (fold and min(map(len, literals[0])) + len(literals) < 4):
-            literals = []  # one set of two-letter literals, any case, is found too often
+        if not literals or min(map(len, literals[0])) + len(literals) < 4:
+            literals = []  # one set of two-letter literals is found too often to help
         out.append((rule, fold, tuple(literals),
                     re.compile(rule.pattern, rule.flags | re.MULTILINE)))
     return tuple(out)
