@@ -9,16 +9,26 @@ PuTTY; also written on one line with `\\n` escapes, or shown only by their body 
 high-entropy quoted strings. detect-secrets finds secrets; replacing them inside diff lines is
 done here. The rules favour recall: a redacted non-secret costs a little review context, a
 leaked key costs much more.
+
+Speed: a text is not run through every rule line by line. Each rule is first located in the
+whole text: by a literal every match of the rule must contain (read from the regex's own parse
+tree), else by the rule's regex searched once over the text. Only the lines a rule may match are
+then checked with that rule, so the result is the same as checking every rule on every line
+(tests/review/test_secret_speed.py holds the two paths equal).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from re import _constants as sre  # the parse tree's opcodes, to read a rule's literals
+from re import _parser as sre_parse
 
 REDACTED = "[REDACTED]"
 CONTINUED = "private key (continued)"  # the body lines of a key block after its first
@@ -81,6 +91,7 @@ _ASSIGNED = re.compile(
     """
 )
 KEYWORD_HINT = re.compile(rf"(?i){_KEYWORDS}|_key\b")
+_RUN = re.compile(r"[\w.\-]*")  # the characters of an unquoted key
 _UPPER_KEY = re.compile(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
 _CODE_LIKE = re.compile(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
 # <password>...</password> in XML
@@ -104,6 +115,10 @@ _KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}
 _KEY_END = re.compile(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
 # A line that is only base64 (a key body shown without its BEGIN line).
 _KEY_BODY = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
+# The characters other than ASCII letters that `re` matches to an ASCII letter when ignoring
+# case (`(?i)pass` matches `paſſ`): the text is folded with them before literals are looked for.
+_ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
+_KEY_BODY_RUN = re.compile(r"[A-Za-z0-9+/]{40}")  # what every key body line holds
 _FILE_NAME = re.compile(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
 _QUOTED = re.compile(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
 # Values that are obviously not secrets (placeholders, variable references, types).
@@ -152,8 +167,27 @@ def redact(text: str) -> tuple[str, int]:
 
 def scan(lines: Iterable[str]) -> Iterator[tuple[int, list[Secret]]]:
     """(line index, secrets) for every line of `lines` that holds a secret."""
+    for _, index, found in scan_blocks([list(lines)]):
+        yield index, found
+
+
+def scan_blocks(blocks: list[list[str]]) -> Iterator[tuple[int, int, list[Secret]]]:
+    """(block index, line index, secrets) for every line holding a secret, in blocks of lines
+    (hunks) scanned apart (a key block does not run on into the next) but located in one go."""
+    offsets = list(itertools.accumulate((len(block) for block in blocks), initial=0))
+    candidates = _candidates([line for block in blocks for line in block])
+    for number, block in enumerate(blocks):
+        for index, found in _scan(block, candidates, offsets[number]):
+            yield number, index, found
+
+
+def _scan(lines: list[str], candidates: dict[int, set[re.Pattern]],
+          offset: int) -> Iterator[tuple[int, list[Secret]]]:
     in_key = first = False
     for index, line in enumerate(lines):
+        rules = candidates.get(offset + index)
+        if rules is None and not in_key:
+            continue  # no rule can match this line and no key block is open
         if in_key:
             end = _KEY_END.search(line)
             if end and "Private-MAC" not in line:
@@ -164,28 +198,31 @@ def scan(lines: Iterable[str]) -> Iterator[tuple[int, list[Secret]]]:
                                  "private key" if first else CONTINUED)]
             first = False
             continue
-        begin = _KEY_BEGIN.search(line)
+        begin = _KEY_BEGIN.search(line) if rules is None or _KEY_BEGIN in rules else None
         if begin:
             inline = _KEY_INLINE.search(line, begin.start())
             if inline is None or not inline.group("body").strip():
                 in_key = first = True  # a block: its body is on the lines that follow
                 continue
-        found = find_secrets(line)
+        found = find_secrets(line, rules)
         if found:
             yield index, found
 
 
-def find_secrets(line: str) -> list[Secret]:
-    """The secrets in one line, without overlaps (earliest, then longest, first)."""
+def find_secrets(line: str, rules: set[re.Pattern] | None = None) -> list[Secret]:
+    """The secrets in one line, without overlaps (earliest, then longest, first).
+
+    `rules`, when given, are the only rules that can match the line (`_candidates`)."""
+    may = (rules if rules is not None else _all_rules()).__contains__
     spans: list[Secret] = []
-    for match in _KEY_INLINE.finditer(line):
+    for match in _KEY_INLINE.finditer(line) if may(_KEY_INLINE) else ():
         if match.group("body").strip():
             spans.append(Secret(match.start(), match.end(), "private key"))
-    body = line[len(_prefix(line)):].strip().strip("\"',")
+    body = line[len(_prefix(line)):].strip().strip("\"',") if may(_KEY_BODY_RUN) else ""
     if _KEY_BODY.match(body) and _entropy(body) > 4.0:
         spans.append(Secret(line.index(body), line.index(body) + len(body), "private key"))
     for kind, pattern in _token_rules():
-        for match in pattern.finditer(line):
+        for match in pattern.finditer(line) if may(pattern) else ():
             group = 1 if pattern.groups and match.group(1) else 0
             if match.end(group) > match.start(group):
                 spans.append(Secret(match.start(group), match.end(group), kind))
@@ -193,19 +230,40 @@ def find_secrets(line: str) -> list[Secret]:
                           ("connection string secret", _CONNECTION),
                           ("curl credentials", _CURL_USER), ("authorization header", _AUTH_HEADER),
                           ("XML secret", _XML_VALUE)):
-        for match in pattern.finditer(line):
+        for match in pattern.finditer(line) if may(pattern) else ():
             if not _HARMLESS.match(match.group("value")) and REDACTED not in match.group("value"):
                 spans.append(Secret(match.start("value"), match.end("value"), kind))
-    if KEYWORD_HINT.search(line):  # a cheap search first: _ASSIGNED costs most per line
-        for match in _ASSIGNED.finditer(line):
+    if may(KEYWORD_HINT):
+        for match in _assignments(line):
             secret = _assigned_value(match)
             if secret is not None:
                 spans.append(secret)
-    for match in _QUOTED.finditer(line):
+    for match in _QUOTED.finditer(line) if may(_QUOTED) else ():
         value = match.group("value")
         if _entropy(value) >= 4.0 and _mixed(value) and not _FILE_NAME.search(value):
             spans.append(Secret(match.start("value"), match.end("value"), "high-entropy string"))
     return _disjoint(spans)
+
+
+def _assignments(line: str) -> Iterator[re.Match]:
+    """The matches of `_ASSIGNED.finditer(line)`, tried only where one can start.
+
+    A key is a run of word characters (`[\\w.-]`, optionally quoted) that holds a keyword, and a
+    match starting inside a run also starts at its first character; so only the first
+    character of each run holding a keyword, and the quote before it, are tried. Searching every
+    position instead is quadratic in a long run (a 66,000-character base64 line with a `pwd`
+    in it took 27 s)."""
+    at = 0
+    while (hint := KEYWORD_HINT.search(line, at)) is not None:
+        start = hint.start()
+        while start > at and (line[start - 1].isalnum() or line[start - 1] in "_.-"):
+            start -= 1
+        match = _ASSIGNED.match(line, max(start - 1, at)) or _ASSIGNED.match(line, start)
+        if match is None:  # no keyword of this run is a key's: go past the run
+            at = _RUN.match(line, hint.start()).end()
+            continue
+        yield match
+        at = match.end()
 
 
 def _assigned_value(match: re.Match) -> Secret | None:
@@ -244,6 +302,117 @@ def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
         rules += [(kind, pattern) for pattern in plugin().denylist]
     rules += [(kind, re.compile(pattern)) for kind, pattern in _EXTRA_TOKENS]
     return tuple(rules)
+
+
+@functools.cache
+def _all_rules() -> frozenset[re.Pattern]:
+    """Every rule `find_secrets` and `scan` run on a line, as the regex that locates it."""
+    return frozenset((_KEY_BEGIN, _KEY_INLINE, _KEY_BODY_RUN, *(p for _, p in _token_rules()),
+                      _URL_PASSWORD, _CONNECTION, _CURL_USER, _AUTH_HEADER, _XML_VALUE,
+                      KEYWORD_HINT, _QUOTED))
+
+
+@functools.cache
+def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.Pattern],
+                         ...]:
+    """(rule, whether it ignores case, literal sets, whole-text regex) per rule: every match of
+    the rule holds one literal of each set (in lower case if the rule ignores case). The first
+    set is found in the text with `str.find`, the others are checked in the lines found. A rule
+    without a selective enough set (literals of 3 characters, or of 2 with a second set) is
+    located by its regex (multi-line, so `^` and `$` hold at line ends as they
+    do on one line) searched over the whole text instead."""
+    out = []
+    for rule in _all_rules():
+        fold = bool(rule.flags & re.IGNORECASE)
+        literals = sorted((_shortest(frozenset(x.lower() for x in s) if fold else s)
+                           for s in _literals(sre_parse.parse(rule.pattern, rule.flags))),
+                          key=lambda s: (-min(map(len, s)), -len(s)))
+        literals = [s for s in literals if min(map(len, s)) >= 2]
+        if not literals or min(map(len, literals[0])) + len(literals) < 4:
+            literals = []  # one set of two-letter literals is found too often to help
+        out.append((rule, fold, tuple(literals),
+                    re.compile(rule.pattern, rule.flags | re.MULTILINE)))
+    return tuple(out)
+
+
+def _shortest(literals: frozenset[str]) -> frozenset[str]:
+    """The literals of a set that hold no other (a line holding `password` holds `pass`)."""
+    return frozenset(a for a in literals if not any(b != a and b in a for b in literals))
+
+
+def _literals(items) -> list[frozenset[str]]:
+    """Sets of literals, each set holding one literal every match contains, read from a parse
+    tree (runs of literal characters, groups, repeats of at least one, branches)."""
+    found: list[frozenset[str]] = []
+    run = ""
+    for op, value in list(items) + [(None, None)]:
+        if op is sre.LITERAL:
+            run += chr(value)
+            continue
+        if run:
+            found.append(frozenset({run}))
+            run = ""
+        if op is sre.SUBPATTERN and not value[1] & re.IGNORECASE:  # not `(?i:...)`
+            found += _literals(value[3])
+        elif op is sre.ATOMIC_GROUP:
+            found += _literals(value)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+            found += _literals(value[2])
+        elif op is sre.BRANCH:
+            options = [max(_literals(branch), key=lambda s: min(map(len, s)), default=None)
+                       for branch in value[1]]
+            if all(options):
+                found.append(frozenset().union(*options))
+    return found
+
+
+def _candidates(lines: list[str]) -> dict[int, set[re.Pattern]]:
+    """The rules that may match each line (lines no rule may match are left out)."""
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:  # a line holding a newline: check it all
+        return {index: set(_all_rules()) for index in range(len(lines))}
+    lowered = (text if text.isascii() else text.translate(_ASCII_FOLDS)).lower()
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    lowered_starts = starts if len(lowered) == len(text) else list(itertools.accumulate(
+        (len(line) + 1 for line in lowered.split("\n")), initial=0))
+    out: dict[int, set[re.Pattern]] = {}
+    low_lines = lowered.split("\n")
+    for rule, fold, literals, whole in _locators():
+        if literals:
+            found, found_starts, found_lines = ((lowered, lowered_starts, low_lines) if fold
+                                                else (text, starts, lines))
+            hits = {index for index in _lines_holding(found, found_starts, literals[0])
+                    if all(any(literal in found_lines[index] for literal in others)
+                           for others in literals[1:])}
+        else:
+            hits = _lines_matching(whole, text, starts)
+        for index in hits:
+            out.setdefault(index, set()).add(rule)
+    return out
+
+
+def _lines_holding(text: str, starts: list[int], literals: frozenset[str]) -> set[int]:
+    hits = set()
+    for literal in literals:
+        at = text.find(literal)
+        while at >= 0:
+            line = bisect.bisect_right(starts, at) - 1
+            hits.add(line)
+            at = text.find(literal, starts[line + 1]) if line + 1 < len(starts) else -1
+    return hits
+
+
+def _lines_matching(pattern: re.Pattern, text: str, starts: list[int]) -> set[int]:
+    """Lines where a match of `pattern` starts, searching again from the next line's start
+    after each, so a line where the pattern matches on its own is never passed over."""
+    hits, at = set(), 0
+    while (match := pattern.search(text, at)) is not None:
+        line = bisect.bisect_right(starts, match.start()) - 1
+        hits.add(line)
+        if line + 1 >= len(starts) - 1:
+            break
+        at = starts[line + 1]
+    return hits
 
 
 def _disjoint(spans: list[Secret]) -> list[Secret]:

@@ -1,6 +1,6 @@
 """A secret in an added line is itself a finding: security, critical, file and line, the kind of
-secret and never its value. Found without a model (the same rules as redaction, `redact.scan`),
-so a plan-only run reports them too.
+secret and never its value. Found without a model (the same rules as redaction,
+`redact.scan_blocks`), so a plan-only run reports them too.
 
 Redaction errs towards hiding (a word too many costs the reviewer little); a critical finding
 gates CI, so it must be sure. Named token formats, private keys, URL and connection-string
@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cartriage.review.findings import Finding
-from cartriage.review.redact import CONTINUED, KEYWORD_HINT, scan
+from cartriage.review.redact import CONTINUED, KEYWORD_HINT, Secret, scan_blocks
 
 if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet, Hunk
@@ -27,23 +27,24 @@ _NUMBER = re.compile(r"[\d.,_]+")
 
 def findings(change: ChangeSet) -> tuple[Finding, ...]:
     """One finding per secret (a key block is one) in the added lines of `change`."""
-    found = []
-    for file in change.files:
-        if file.binary:
-            continue
-        for hunk in file.hunks:
-            found += [_finding(file.path, start, end, kind) for start, end, kind in _added(hunk)]
-    return tuple(found)
+    hunks = [(file.path, hunk) for file in change.files if not file.binary
+             for hunk in file.hunks]
+    found: dict[int, list[tuple[int, list[Secret]]]] = {}
+    for number, index, secrets in scan_blocks([hunk.lines for _, hunk in hunks]):
+        found.setdefault(number, []).append((index, secrets))
+    return tuple(_finding(hunks[number][0], start, end, kind)
+                 for number, secrets in found.items()
+                 for start, end, kind in _added(hunks[number][1], secrets))
 
 
-def _added(hunk: Hunk) -> list[tuple[int, int, str]]:
-    """(first line, last line, kind) of the secrets in the hunk's added lines."""
+def _added(hunk: Hunk, found: list[tuple[int, list[Secret]]]) -> list[tuple[int, int, str]]:
+    """(first line, last line, kind) of the secrets `found` in the hunk's added lines."""
     numbers, new = [], hunk.new_start
     for line in hunk.lines:
         numbers.append(new if line[:1] == "+" else None)
         new += line[:1] in ("+", " ")
     out: list[tuple[int, int, str]] = []
-    for index, secrets in scan(hunk.lines):
+    for index, secrets in found:
         number = numbers[index]
         if number is None:
             continue
