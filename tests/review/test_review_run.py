@@ -74,12 +74,16 @@ def test_multi_merges_samples_by_location_and_title(llm_server, tmp_path):
     assert all(body["temperature"] > 0 for body in llm_server.requests)
     (unit,) = result.units
     assert unit.status == "reviewed" and unit.samples == 3 and unit.calls == 3 + 1  # + probe
-    by_title = {f.title: f for f in result.findings}
-    assert len(by_title) == 2
-    merged = by_title["Empty password accepted"]
-    assert (merged.support, merged.samples) == (3, 3)
+    # The samples run at once, so which scripted reply each gets varies: the three reports of
+    # one bug merge (under the first sample's title), whatever the order.
+    assert len(result.findings) == 2
+    (merged,) = [f for f in result.findings if f.support == 3]
+    assert merged.title in ("Empty password accepted", "Empty passwords are accepted!",
+                            "empty password accepted")
+    assert merged.samples == 3
     assert merged.confidence == pytest.approx((0.9 + 0.6 + 0.3) / 3, abs=1e-3)
-    assert (by_title["Audit log written before the check"].support, merged.strategy) == (1, "multi")
+    (audit,) = [f for f in result.findings if f.title == "Audit log written before the check"]
+    assert (audit.support, merged.strategy) == (1, "multi")
 
 
 def test_multi_uses_the_configured_models_in_turn(llm_server, tmp_path):

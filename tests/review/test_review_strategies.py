@@ -82,7 +82,10 @@ def test_a_registered_strategy_is_configured_planned_and_reviewed(agreed, tmp_pa
     assert llm_server.count == 2
     (unit,) = done.units
     assert unit.strategy == "agreed" and unit.status == "reviewed" and unit.samples == 2
-    assert [f.title for f in done.findings] == ["Empty password is accepted"]
+    # The two samples run at once, so either may get the first scripted reply: the finding
+    # both reported is kept (under the first sample's title), the other is not.
+    assert [f.title for f in done.findings] in (["Empty password is accepted"],
+                                                ["Empty password accepted"])
 
 
 def test_registering_checks_the_name_depth_and_context(agreed):
