@@ -227,8 +227,9 @@ class Client:
             counted = 0
         return max(counted, math.ceil(len(text) / 4))
 
-    def worst_case(self, request: Request) -> tuple[int, int]:
-        """(prompt, completion) tokens a call may be billed, at the ratios seen so far.
+    def worst_case(self, request: Request, read_limit: int | None = None) -> tuple[int, int]:
+        """(prompt, completion) tokens a call may be billed, at the ratios seen so far; the
+        completion from `read_limit` when the caller already took it (`_read_limit`).
 
         Until the model has answered once, its prompt is taken at one token per UTF-8 byte
         (+8 per message for the chat template, +16): no byte-level BPE tokenizer counts more;
@@ -242,7 +243,7 @@ class Client:
         if ratios is None:
             per_byte = PROBE_BOUND if request.purpose == "probe" else 1
             prompt = max(prompt, _bytes(request) * per_byte + 16)
-        completion = self._read_limit(request)
+        completion = self._read_limit(request) if read_limit is None else read_limit
         if self.settings.stream and self._overruns(request.model):
             completion *= 1 + IN_FLIGHT
         return prompt, completion
@@ -309,8 +310,11 @@ class Client:
         return self._call(request, key, reservation)
 
     def _call(self, request: Request, key: str | None, reservation: Reservation) -> Reply:
-        """reserve -> call -> settle; the reply is cached under `key` unless it is None."""
-        worst = self.worst_case(request)
+        """reserve -> call -> settle; the reply is cached under `key` unless it is None. The
+        reply is read up to the limit the reservation was made with, even if another call
+        has since widened the model's ratios."""
+        limit = self._read_limit(request)
+        worst = self.worst_case(request, limit)
         estimate = Cost(sum(worst), price(request.model, *worst))
         try:
             call = self.budget.take(reservation, estimate)
@@ -321,7 +325,6 @@ class Client:
         started = time.monotonic()
         try:
             response = self._call_with_retries(request)
-            limit = self._read_limit(request)
             text, usage, received = (self._read(response, request, limit)
                                      if self.settings.stream else self._whole(response, request))
             cut = self.settings.stream and received >= limit

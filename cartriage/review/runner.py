@@ -295,9 +295,10 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
     planned_max = job.max_tokens
     base = {"strategy": job.strategy, "model": job.models[0],
             "planned_tokens": assignment.est_tokens, "redactions": item.redactions}
+    strategy = strategies.get(job.strategy)
     tally = Tally()  # the unit pays for the probes it makes
     try:
-        for model in strategies.get(job.strategy).models_to_call(job, client):
+        for model in strategy.models_to_call(job, client):
             probe = client.learn_ratio(model, unit_id=job.unit.unit_id, strategy=job.strategy)
             if probe is not None:
                 tally.add(probe)
@@ -307,10 +308,10 @@ def _review_unit(item: _Planned, client: Client, calls_pool: ThreadPoolExecutor)
                           **base)
     except CallError as exc:
         status = "not reviewed: budget" if exc.kind == "budget" else "failed"
-        return UnitReview(job.unit.unit_id, status, f"probe call failed: {exc}", **base)
+        return UnitReview(job.unit.unit_id, status, f"probe call failed: {exc}",
+                          **_spent(tally), **base)
     try:
-        outcome = strategies.get(job.strategy).review(job, client, calls_pool, reservation,
-                                                      tally)
+        outcome = strategy.review(job, client, calls_pool, reservation, tally)
     except CallError as exc:
         status = "not reviewed: budget" if exc.kind == "budget" else "failed"
         return UnitReview(job.unit.unit_id, status, str(exc), **_spent(tally), **base)
