@@ -66,7 +66,8 @@ def tokens(text: str) -> int:
 def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
-    `files` keeps each new file read and parsed once across calls (units of one file, levels)."""
+    `files` keeps work across calls (units of one file, levels): each new file read and parsed
+    once, under its path, and each unit's changed lines, under (unit id, "changed")."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
