@@ -28,6 +28,7 @@ import numpy as np
 
 from cartriage import config as configuration
 from cartriage.analysis import analyze
+from cartriage.intake.change import ChangeSet
 from cartriage.scoring import features, train, validation
 from cartriage.scoring.records import all_records
 
@@ -63,6 +64,17 @@ def load(changes: Path, issues: Path, cache: Path | None, encoder: bool, sample:
     if cache:
         cache.write_bytes(pickle.dumps(out))
     return out
+
+
+def with_text_features(s) -> list:
+    """The cached records with their text embedding and rubric words set (train.Prepared's
+    text_e and text_k; the cache predates them): the words are read from the cached text, its
+    first line as the title."""
+    for p, row, text in zip(s["data"], s["embeddings"], s["texts"], strict=True):
+        title, _, rest = text.partition("\n")
+        p.text_e = row
+        p.text_k = features.rubric_words(ChangeSet(source="cache", title=title, description=rest))
+    return s["data"]
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -200,14 +212,17 @@ class Trees:
 
 class Encoder(Hashed):
     """MiniLM embedding of the change text (times `scale`), next to the numeric features or all
-    the hashed ones (`with_hashed`); `diff` adds the embedding of the paths and changed lines."""
+    the hashed ones (`with_hashed`); `diff` adds the embedding of the paths and changed lines,
+    `words` the rubric words of the text (features.rubric_words) times `words`."""
 
-    def __init__(self, C, with_hashed=False, scale=1.0, diff=False, balanced=False):
+    def __init__(self, C, with_hashed=False, scale=1.0, diff=False, balanced=False, words=0.0):
         super().__init__(C, balanced)
-        self.with_hashed, self.scale, self.diff = with_hashed, scale, diff
+        self.with_hashed, self.scale, self.diff, self.words = with_hashed, scale, diff, words
 
     def rows(self, s, idx, view):
         parts = [self.scale * s["embeddings"][idx]]
+        if self.words:
+            parts.append(self.words * np.vstack([s["data"][i].text_k for i in idx]))
         if self.diff and view == "diff":
             parts.append(self.scale * s["diff_embeddings"][idx])
         if self.with_hashed:
@@ -246,6 +261,10 @@ def candidates(encoder: bool):
             "MiniLM + numeric LR C=1": lambda: Encoder(1.0),
             "MiniLM + numeric LR C=1 balanced": lambda: Encoder(1.0, balanced=True),
             "MiniLM + numeric LR C=0.3": lambda: Encoder(0.3),
+            "MiniLM + numeric + rubric words x0.3, LR C=0.3": lambda: Encoder(0.3, words=0.3),
+            "MiniLM + numeric + rubric words x0.5, LR C=0.3": lambda: Encoder(0.3, words=0.5),
+            "MiniLM + numeric + rubric words x1, LR C=0.3": lambda: Encoder(0.3, words=1.0),
+            "MiniLM + numeric + rubric words x0.3, LR C=1": lambda: Encoder(1.0, words=0.3),
             "MiniLM + hashed LR C=1": lambda: Encoder(1.0, with_hashed=True),
             "MiniLM x2 + hashed LR C=1": lambda: Encoder(1.0, with_hashed=True, scale=2.0),
             "MiniLM x2 + hashed LR C=0.3": lambda: Encoder(0.3, with_hashed=True, scale=2.0),
@@ -312,7 +331,7 @@ def main() -> None:
 
     threadpool_limits(1)  # one BLAS thread: threads contending on a shared machine are slower
     s = load(args.changes, args.issues, args.cache, args.encoder, args.sample)
-    d = s["data"]
+    d = with_text_features(s) if args.encoder else s["data"]
     folds = validation.folds([p.repo for p in d])
     y = np.array([p.consequence for p in d])
     issue = np.array([p.issue for p in d])

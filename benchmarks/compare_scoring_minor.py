@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from compare_scoring import with_text_features  # this folder (run as a script)
 
 from cartriage.scoring import decision, train, validation
 
@@ -45,10 +46,11 @@ def unit_probabilities(data, fold):
             if not p.units_c.shape[0]:
                 rows = [train._proba(before, p.record_c[None, :]),
                         train._proba(now, train.inputs("consequence", p.record_c[None, :],
-                                                       p.text_e))]
+                                                       p.text_e, p.text_k))]
             else:
                 rows = [train._proba(before, p.units_c),
-                        train._proba(now, train.inputs("consequence", p.units_c, p.text_e))]
+                        train._proba(now, train.inputs("consequence", p.units_c, p.text_e,
+                                                       p.text_k))]
                 for r in rows:
                     for j in np.flatnonzero(p.minor):
                         r[j] = decision.minor_unit(r[j])
@@ -78,9 +80,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, required=True)
     args = parser.parse_args()
     cached = pickle.loads(args.cache.read_bytes())
-    data = cached["data"]
-    for p, row in zip(data, cached["embeddings"], strict=True):
-        p.text_e = row
+    data = with_text_features(cached)
     y = np.array([p.consequence for p in data])
     fold = validation.folds([p.repo for p in data])
     changes = np.array([not p.issue for p in data])

@@ -125,6 +125,37 @@ def change_text(change: ChangeSet) -> str:
     return "\n".join(t for t in (change.title, change.description, change.issue) if t)
 
 
+# Rubric words (RUBRIC.md: what makes an error costly, and what is low) looked for in the
+# change's text and, separately, its title: one 0/1 entry each, read by the consequence models
+# next to the sentence embedding (train.RUBRIC_WORDS; chosen on the grouped folds, docs/scoring.md).
+RUBRIC_WORDS = {
+    "security": r"secur|vulnerab|\bcve\b|exploit",
+    "auth": r"auth(?!or)|login|permission|password|token|session|credential",
+    "crypto": r"crypt|\btls\b|\bssl\b|certificate|signature",
+    "injection": r"inject|\bxss\b|csrf|ssrf|saniti[sz]|escap",
+    "migration": r"migrat",
+    "data loss": r"data loss|\blost\b|corrupt|delet|overwrit|truncat",
+    "crash": r"crash|panic|segfault|deadlock|\bhangs?\b|\boom\b|memory leak|\brace\b",
+    "payment": r"payment|billing|invoice|money",
+    "typo": r"typo|spelling|grammar|wording",
+    "docs": r"\bdocs?\b|documentation|readme|docstring|comment",
+    "test": r"\btests?\b|junit|flaky|unit test",
+    "translation": r"translat|locale|i18n|locali[sz]",
+    "style": r"colou?r|contrast|\bcss\b|style|theme|icon|layout|overlap|wrap",
+    "message": r"error message|warning|log message|diagnostic",
+}
+_RUBRIC = tuple(re.compile(pattern, re.IGNORECASE) for pattern in RUBRIC_WORDS.values())
+RUBRIC_NAMES = (*(f"rubric word:{w}" for w in RUBRIC_WORDS),
+                *(f"rubric word in title:{w}" for w in RUBRIC_WORDS))
+
+
+def rubric_words(change: ChangeSet) -> np.ndarray:
+    """1.0 for each rubric word group found in the change's text, then in its title alone."""
+    text, title = change_text(change), change.title or ""
+    return np.array([bool(p.search(text)) for p in _RUBRIC]
+                    + [bool(p.search(title)) for p in _RUBRIC], dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class Text:
     """The change's shared text (title, description, issue), parsed once per change."""

@@ -2,7 +2,8 @@
 
 A model's input is its feature vector (all of features.py, or only the numeric part when its
 card says `"features": "numeric"`), followed, when its card names an `encoder`, by the sentence
-embedding of the change's text (encoder.py) times the card's `scale`.
+embedding of the change's text (encoder.py) times the card's `scale`, then, when its card has
+`rubric_words`, the change's rubric words (features.rubric_words) times their `scale`.
 A model is refused (ModelError, one line naming the file and how to rebuild it) when its file or
 card is missing or corrupt, its sha256 differs from the card's, or its feature version or input
 size differs from features.py.
@@ -57,17 +58,26 @@ class Model:
         return "encoder" in self.card
 
     @property
+    def reads_rubric_words(self) -> bool:
+        """True when the model reads the rubric words of the change's text."""
+        return "rubric_words" in self.card
+
+    @property
     def width(self) -> int:
         """How many entries of a feature vector the model reads."""
-        return self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
+        return (self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
+                - (len(features.RUBRIC_NAMES) if self.reads_rubric_words else 0))
 
-    def rows(self, feats: list[features.Features], embedding: np.ndarray | None) -> np.ndarray:
-        """The model's input rows: each feature vector, then the text embedding (scaled)."""
-        X = np.vstack([f.vector[:self.width] for f in feats])
-        if not self.reads_embedding:
-            return X
-        scaled = np.float32(self.card["encoder"]["scale"]) * embedding.astype(np.float32)
-        return np.hstack([X, np.broadcast_to(scaled, (len(feats), encoder.DIMENSION))])
+    def rows(self, feats: list[features.Features], embedding: np.ndarray | None,
+             words: np.ndarray | None = None) -> np.ndarray:
+        """The model's input rows: each feature vector, then the text embedding and the rubric
+        words (features.rubric_words), each scaled, when the model reads them."""
+        parts = [np.vstack([f.vector[:self.width] for f in feats])]
+        for key, values in (("encoder", embedding), ("rubric_words", words)):
+            if key in self.card:
+                scaled = np.float32(self.card[key]["scale"]) * values.astype(np.float32)
+                parts.append(np.broadcast_to(scaled, (len(feats), scaled.shape[-1])))
+        return np.hstack(parts) if len(parts) > 1 else parts[0]
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities for low/medium/high."""
@@ -83,9 +93,13 @@ class Model:
         pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
         items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items()
                  if j < self.width]
+        end = self.width + (encoder.DIMENSION if self.reads_embedding else 0)
         if self.reads_embedding:
             items.append(("text (sentence embedding)",
-                          float(row[self.width:] @ pull[self.width:])))
+                          float(row[self.width:end] @ pull[self.width:end])))
+        if self.reads_rubric_words:
+            items += [(name, float(row[end + j] * pull[end + j]))
+                      for j, name in enumerate(features.RUBRIC_NAMES)]
         items = [(n, round(v, 4)) for n, v in sorted(items, key=lambda kv: -kv[1]) if v > 0]
         return tuple(items[:k])
 
@@ -128,7 +142,8 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail("file does not match the sha256 in its model card (corrupt or replaced)")
     kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
     dim = (features.numeric_dimension(kind) if card.get("features") == "numeric"
-           else features.dimension(kind)) + (encoder.DIMENSION if "encoder" in card else 0)
+           else features.dimension(kind)) + (encoder.DIMENSION if "encoder" in card else 0) + (
+               len(features.RUBRIC_NAMES) if "rubric_words" in card else 0)
     try:
         rule = Rule.from_dict(card["rule"])
         shape = tuple(card["coefficients"]["shape"])

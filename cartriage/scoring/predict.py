@@ -40,6 +40,7 @@ def score(change: ChangeSet, analysis: Analysis, config: Config,
     consequence_model = model.load("consequence" if scoped else "consequence-issue")
     # The change's shared text: parsed and embedded once, for every unit and model.
     text = features.read_text(change)
+    words = features.rubric_words(change)
     if embedding is None:
         embedding = text_embeddings([change], (consequence_model, difficulty_model))
         embedding = None if embedding is None else embedding[0]
@@ -47,11 +48,12 @@ def score(change: ChangeSet, analysis: Analysis, config: Config,
     change_difficulty = _difficulties(difficulty_model, text, embedding,
                                       [whole if whole.files else None])
     if not scoped:
-        consequence = _consequences(consequence_model, text, embedding, [None], weights)[0]
+        consequence = _consequences(consequence_model, text, embedding, [None], weights,
+                                    words)[0]
         return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
                       model_version=f"{consequence_model.version} {difficulty_model.version}")
     scope_list = [scope for _, scope in scoped]
-    consequences = _consequences(consequence_model, text, embedding, scope_list, weights)
+    consequences = _consequences(consequence_model, text, embedding, scope_list, weights, words)
     difficulties = _difficulties(difficulty_model, text, embedding, scope_list)
     units = []
     for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
@@ -82,14 +84,16 @@ def text_embeddings(changes: list[ChangeSet],
                           reading[0].card["encoder"]["sha256"])
 
 
-def _consequences(found: model.Model, text, embedding, scopes, weights) -> list[Consequence]:
+def _consequences(found: model.Model, text, embedding, scopes, weights,
+                  words) -> list[Consequence]:
     """Each scope's consequence; a tests/docs-only unit is decided on its own, never high
-    (decision.minor_unit), whatever the change's text around it says."""
+    (decision.minor_unit), whatever the change's text around it says. `words`: the text's
+    features.rubric_words."""
     feats = [features.consequence_features(text, s) for s in scopes]
     minor = [s is not None and features.minor(s) for s in scopes]
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
-            for row, tier, top in _predict(found, feats, embedding, minor)]
+            for row, tier, top in _predict(found, feats, embedding, minor, words)]
 
 
 def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficulty]:
@@ -100,10 +104,10 @@ def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficult
             for row, tier, top in _predict(found, feats, embedding)]
 
 
-def _predict(found: model.Model, feats, embedding, minor=None):
+def _predict(found: model.Model, feats, embedding, minor=None, words=None):
     """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
     through decision.minor_unit and are decided by the rule's tests/docs weight."""
-    X = found.rows(feats, embedding)
+    X = found.rows(feats, embedding, words)
     probabilities = found.probabilities(X)
     for i in np.flatnonzero(minor or []):
         probabilities[i] = decision.minor_unit(probabilities[i])

@@ -75,3 +75,16 @@ def test_hashing_is_stable_across_processes():
 def test_minor_scope_is_tests_or_docs_only():
     auth, docs = [scope for _, scope in _scoped()]
     assert features.minor(docs) and not features.minor(auth)
+
+
+def test_rubric_words_read_the_text_and_the_title_apart():
+    change, _ = _change()
+    found = dict(zip(features.RUBRIC_NAMES, features.rubric_words(change), strict=True))
+    assert found["rubric word:auth"] == found["rubric word in title:auth"] == 1.0
+    assert found["rubric word:migration"] == 0.0
+    described = replace(change, title="Update the author list",
+                        description="Fixes a typo in the docs; no data loss.")
+    found = dict(zip(features.RUBRIC_NAMES, features.rubric_words(described), strict=True))
+    assert found["rubric word:auth"] == 0.0  # "author" is not auth
+    assert found["rubric word:typo"] == found["rubric word:docs"] == 1.0
+    assert found["rubric word:data loss"] == 1.0 and found["rubric word in title:typo"] == 0.0

@@ -9,6 +9,8 @@ import pytest
 
 from cartriage import config as configuration
 from cartriage.errors import CartriageError
+from cartriage.scoring import features
+from cartriage.scoring.records import to_change
 from tests.scoring.helpers import record, write_jsonl
 
 CONFIG = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": "/nonexistent"})
@@ -86,6 +88,9 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
             assert card["encoder"]["sha256"] == hashlib.sha256(
                 encoder_model.read_bytes()).hexdigest()
             assert card["input_dim"] == card["coefficients"]["shape"][1]
+        if name in train.RUBRIC_WORDS:
+            assert card["rubric_words"] == {"scale": train.RUBRIC_WORDS[name],
+                                            "names": list(features.RUBRIC_NAMES)}
 
 
 def test_trained_models_serve_predictions(tmp_path, monkeypatch):
@@ -104,6 +109,29 @@ def test_trained_models_serve_predictions(tmp_path, monkeypatch):
     predicted = np.array([s.consequence.probabilities["high"] for s in lines])
     truth = np.array([row["labels"]["consequence"] == "high" for row in rows])
     assert predicted[truth].min() > predicted[~truth].max()
+
+
+def test_run_time_rows_are_the_training_rows(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import model, train
+
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    try:
+        raw = json.loads(data.read_text().splitlines()[-1])  # a high record: a migration
+        (p,) = train.prepare([raw], CONFIG, analyze, folder=tmp_path / "models")
+        change = to_change(raw, CONFIG)
+        scopes = [s for _, s in features.scopes(change, analyze(change, CONFIG))]
+        feats = [features.consequence_features(features.read_text(change), s) for s in scopes]
+        found = model.load("consequence")
+        at_run_time = found.rows(feats, p.text_e, features.rubric_words(change))
+    finally:
+        model.clear_cache()
+    assert np.array_equal(at_run_time, train.inputs("consequence", p.units_c, p.text_e, p.text_k))
+    assert p.text_k[features.RUBRIC_NAMES.index("rubric word:migration")] == 1.0
 
 
 def test_missing_train_extra_is_one_clear_line(monkeypatch):
