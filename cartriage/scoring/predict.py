@@ -40,7 +40,7 @@ def score(change: ChangeSet, analysis: Analysis, config: Config,
     consequence_model = model.load("consequence" if scoped else "consequence-issue")
     # The change's shared text: parsed and embedded once, for every unit and model.
     text = features.read_text(change)
-    words = features.rubric_words(change)
+    words = features.rubric_words(change) if consequence_model.reads_rubric_words else None
     if embedding is None:
         embedding = text_embeddings([change], (consequence_model, difficulty_model))
         embedding = None if embedding is None else embedding[0]

@@ -13,6 +13,14 @@ plan() {  # plan DIFF [CONFIG]; without CONFIG, the defaults (no user configurat
     } > "$out"
     echo "wrote $out"
 }
+plan_issue() {  # plan_issue TEXT: issue-only triage (the text model), the defaults
+    out="${1%.*}.plan.txt"
+    {
+        echo "\$ cartriage plan --issue $1"
+        XDG_CONFIG_HOME=/nonexistent cartriage plan --issue "$1"
+    } > "$out"
+    echo "wrote $out"
+}
 plan examples/diffs/webapp-contacts.patch examples/webapp/cartriage.toml
 plan examples/diffs/library-backoff.patch examples/library/cartriage.toml
 plan examples/diffs/typo-fix.diff examples/library/cartriage.toml
@@ -21,3 +29,7 @@ plan examples/diffs/typo-fix.diff examples/library/cartriage.toml
 plan examples/diffs/netbox-migration.patch
 plan examples/diffs/netbox-docs.patch
 plan examples/diffs/netbox-security-tests.patch
+# The same three commits' PR texts alone (examples/issues/), triaged before code exists.
+plan_issue examples/issues/netbox-migration.txt
+plan_issue examples/issues/netbox-docs.txt
+plan_issue examples/issues/netbox-security-tests.txt
