@@ -93,8 +93,9 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
                                             "names": list(features.RUBRIC_NAMES)}
 
 
-def test_trained_models_serve_predictions(tmp_path, monkeypatch):
+def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monkeypatch):
     pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
     from cartriage.scoring import model, predict_records, train
 
     data = _records(tmp_path)
@@ -104,33 +105,23 @@ def test_trained_models_serve_predictions(tmp_path, monkeypatch):
     try:
         rows = [json.loads(line) for line in data.read_text().splitlines()]
         lines = predict_records(rows, CONFIG)
+        # the run-time input rows of a high record (a migration) are its training rows
+        (p,) = train.prepare([rows[-1]], CONFIG, analyze, folder=tmp_path / "models")
+        change = to_change(rows[-1], CONFIG)
+        text = features.read_text(change)
+        scopes = [s for _, s in features.scopes(change, analyze(change, CONFIG))]
+        units = model.load("consequence").rows(
+            [features.consequence_features(text, s) for s in scopes], p.text_e)
+        issue = model.load("consequence-issue").rows(
+            [features.consequence_features(text, None)], p.text_e, features.rubric_words(change))
     finally:
         model.clear_cache()
     predicted = np.array([s.consequence.probabilities["high"] for s in lines])
     truth = np.array([row["labels"]["consequence"] == "high" for row in rows])
     assert predicted[truth].min() > predicted[~truth].max()
-
-
-def test_run_time_rows_are_the_training_rows(tmp_path, monkeypatch):
-    pytest.importorskip("sklearn")
-    from cartriage.analysis import analyze
-    from cartriage.scoring import model, train
-
-    data = _records(tmp_path)
-    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
-    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
-    model.clear_cache()
-    try:
-        raw = json.loads(data.read_text().splitlines()[-1])  # a high record: a migration
-        (p,) = train.prepare([raw], CONFIG, analyze, folder=tmp_path / "models")
-        change = to_change(raw, CONFIG)
-        scopes = [s for _, s in features.scopes(change, analyze(change, CONFIG))]
-        feats = [features.consequence_features(features.read_text(change), s) for s in scopes]
-        found = model.load("consequence")
-        at_run_time = found.rows(feats, p.text_e, features.rubric_words(change))
-    finally:
-        model.clear_cache()
-    assert np.array_equal(at_run_time, train.inputs("consequence", p.units_c, p.text_e, p.text_k))
+    assert np.array_equal(units, train.inputs("consequence", p.units_c, p.text_e, p.text_k))
+    assert np.array_equal(issue, train.inputs("consequence-issue", p.text_c[None, :], p.text_e,
+                                              p.text_k))
     assert p.text_k[features.RUBRIC_NAMES.index("rubric word:migration")] == 1.0
 
 
