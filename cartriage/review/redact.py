@@ -348,8 +348,12 @@ def detect_secrets_digest() -> str | None:
     if spec is None or spec.origin is None:
         return None
     root = Path(spec.origin).parent
+    sources = sorted(path for path in [*root.glob("plugins/*.py"),
+                                       root / "core" / "plugins" / "util.py"] if path.is_file())
+    if not sources:  # not installed as files (a zip): read from detect-secrets itself
+        return None
     digest = hashlib.sha256()
-    for path in sorted([*root.glob("plugins/*.py"), root / "core" / "plugins" / "util.py"]):
+    for path in sources:
         digest.update(f"{path.relative_to(root)}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
