@@ -573,8 +573,9 @@ def _plan(shared: _Shared, assignments: list[Assignment], members: list[int],
     expected = float(shared.loss[members, picked].sum()) if len(members) else 0.0
     skipped_all = float(shared.loss[members, 0].sum()) if len(members) else 0.0
     never = [a for a in assignments if a.unit_id in shared.never]
+    sends = {name: strategies.get(name).sends for name in strategies.names()}
     skipped = [a for a in assignments if a.unit_id not in shared.never and a.loss_if_skipped > 0
-               and not strategies.get(a.strategy).sends]
+               and not sends[a.strategy]]
     unmet = tuple(a.unit_id for a in assignments if a.unit_id in shared.unmet)
     tok_cap, usd_cap = shared.caps
     spent = "; ".join(
