@@ -8,6 +8,7 @@ that cannot be parsed degrades to path-based roles with a note: analysis never f
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -112,13 +113,20 @@ def unit_hunks(file: FileChange | None, unit: Unit) -> tuple[Hunk, ...]:
     if unit.lines is None or len(hunks) != 1:
         return hunks
     hunk, (start, end) = hunks[0], unit.lines
-    before = hunk.lines[:start]
-    old = hunk.old_start + sum(line[:1] in " -" for line in before)
-    new = hunk.new_start + sum(line[:1] in " +" for line in before)
-    lines = hunk.lines[start:end]
-    return (replace(hunk, old_start=old, new_start=new, lines=lines,
-                    old_count=sum(line[:1] in " -" for line in lines),
-                    new_count=sum(line[:1] in " +" for line in lines)),)
+    marks = _marks(hunk)  # counted in C: a 50,000-line hunk is sliced into many units
+    before, inside = marks[:start], marks[start:end]
+    return (replace(hunk, old_start=hunk.old_start + before.count(" ") + before.count("-"),
+                    new_start=hunk.new_start + before.count(" ") + before.count("+"),
+                    lines=hunk.lines[start:end],
+                    old_count=inside.count(" ") + inside.count("-"),
+                    new_count=inside.count(" ") + inside.count("+")),)
+
+
+@functools.lru_cache(maxsize=64)
+def _marks(hunk: Hunk) -> str:
+    """Each line's diff prefix as one character ('+', '-', ' ', '\\'); an empty line counts
+    on both sides, as a context line."""
+    return "".join(line[:1] or " " for line in hunk.lines)
 
 
 def file_summary(facts: FileFacts) -> dict[str, object]:

@@ -67,7 +67,9 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
-    once, under its path, and each unit's changed lines, under (unit id, "changed")."""
+    once, under its path, each unit's changed lines, under (unit id, "changed"), and each
+    `git grep` and each repository file's definitions, under ("git grep", mode, name) and
+    ("definitions", path, revision)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -108,6 +110,7 @@ class _Source:
     why_not: str = ""
     starts: list[int] = field(default_factory=list)  # of `definitions`, sorted by start
     reach: list[int] = field(default_factory=list)  # the largest end up to each of them
+    shared: dict = field(default_factory=dict)  # `build`'s `files`: work kept across calls
 
     @classmethod
     def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit,
@@ -120,7 +123,7 @@ class _Source:
         parsed = files[unit.path]
         source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
-                     reach=parsed.reach)
+                     reach=parsed.reach, shared=files)
         if source.why_not:
             return source
         if (unit.id, "changed") not in files:  # one unit, several levels
@@ -234,24 +237,36 @@ class _Source:
         mine = named(self.definitions)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
-        for path in _grep(self.change, "-l", name)[:20]:
+        for path in self._grep("-l", name)[:20]:
             lang = languages.detect(path)
             if path == self.unit.path or lang is None or is_secret_file(path):
                 continue
-            data = _read(self.change, path)
-            if data is None:
+            key = ("definitions", path, self.change.new_rev)
+            if key not in self.shared:  # the same files come up for many names
+                data = _read(self.change, path)
+                self.shared[key] = None if data is None else (
+                    outline(languages.get(lang), data, imports=False).definitions, data)
+            if self.shared[key] is None:
                 continue
-            theirs = named(outline(languages.get(lang), data, imports=False).definitions)
+            definitions, data = self.shared[key]
+            theirs = named(definitions)
             if theirs is not None:
                 lines = data.decode("utf-8", "replace").split("\n")
                 return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
         return None
 
+    def _grep(self, mode: str, name: str) -> list[str]:
+        """`_grep`, once per plan for each mode and name."""
+        key = ("git grep", mode, name)
+        if key not in self.shared:
+            self.shared[key] = _grep(self.change, mode, name)
+        return self.shared[key]
+
     def _call_sites(self, name: str) -> list[str]:
         """Lines that use `name` in other files (importers first), or elsewhere in this one."""
         importers = set(self.facts.importers) if self.facts is not None else set()
         hits = []
-        for row in _grep(self.change, "-n", name):
+        for row in self._grep("-n", name):
             path, _, rest = row.partition("\0")
             number, _, text = rest.partition("\0")
             if is_secret_file(path) or (path == self.unit.path and int(number or 0) in

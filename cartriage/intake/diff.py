@@ -28,8 +28,7 @@ def parse_diff(data: bytes, source: str = "diff") -> tuple[FileChange, ...]:
 
     Text outside file sections (mail headers, commit messages, diffstats, signatures) is skipped.
     """
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
+    lines = _lines(data)
     if lines and lines[-1] == "":
         lines.pop()
     files: list[FileChange] = []
@@ -56,9 +55,21 @@ def parse_diff(data: bytes, source: str = "diff") -> tuple[FileChange, ...]:
             _header(line, current)
         index += 1
     _finish(current, files)
-    if not files and text.strip() and ("\n@@ " in "\n" + text or "\ndiff --git" in text):
+    if not files and (data.startswith(b"@@ ") or b"\n@@ " in data or b"\ndiff --git" in data):
         raise InputError(f"{source}: malformed patch: no file header before the first hunk")
     return tuple(files)
+
+
+def _lines(data: bytes, chunk: int = 1 << 20) -> list[str]:
+    """`data.decode("utf-8", errors="replace").split("\\n")`, decoded about a megabyte at a
+    time (at line ends, which no UTF-8 sequence spans): the whole diff decoded at once is one
+    more copy of it, of up to four bytes a character when any line is not ASCII."""
+    lines: list[str] = []
+    start = 0
+    while (end := data.find(b"\n", start + chunk)) >= 0:
+        lines += data[start:end].decode("utf-8", errors="replace").split("\n")
+        start = end + 1
+    return lines + data[start:].decode("utf-8", errors="replace").split("\n")
 
 
 def _new_file(git_line: str | None) -> dict:

@@ -30,11 +30,15 @@ def findings(change: ChangeSet) -> tuple[Finding, ...]:
     hunks = [(file.path, hunk) for file in change.files if not file.binary
              for hunk in file.hunks]
     found: dict[int, list[tuple[int, list[Secret]]]] = {}
-    for number, index, secrets in scan_blocks([hunk.lines for _, hunk in hunks]):
+    for number, index, secrets in scan_blocks([hunk.lines for _, hunk in hunks], _is_added):
         found.setdefault(number, []).append((index, secrets))
     return tuple(_finding(hunks[number][0], start, end, kind)
                  for number, secrets in found.items()
                  for start, end, kind in _added(hunks[number][1], secrets))
+
+
+def _is_added(line: str) -> bool:
+    return line[:1] == "+"
 
 
 def _added(hunk: Hunk, found: list[tuple[int, list[Secret]]]) -> list[tuple[int, int, str]]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from analysis_support import diff_only, file_change, fixture
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cartriage.analysis.symbols as symbols_module
 from cartriage import config as configuration
@@ -288,3 +290,22 @@ def test_binary_and_submodule_files_are_units_with_a_skip_reason():
     assert unit.skip_reason == "binary file: no text to review" and unit.hunks == ()
     code = file_change("app.py", "a = 1\n", "a = 2\n")
     assert units_for(code, limit=400)[0].skip_reason == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["+a", "-b", " c", "\\ No newline at end of file", ""]),
+                min_size=1, max_size=60), st.data())
+def test_a_slice_of_a_hunk_is_numbered_as_counting_its_lines_one_by_one(lines, data):
+    from cartriage.analysis import Unit, unit_hunks
+    from cartriage.intake.change import FileChange, Hunk
+
+    start = data.draw(st.integers(0, len(lines)))
+    end = data.draw(st.integers(start, len(lines)))
+    hunk = Hunk(7, 0, 9, 0, "", tuple(lines))
+    file = FileChange(path="a.py", old_path=None, status="modified", hunks=(hunk,))
+    (got,) = unit_hunks(file, Unit("a.py", "a.py", (0,), 0, 0, (start, end)))
+    before, inside = lines[:start], lines[start:end]
+    assert (got.old_start, got.new_start, got.old_count, got.new_count, got.lines) == (
+        7 + sum(line[:1] in " -" for line in before), 9 + sum(line[:1] in " +" for line in before),
+        sum(line[:1] in " -" for line in inside), sum(line[:1] in " +" for line in inside),
+        tuple(inside))

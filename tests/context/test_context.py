@@ -120,3 +120,25 @@ def test_an_unknown_level_is_refused(repo):
     change, facts, _ = triaged(repo, {"shop.py": SHOP + "\n"})
     with pytest.raises(ValueError, match="unknown context level"):
         context.build(change, facts, facts.units[0], "repository")
+
+
+def test_a_plan_greps_each_name_and_outlines_each_file_once(repo, monkeypatch):
+    """Units calling the same names share the `git grep` and the other files' definitions."""
+    calls = {"checkout": "    return net(basket.total(), 0.2)\n",
+             "refund": "    return net(amount, 0.2)\n"}
+    change, facts, _ = triaged(repo, {
+        "shop.py": SHOP, "a.py": "from prices import net\n\n\ndef f(amount):\n"
+        + calls["refund"], "b.py": "from prices import net\n\n\ndef g(amount):\n"
+        + calls["refund"]})
+    greps, reads = [], []
+    real_grep, real_read = context._grep, context._read
+    monkeypatch.setattr(context, "_grep", lambda *a: greps.append(a[1:]) or real_grep(*a))
+    monkeypatch.setattr(context, "_read", lambda *a: reads.append(a[1]) or real_read(*a))
+    files: dict = {}
+    built = [context.build(change, facts, unit_of(facts, path), "callers", files=files)
+             for path in ("a.py", "b.py")]
+    assert all("# prices.py lines 4-7: function net" in b.text for b in built)
+    assert greps == [("-l", "net")] and reads.count("prices.py") == 1
+    alone = [context.build(change, facts, unit_of(facts, path), "callers")
+             for path in ("a.py", "b.py")]
+    assert built == alone

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartriage.errors import InputError
 from cartriage.intake import parse_diff
@@ -164,3 +166,13 @@ def test_malformed_patches_name_the_line(patch, line):
 def test_hunk_without_file_header_is_malformed():
     with pytest.raises(InputError, match="no file header"):
         parse_diff(b"@@ -1 +1 @@\n-a\n+b\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\xc3\xa9", b"\xc3", b"\xe2\x82", b"\xff",
+                                 b"\x80", b"\xf0\x9f\x98\x80"]), max_size=40).map(b"".join),
+       st.integers(1, 8))
+def test_lines_are_decoded_in_chunks_as_the_whole_would_be(data, chunk):
+    from cartriage.intake.diff import _lines
+
+    assert _lines(data, chunk) == data.decode("utf-8", errors="replace").split("\n")

@@ -48,6 +48,33 @@ def test_the_fast_scan_finds_what_every_rule_on_every_line_finds(lines):
     assert list(redact.scan(lines)) == every_rule_on_every_line(lines)
 
 
+def added(line: str) -> bool:
+    return line[:1] == "+"
+
+
+MARKED = st.lists(st.tuples(st.sampled_from("+- "), st.one_of(LINE, st.sampled_from(CORPUS_LINES))
+                            ).map("".join), min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MARKED, min_size=1, max_size=3))
+def test_scanning_only_added_lines_finds_what_a_full_scan_finds_in_them(blocks):
+    """Other lines are searched only for a key block's start (its body may be added lines)."""
+    def in_added(found):
+        return [(b, i, secrets) for b, i, secrets in found if added(blocks[b][i])]
+
+    assert (in_added(redact.scan_blocks(blocks, added))
+            == in_added(redact.scan_blocks(blocks)))
+
+
+def test_a_key_opened_in_a_context_line_runs_on_into_added_lines():
+    block = [" -----BEGIN RSA PRIVATE KEY-----", "+" + "A1b2" * 16,
+             " -----END RSA PRIVATE KEY-----", "+x = 1"]
+    found = list(redact.scan_blocks([block], added))
+    assert [(index, [s.kind for s in secrets]) for _, index, secrets in found] == [
+        (1, ["private key"])]
+
+
 @settings(max_examples=300, deadline=None)
 @given(LINE)
 def test_keys_are_tried_only_where_a_match_can_start(line):
