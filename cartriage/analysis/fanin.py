@@ -1,6 +1,7 @@
 """Fan-in: how many other files of the repository import a file, and which of its names.
 
-Imports are extracted with tree-sitter from every source file at the change's new revision and
+Imports are extracted with tree-sitter from every source file at the change's new revision (for
+Python, from its import statements alone: `languages/python.py`, `import_statements`) and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
 the blobs it has not seen. The parse of a changed file also gives its definitions, kept in the
 outline store (store.py) so that analysing the change does not parse it again. Imports are
@@ -33,7 +34,7 @@ from cartriage.intake.change import INDEX, WORKTREE
 CACHE_VERSION = 2
 CACHE_FILE = "imports-v2.json"
 STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State); bump when it changes shape
-PARALLEL_FROM = 200  # blobs to parse before worker processes are worth their start-up
+PARALLEL_FROM = 200  # whole files to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
 _HEX = frozenset("0123456789abcdef")
@@ -356,21 +357,31 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
     outlines: dict[str, str] = {}
-    if workers > 1 and len(jobs) >= PARALLEL_FROM:
+    light, whole = [], []  # imports from a scan's statements; whole files to parse
+    for job in jobs:
+        (light if _scanned(job[1]) and not job[3] else whole).append(job)
+    if workers > 1 and len(whole) >= PARALLEL_FROM:
         import multiprocessing
 
-        jobs.sort(key=lambda job: -len(job[2]))  # big files first: even the workers' load
+        whole.sort(key=lambda job: -len(job[2]))  # big files first: even the workers' load
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap_unordered(_extract, jobs, chunksize=8)
+            results = pool.imap_unordered(_extract, whole, chunksize=8)
             _collect(results, cache, outlines)
-    else:
-        _collect(map(_extract, jobs), cache, outlines)
+        jobs = light
+    _collect(map(_extract, jobs), cache, outlines)
     if outlines and folder is not None:
         db = store.connect(folder)
         store.put(db, outlines)
         if db is not None:
             db.close()
     return total
+
+
+def _scanned(lang: str) -> bool:
+    """Whether the language's imports come from a scan of its import statements (a few
+    hundred microseconds a file: not worth a worker process)."""
+    language = languages.get(lang)
+    return language is not None and hasattr(language.module, "import_statements")
 
 
 def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
