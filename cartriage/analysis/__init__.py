@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from cartriage.analysis import roles
     from cartriage.config import Config
 
-__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "unit_hunks", "units_for"]
+__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "minified", "unit_hunks",
+           "units_for"]
 
 MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
 HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
@@ -252,7 +253,7 @@ def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
         notes.append(f"over {max_bytes:,} bytes ([analysis] max_file_bytes): roles from its path "
                      "only")
         old = new = None
-    elif lang is not None and _minified(new or old):
+    elif lang is not None and minified(new or old):
         notes.append("looks minified or generated (very long lines): roles from its path only")
     elif lang is not None:
         try:
@@ -288,7 +289,9 @@ def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
                      notes=tuple(notes), importers=importers)
 
 
-def _minified(data: bytes | None) -> bool:
+def minified(data: bytes | None) -> bool:
+    """Whether a source file looks minified or generated (long, with very long lines): its
+    definitions are neither parsed for facts nor shown as context."""
     if not data or len(data) < 20_000:
         return False
     return len(data) / (data.count(b"\n") + 1) > 500

@@ -330,20 +330,38 @@ def _worktree_blobs(repo_root: str, entries):
 
 def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
     """Blob contents through one `git cat-file --batch`."""
-    if not shas:
-        return {}
-    data = _git(repo_root, "cat-file", "--batch", data="\n".join(shas).encode() + b"\n")
-    blobs, position = {}, 0
-    while position < len(data):
+    return {found[0]: found[1] for found in _cat_file(repo_root, shas) if found is not None}
+
+
+def read_paths(repo_root: str, rev: str, paths: list[str]) -> dict[str, tuple[str, bytes]]:
+    """(blob sha, contents) of files at a commit or the index (INDEX), through one `git
+    cat-file --batch`; files that are missing (or not blobs) are left out."""
+    paths = [p for p in paths if "\n" not in p]
+    prefix = ":" if rev == INDEX else f"{rev}:"
+    return {path: found for path, found in zip(
+        paths, _cat_file(repo_root, [prefix + p for p in paths]), strict=True)
+        if found is not None}
+
+
+def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None]:
+    """(sha, contents) of each object named, in order; None for one missing or not a blob."""
+    if not names:
+        return []
+    data = _git(repo_root, "cat-file", "--batch", data="\n".join(names).encode() + b"\n")
+    found: list[tuple[str, bytes] | None] = []
+    position = 0
+    while position < len(data) and len(found) < len(names):
         end = data.index(b"\n", position)
         header = data[position:end].split()
         position = end + 1
-        if len(header) < 3 or header[1] == b"missing":
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            found.append(None)
             continue
         size = int(header[2])
-        blobs[header[0].decode()] = data[position:position + size]
+        found.append((header[0].decode(), data[position:position + size])
+                     if header[1] == b"blob" else None)
         position += size + 1
-    return blobs
+    return found
 
 
 def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,

@@ -67,7 +67,9 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
-    once, under its path, and each unit's changed lines, under (unit id, "changed")."""
+    once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
+    grep` under ("grep", ...), and each other file read, under ("source", path), with its
+    definitions once parsed, under ("defined", path)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -108,6 +110,7 @@ class _Source:
     why_not: str = ""
     starts: list[int] = field(default_factory=list)  # of `definitions`, sorted by start
     reach: list[int] = field(default_factory=list)  # the largest end up to each of them
+    shared: dict = field(default_factory=dict)  # `build`'s `files`: greps and other files too
 
     @classmethod
     def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit,
@@ -120,7 +123,7 @@ class _Source:
         parsed = files[unit.path]
         source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
-                     reach=parsed.reach)
+                     reach=parsed.reach, shared=files)
         if source.why_not:
             return source
         if (unit.id, "changed") not in files:  # one unit, several levels
@@ -222,11 +225,9 @@ class _Source:
         return out
 
     def _definition(self, name: str) -> tuple[str, str] | None:
-        """`name`'s definition: in the file itself, else in the first repository file
-        (at the new revision) that defines it."""
-        from cartriage.analysis import languages
-        from cartriage.analysis.symbols import outline
-
+        """`name`'s definition: in the file itself, else in the first of the repository's
+        source files (at the new revision, in path order, at most 20; minified ones left out)
+        that defines it."""
         def named(definitions):
             return next((d for d in definitions
                          if d.name == name or d.name.endswith("." + name)), None)
@@ -234,24 +235,32 @@ class _Source:
         mine = named(self.definitions)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
-        for path in _grep(self.change, "-l", name)[:20]:
-            lang = languages.detect(path)
-            if path == self.unit.path or lang is None or is_secret_file(path):
+        candidates = [path for path in self._grep("-l", name, source_files=True)[:20]
+                      if path != self.unit.path and not is_secret_file(path)]
+        from cartriage.analysis import minified
+
+        _read_sources(self.change, candidates, self.shared)
+        for path in candidates:
+            found = self.shared.get(("source", path))
+            if found is None or minified(found[1]) or not _may_define(path, found[1], name):
                 continue
-            data = _read(self.change, path)
-            if data is None:
-                continue
-            theirs = named(outline(languages.get(lang), data, imports=False).definitions)
+            theirs = named(_definitions(self.change, path, found, self.shared))
             if theirs is not None:
-                lines = data.decode("utf-8", "replace").split("\n")
+                lines = found[1].decode("utf-8", "replace").split("\n")
                 return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
         return None
+
+    def _grep(self, mode: str, name: str, source_files: bool = False) -> list[str]:
+        key = ("grep", mode, name, source_files)
+        if key not in self.shared:  # the same names recur across a change's units
+            self.shared[key] = _grep(self.change, mode, name, source_files)
+        return self.shared[key]
 
     def _call_sites(self, name: str) -> list[str]:
         """Lines that use `name` in other files (importers first), or elsewhere in this one."""
         importers = set(self.facts.importers) if self.facts is not None else set()
         hits = []
-        for row in _grep(self.change, "-n", name):
+        for row in self._grep("-n", name):
             path, _, rest = row.partition("\0")
             number, _, text = rest.partition("\0")
             if is_secret_file(path) or (path == self.unit.path and int(number or 0) in
@@ -323,9 +332,11 @@ def _changed_lines(hunks) -> tuple[int, ...]:
     return tuple(sorted(lines))
 
 
-def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
+def _grep(change: ChangeSet, mode: str, name: str, source_files: bool = False) -> list[str]:
     """`git grep` for the word `name` at the change's new side: paths (`-l`) or
-    "path\\0line\\0text" rows (`-n`)."""
+    "path\\0line\\0text" rows (`-n`); with `source_files`, only in files with a tree-sitter
+    grammar (by extension, as `languages.detect`)."""
+    from cartriage.analysis import languages
     from cartriage.intake import git
     from cartriage.intake.change import INDEX, WORKTREE
 
@@ -335,6 +346,8 @@ def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
         args.append("--cached")
     elif rev not in (None, WORKTREE):
         args.append(rev)
+    if source_files:
+        args += ["--", *(f":(icase)*{extension}" for extension in languages.extensions())]
     try:
         out = git.git(change.repo_root, *args).decode("utf-8", "replace")
     except git.GitError:  # no match (exit 1), or an unreadable revision: no context from it
@@ -349,6 +362,55 @@ def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
             path = parts[0].removeprefix(prefix)
             rows.append(f"{path}\0{parts[1]}\0{chr(0).join(parts[2:])}")
     return rows
+
+
+def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:
+    """Read the source files of `paths` not read yet at the change's new side (one `git
+    cat-file` for all), into `files` under ("source", path): (blob sha or "", contents)."""
+    from cartriage.analysis import fanin, languages
+    from cartriage.intake.change import WORKTREE
+
+    unread = [p for p in paths if ("source", p) not in files and languages.detect(p)]
+    if not unread:
+        return
+    if change.new_rev == WORKTREE:
+        found = {p: ("", data) for p in unread if (data := _read(change, p)) is not None}
+    else:
+        found = fanin.read_paths(change.repo_root, change.new_rev, unread)
+    for path in unread:
+        files[("source", path)] = found.get(path)
+
+
+def _may_define(path: str, data: bytes, name: str) -> bool:
+    from cartriage.analysis import languages
+
+    check = getattr(languages.get(languages.detect(path)).module, "may_define", None)
+    return check is None or check(data, name)
+
+
+def _definitions(change: ChangeSet, path: str, found: tuple[str, bytes], files: dict):
+    """The definitions of a source file read by `_read_sources`, kept in `files`: from the
+    analysis outline store when it holds the blob (a file near the change is looked at again
+    in the next plan), else parsed and stored there."""
+    from cartriage.analysis import fanin, languages, store
+    from cartriage.analysis.symbols import outline
+
+    if ("defined", path) not in files:
+        blob, data = found
+        lang = languages.detect(path)
+        db = store.connect(fanin.cache_folder(change.repo_root)) if blob else None
+        try:
+            key = f"{blob}:{lang}"
+            known = store.get(db, [key]).get(key)
+            if known is None:
+                known = outline(languages.get(lang), data)
+                if db is not None:
+                    store.put(db, {key: store.encode(known)})
+        finally:
+            if db is not None:
+                db.close()
+        files[("defined", path)] = known.definitions
+    return files[("defined", path)]
 
 
 def _read(change: ChangeSet, path: str) -> bytes | None:

@@ -201,3 +201,17 @@ def test_python_import_scan_equals_the_whole_parse_on_any_mix(pieces):
     whole = outline(languages.get("python"), source, definitions=False, reduce=False)
     assume(not whole.syntax_error)
     assert _imports(source, reduce=True) == whole.imports
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (b"def net(a):\n    pass\n", True), (b"async  def net():\n    pass\n", True),
+    (b"class net(Base):\n    pass\n", True), (b"class A:\n    def net(self): ...\n", True),
+    (b"def\\\nnet(): ...\n", True),
+    (b"net(1)\nx.net = 2\n", False), (b"def network(): ...\n", False),
+    (b"undef net\n", False),
+])
+def test_python_may_define_is_true_wherever_the_parse_finds_a_definition(source, expected):
+    python = languages.get("python")
+    found = any(d.name.split(".")[-1] == "net" for d in outline(python, source).definitions)
+    assert python.module.may_define(source, "net") is expected
+    assert found <= expected  # never False where the parse finds one

@@ -120,3 +120,28 @@ def test_an_unknown_level_is_refused(repo):
     change, facts, _ = triaged(repo, {"shop.py": SHOP + "\n"})
     with pytest.raises(ValueError, match="unknown context level"):
         context.build(change, facts, facts.units[0], "repository")
+
+
+def test_a_called_definition_is_found_past_files_that_only_call_it_and_stored(repo):
+    """Candidates from `git grep` are read in one go; a file that only calls the name is not
+    parsed; the definition comes from the first source file defining it, minified bundles
+    left out, and its outline goes to the analysis store for the next plan."""
+    from cartriage.analysis import fanin, store
+
+    bundle = "function net(a,b){return a/b}" + ";var x=1" * 3_000  # one 24,000-byte line
+    repo.commit("base", {"a_calls.py": "from prices import net\n\nnet(1, 2)\n",
+                         "a_bundle.js": bundle, "prices.py": PRICES, "shop.py": SHOP})
+    repo.commit("change", {"shop.py": SHOP.replace("net(amount, 0.2)", "net(amount, 0.3)")})
+    settings = configuration.load(cwd=repo.path, env={})
+    change, facts, _ = pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
+                                       settings)
+    files: dict = {}
+    built = context.build(change, facts, unit_of(facts, "shop.py"), "callers", files=files)
+    assert "# prices.py lines 4-7: function net" in built.text
+    assert ("defined", "a_calls.py") not in files and ("source", "a_calls.py") in files
+    assert ("source", "a_bundle.js") in files and ("defined", "a_bundle.js") not in files
+    blob, _ = files[("source", "prices.py")]
+    db = store.connect(fanin.cache_folder(repo.path))
+    stored = store.get(db, [f"{blob}:python"])
+    db.close()
+    assert "net" in {d.name for d in stored[f"{blob}:python"].definitions}

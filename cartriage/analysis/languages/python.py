@@ -71,6 +71,13 @@ def import_statements(source: bytes) -> bytes | None:
     return b"\n".join(statements) + b"\n" if statements else b""
 
 
+def may_define(source: bytes, name: str) -> bool:
+    """Whether `source` may define `name` (a `def` or `class` of it, as DEFINITIONS finds): a
+    file that cannot is not parsed when looking for the definition."""
+    pattern = rb"\b(?:def|class)(?:\s|\\\r?\n)+" + re.escape(name.encode()) + rb"\b"
+    return re.search(pattern, source) is not None
+
+
 def module_context(root, source: bytes) -> set[str] | None:
     if b"__all__" not in source:
         return None
