@@ -145,3 +145,21 @@ def test_a_called_definition_is_found_past_files_that_only_call_it_and_stored(re
     stored = store.get(db, [f"{blob}:python"])
     db.close()
     assert "net" in {d.name for d in stored[f"{blob}:python"].definitions}
+
+
+def test_files_using_a_name_are_those_git_grep_finds(repo):
+    """The in-memory search of the sources finds what `git grep -w` does, in its order."""
+    from cartriage.context import _grep, _Sources
+
+    repo.commit("sources", {
+        "a.py": "x = net(1)\n", "a-b/h.py": "net\n", "a/i.py": "y.net = 2\n",
+        "b.py": "network = 1\nsubnet = 2\n", "c.py": "_net = net_x = 1\n",
+        "d.js": "const v = x.net(1);\n", "e.py": "net\0binary\n", "f.txt": "net\n",
+        "g/h.py": "caf\u00e9net = \u00e9net\n", "z.py": "# net\n", "zz.go": "netnet net9\n"})
+    settings = configuration.load(cwd=repo.path, env={})
+    change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
+                                settings)
+    sources = _Sources.read(change, {})
+    for name in ("net", "x", "y", "v", "binary", "caf"):
+        assert sources.naming(name, 20) == _grep(change, "-l", name, source_files=True), name
+    assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]

@@ -121,7 +121,7 @@ def get(name: str) -> Language | None:
 
 def detect(path: str) -> str | None:
     """The parseable language of `path` by its extension, or None."""
-    return _extensions().get(PurePosixPath(path).suffix.lower())
+    return _extensions().get(posixpath.splitext(path)[1].lower())
 
 
 def recognise(path: str) -> str | None:

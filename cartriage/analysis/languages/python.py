@@ -33,6 +33,7 @@ _TOKENS = re.compile(rb"""
 _BEFORE_IMPORT = re.compile(rb"[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?")  # what may lead its line
 _NAMES = re.compile(rb"[ \t]*\((?:[^()#]|\#[^\n]*)*\)|(?:[^\n\\#]|\\.)*", re.DOTALL)
 _KEYWORD = re.compile(rb"(?<![\w.])import(?!\w)")
+_DEFINES = re.compile(rb"\b(?:def|class)(?:\s|\\\r?\n)+\Z")  # just before a defined name
 
 
 def grammar():
@@ -73,9 +74,17 @@ def import_statements(source: bytes) -> bytes | None:
 
 def may_define(source: bytes, name: str) -> bool:
     """Whether `source` may define `name` (a `def` or `class` of it, as DEFINITIONS finds): a
-    file that cannot is not parsed when looking for the definition."""
-    pattern = rb"\b(?:def|class)(?:\s|\\\r?\n)+" + re.escape(name.encode()) + rb"\b"
-    return re.search(pattern, source) is not None
+    file that cannot is not parsed when looking for the definition. Each use of the name is
+    looked at (a plain find), not the whole file with a regex."""
+    word = name.encode()
+    position = source.find(word)
+    while position >= 0:
+        if _DEFINES.search(source, max(0, position - 64), position):
+            end = position + len(word)
+            if not source[end:end + 1].isalnum() and source[end:end + 1] != b"_":
+                return True
+        position = source.find(word, position + 1)
+    return False
 
 
 def module_context(root, source: bytes) -> set[str] | None:
