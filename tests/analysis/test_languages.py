@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from analysis_support import fixture
 from hypothesis import assume, given, settings
@@ -215,3 +217,16 @@ def test_python_may_define_is_true_wherever_the_parse_finds_a_definition(source,
     found = any(d.name.split(".")[-1] == "net" for d in outline(python, source).definitions)
     assert python.module.may_define(source, "net") is expected
     assert found <= expected  # never False where the parse finds one
+
+
+def test_python_import_scan_equals_the_whole_parse_on_this_project():
+    """Every Python file of this repository (benchmarks/check_import_scan.py does the same
+    over a repository's whole history)."""
+    python = languages.get("python")
+    root = Path(__file__).resolve().parents[2]
+    sources = [p.read_bytes() for folder in ("cartriage", "tests", "benchmarks")
+               for p in sorted((root / folder).rglob("*.py"))]
+    assert len(sources) > 100
+    for source in sources:
+        assert python.module.import_statements(source) is not None
+        assert _imports(source, reduce=True) == _imports(source, reduce=False)
