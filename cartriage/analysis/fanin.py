@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartriage.analysis import languages, store
+from cartriage.analysis import languages, minified, store
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
@@ -431,8 +431,11 @@ def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
 
 def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     """Imports of one blob for the index and, when `whole`, its whole outline (encoded) for the
-    store: definitions cost a query as long as the parse, and only changed files need them."""
+    store: definitions cost a query as long as the parse, and only changed files need them. A
+    minified file (as `analysis.minified` finds, e.g. a JavaScript bundle) is not parsed."""
     key, lang, data, whole = job
+    if minified(data):  # a bundle: its imports were resolved when it was built
+        return key, [], None
     embedded = lang in ("vue", "svelte")
     if embedded:
         data, lang = b"\n".join(_SCRIPT.findall(data)), "typescript"
