@@ -235,6 +235,8 @@ class _Source:
         """`name`'s definition: in the file itself, else in the first of the repository's
         source files (at the new revision, in path order, at most 20; minified ones left out)
         that defines it."""
+        from cartriage.analysis import minified
+
         def named(definitions):
             return next((d for d in definitions
                          if d.name == name or d.name.endswith("." + name)), None)
@@ -244,8 +246,6 @@ class _Source:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
         candidates = [path for path in self._naming(name, 20)
                       if path != self.unit.path and not is_secret_file(path)]
-        from cartriage.analysis import minified
-
         _read_sources(self.change, candidates, self.shared)
         for path in candidates:
             found = self.shared.get(("source", path))
