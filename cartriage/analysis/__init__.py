@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import replace
+from operator import methodcaller
 from typing import TYPE_CHECKING
 
 from cartriage.analysis.facts import Analysis, FileFacts, RoleHit, Symbol, Unit
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from cartriage.analysis import roles
     from cartriage.config import Config
 
-__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "unit_hunks", "units_for"]
+__all__ = ["Analysis", "FileFacts", "analyze", "file_summary", "minified", "unit_hunks",
+           "units_for"]
 
 MAX_SYMBOLS = 200  # per file: a deleted 5,000-line module need not list every function
 HEAD_BYTES = 4_096  # of a parsed file, role patterns read the head and the changed lines
@@ -35,13 +37,14 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
     files = [f for f in change.files if not config.ignored(f.path)]
     notes: list[str] = []
     index = None
+    blobs = _blobs(change, files) if change.repo_root else {}
     if change.repo_root is None:
         if files:
             notes.append(NO_REPOSITORY)
     elif files and config.get("analysis", "fan_in") and change.new_rev:
-        index = _index(change, files, config, notes)
+        index = _index(change, files, config, notes, blobs)
     max_bytes = config.get("analysis", "max_file_bytes")
-    contents = _contents(change, files) if change.repo_root else {}
+    contents = _contents(change, files, blobs) if change.repo_root else {}
     db = store.connect(fanin.cache_folder(change.repo_root)) if change.repo_root else None
     worktree = change.new_rev == WORKTREE
     cache = store.get(db, _outline_keys(files, worktree)) if db is not None else None
@@ -96,8 +99,8 @@ def units_for(file: FileChange, limit: int) -> list[Unit]:
     units = []
     for n, (group, lines, _) in enumerate(groups, start=1):
         hunks = unit_hunks(file, Unit("", file.path, tuple(group), 0, 0, lines))
-        added = sum(len(h.added()) for h in hunks)
-        removed = sum(len(h.removed()) for h in hunks)
+        added = sum(_count(h.lines, "+") for h in hunks)
+        removed = sum(_count(h.lines, "-") for h in hunks)
         unit_id = file.path if n == 1 else f"{file.path}#{n}"
         units.append(Unit(unit_id, file.path, tuple(group), added, removed, lines))
     return units
@@ -129,6 +132,11 @@ def _marks(hunk: Hunk) -> str:
     return "".join(line[:1] or " " for line in hunk.lines)
 
 
+def _count(lines: tuple[str, ...], mark: str) -> int:
+    """How many diff lines start with `mark` (counted without a Python loop per line)."""
+    return sum(map(methodcaller("startswith", mark), lines))
+
+
 def file_summary(facts: FileFacts) -> dict[str, object]:
     """A flat, stable view of one file's facts (for model features and scripts)."""
     return {
@@ -150,7 +158,8 @@ def file_summary(facts: FileFacts) -> dict[str, object]:
 
 # Reading the files.
 
-def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: list[str]):
+def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: list[str],
+           blobs: dict[str, bytes]):
     from cartriage.analysis import fanin, languages
 
     extra = {}
@@ -164,7 +173,7 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
                             ignored=fanin.ignore_pattern(globs),
                             max_bytes=config.get("analysis", "max_file_bytes"), extra=extra,
                             workers=min(2, os.cpu_count() or 1),
-                            base=_base(change),
+                            base=_base(change), blobs=blobs,
                             outlined=frozenset(_outline_keys(files, change.new_rev == WORKTREE)))
     except Exception as exc:  # noqa: BLE001 - no fan-in is a note, never a failed run
         notes.append(f"fan-in not measured: {exc or type(exc).__name__}")
@@ -200,8 +209,9 @@ def _rev(rev: str) -> str:
     return rev if rev in ("INDEX", WORKTREE) else rev[:12]
 
 
-def _contents(change: ChangeSet, files: list[FileChange]):
-    """(old, new) bytes per path; None where a side does not exist or cannot be read."""
+def _blobs(change: ChangeSet, files: list[FileChange]) -> dict[str, bytes]:
+    """The contents of the changed files' blobs (both sides), through one `git cat-file`; the
+    fan-in index and the facts both read them."""
     from cartriage.analysis import fanin
 
     wanted = {}
@@ -213,9 +223,13 @@ def _contents(change: ChangeSet, files: list[FileChange]):
         if f.status != "deleted" and f.new_blob and change.new_rev != WORKTREE:
             wanted[f.new_blob] = None
     try:
-        blobs = fanin.read_blobs(change.repo_root, [b for b in wanted if len(b) == 40])
+        return fanin.read_blobs(change.repo_root, [b for b in wanted if len(b) == 40])
     except OSError:
-        blobs = {}
+        return {}
+
+
+def _contents(change: ChangeSet, files: list[FileChange], blobs: dict[str, bytes]):
+    """(old, new) bytes per path; None where a side does not exist or cannot be read."""
 
     def side(f: FileChange, which: str) -> bytes | None:
         blob = f.old_blob if which == "old" else f.new_blob
@@ -260,7 +274,7 @@ def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
         notes.append(f"over {max_bytes:,} bytes ([analysis] max_file_bytes): roles from its path "
                      "only")
         old = new = None
-    elif lang is not None and _minified(new or old):
+    elif lang is not None and minified(new or old):
         notes.append("looks minified or generated (very long lines): roles from its path only")
     elif lang is not None:
         try:
@@ -296,7 +310,9 @@ def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
                      notes=tuple(notes), importers=importers)
 
 
-def _minified(data: bytes | None) -> bool:
+def minified(data: bytes | None) -> bool:
+    """Whether a source file looks minified or generated (long, with very long lines): its
+    definitions are neither parsed for facts nor shown as context."""
     if not data or len(data) < 20_000:
         return False
     return len(data) / (data.count(b"\n") + 1) > 500

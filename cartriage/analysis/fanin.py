@@ -1,6 +1,7 @@
 """Fan-in: how many other files of the repository import a file, and which of its names.
 
-Imports are extracted with tree-sitter from every source file at the change's new revision and
+Imports are extracted with tree-sitter from every source file at the change's new revision (for
+Python, from its import statements alone: `languages/python.py`, `import_statements`) and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
 the blobs it has not seen. The parse of a changed file also gives its definitions, kept in the
 outline store (store.py) so that analysing the change does not parse it again. Imports are
@@ -26,14 +27,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartriage.analysis import languages, store
+from cartriage.analysis import languages, minified, store
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
 CACHE_VERSION = 2
 CACHE_FILE = "imports-v2.json"
 STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State); bump when it changes shape
-PARALLEL_FROM = 200  # blobs to parse before worker processes are worth their start-up
+PARALLEL_FROM = 200  # whole files to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
 _HEX = frozenset("0123456789abcdef")
@@ -95,34 +96,41 @@ _HELD: set[Path | None] = set()  # repositories whose state is written once, at 
 def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
           max_bytes: int = 1_000_000, extra: dict[str, str] | None = None,
           workers: int = 2, base: tuple[str, tuple] | None = None,
-          outlined: frozenset[str] = frozenset()) -> Index:
+          outlined: frozenset[str] = frozenset(),
+          blobs: dict[str, bytes] | None = None) -> Index:
     """The import index of the repository at `rev` (a sha, INDEX or WORKTREE).
 
     `ignored` matches paths left out (see `ignore_pattern`); `extra` adds files (path:
     language, e.g. the ones the change deletes) for this build only. With `base` = (the
     parent commit, the change's FileChanges), an index kept for the parent is updated from
     the change instead of listing the tree. Imports are extracted once per blob; the blobs
-    named in `outlined` ("blob:language") get their whole outline stored too.
+    named in `outlined` ("blob:language") get their whole outline stored too. `blobs` (sha:
+    contents: the change's files, already read) are not read again.
     """
+    blobs = blobs or {}
     started = time.perf_counter()
     cache_path = _cache_path(repo_root)
     options = json.dumps([CACHE_VERSION, max_bytes, ignored.pattern if ignored else None])
     state = _state(cache_path, options)
     _undo_extra(state)
     commit = rev if _is_commit(rev) else None
-    entries = None
+    entries, paths = None, None  # paths: all that may differ from the kept state's, if known
     if commit is not None and state.rev == commit:
-        entries = state.entries
+        entries, paths = state.entries, ()
     elif commit is not None and base is not None and state.rev == base[0]:
-        entries = _changed_entries(repo_root, state, base[1], ignored, max_bytes)
+        entries = _changed_entries(repo_root, state, base[1], ignored, max_bytes, blobs)
+        paths = {p for f in base[1] for p in (f.path, f.old_path) if p}
     if entries is None:
+        paths = None
         tree = list_tree(repo_root, rev)
         state.sizes.update((blob, size) for _, blob, size in tree if size is not None)
         entries = {path: (blob, lang) for path, blob, size in tree
                    if (size is None or size <= max_bytes)
                    and (lang := _language(path)) is not None
                    and not (ignored and ignored.match(path))}
-    changed = {path: entries.get(path) for path in state.entries.keys() | entries.keys()
+    if paths is None:
+        paths = state.entries.keys() | entries.keys()
+    changed = {path: entries.get(path) for path in paths
                if state.entries.get(path) != entries.get(path)}
     parsed, parsed_bytes = [], 0
     if changed:
@@ -133,7 +141,7 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
         if missing:
             parsed, parsed_bytes = list(missing), _extract_missing(
                 repo_root, rev, missing, cache, workers,
-                cache_path.parent if cache_path else None, outlined)
+                cache_path.parent if cache_path else None, outlined, blobs)
         state.resolver.update({path: entry and entry[1] for path, entry in changed.items()},
                               {path: cache.get(f"{blob}:{lang}", []) for path, (blob, lang)
                                in ((p, e) for p, e in changed.items() if e is not None)})
@@ -159,13 +167,17 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
 @contextlib.contextmanager
 def held(repo_root: str):
     """Within: builds keep the index and the imports cache in memory only; both are written
-    once, at the end (`plan --batch`: no rewrite per commit)."""
+    once, at the end (`plan --batch`: no rewrite per commit). Blobs are read through one
+    `git cat-file --batch` process kept open, not one per commit."""
     cache_path = _cache_path(repo_root)
     _HELD.add(cache_path)
+    reader = _READERS[repo_root] = _Reader(repo_root)
     try:
         yield
     finally:
         _HELD.discard(cache_path)
+        _READERS.pop(repo_root, None)
+        reader.close()
         state = _STATES.get(cache_path)
         if state is not None:
             _undo_extra(state)
@@ -185,7 +197,8 @@ def _undo_extra(state: _State) -> None:
 
 
 def _changed_entries(repo_root: str, state: _State, files: tuple, ignored: re.Pattern | None,
-                     max_bytes: int) -> dict[str, tuple[str, str]] | None:
+                     max_bytes: int, blobs: dict[str, bytes]
+                     ) -> dict[str, tuple[str, str]] | None:
     """The parent's entries with the change's files applied; None when the change does not
     say enough (a renamed blob the index did not hold), so the tree is listed instead."""
     entries = dict(state.entries)
@@ -204,6 +217,7 @@ def _changed_entries(repo_root: str, state: _State, files: tuple, ignored: re.Pa
         if blob is None:
             return None
         added.append((file.path, blob, lang))
+    state.sizes.update((blob, len(blobs[blob])) for _, blob, _ in added if blob in blobs)
     unknown = sorted({blob for _, blob, _ in added if blob not in state.sizes})
     if unknown:
         state.sizes.update((blob, len(data)) for blob, data in
@@ -329,25 +343,50 @@ def _worktree_blobs(repo_root: str, entries):
 
 def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
     """Blob contents through one `git cat-file --batch`."""
-    if not shas:
-        return {}
-    data = _git(repo_root, "cat-file", "--batch", data="\n".join(shas).encode() + b"\n")
-    blobs, position = {}, 0
-    while position < len(data):
+    return {found[0]: found[1] for found in _cat_file(repo_root, shas) if found is not None}
+
+
+def read_paths(repo_root: str, rev: str, paths: list[str]) -> dict[str, tuple[str, bytes]]:
+    """(blob sha, contents) of files at a commit or the index (INDEX), through one `git
+    cat-file --batch`; files that are missing (or not blobs) are left out."""
+    paths = [p for p in paths if "\n" not in p]
+    prefix = ":" if rev == INDEX else f"{rev}:"
+    return {path: found for path, found in zip(
+        paths, _cat_file(repo_root, [prefix + p for p in paths]), strict=True)
+        if found is not None}
+
+
+def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None]:
+    """(sha, contents) of each object named, in order; None for one missing or not a blob."""
+    if not names:
+        return []
+    reader = _READERS.get(repo_root)
+    if reader is not None:
+        return [reader.read(name) for name in names]
+    data = _git(repo_root, "cat-file", "--batch", data="\n".join(names).encode() + b"\n")
+    found: list[tuple[str, bytes] | None] = []
+    position = 0
+    while position < len(data) and len(found) < len(names):
         end = data.index(b"\n", position)
         header = data[position:end].split()
         position = end + 1
-        if len(header) < 3 or header[1] == b"missing":
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            found.append(None)
             continue
         size = int(header[2])
-        blobs[header[0].decode()] = data[position:position + size]
+        found.append((header[0].decode(), data[position:position + size])
+                     if header[1] == b"blob" else None)
         position += size + 1
-    return blobs
+    return found
 
 
 def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,
-                     folder: Path | None = None, outlined: frozenset[str] = frozenset()) -> int:
-    by_sha = read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()}))
+                     folder: Path | None = None, outlined: frozenset[str] = frozenset(),
+                     blobs: dict[str, bytes] | None = None) -> int:
+    by_sha = {blob: (blobs or {})[blob] for blob, _, _ in missing.values()
+              if blob in (blobs or {})}
+    by_sha.update(read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()
+                                                if blob not in by_sha})))
     if rev == WORKTREE:
         for blob, _, path in missing.values():
             if blob not in by_sha and os.path.isfile(os.path.join(repo_root, path)):
@@ -356,21 +395,31 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
     outlines: dict[str, str] = {}
-    if workers > 1 and len(jobs) >= PARALLEL_FROM:
+    light, whole = [], []  # imports from a scan's statements; whole files to parse
+    for job in jobs:
+        (light if _scanned(job[1]) and not job[3] else whole).append(job)
+    if workers > 1 and len(whole) >= PARALLEL_FROM:
         import multiprocessing
 
-        jobs.sort(key=lambda job: -len(job[2]))  # big files first: even the workers' load
+        whole.sort(key=lambda job: -len(job[2]))  # big files first: even the workers' load
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap_unordered(_extract, jobs, chunksize=8)
+            results = pool.imap_unordered(_extract, whole, chunksize=8)
             _collect(results, cache, outlines)
-    else:
-        _collect(map(_extract, jobs), cache, outlines)
+        jobs = light
+    _collect(map(_extract, jobs), cache, outlines)
     if outlines and folder is not None:
         db = store.connect(folder)
         store.put(db, outlines)
         if db is not None:
             db.close()
     return total
+
+
+def _scanned(lang: str) -> bool:
+    """Whether the language's imports come from a scan of its import statements (a few
+    hundred microseconds a file: not worth a worker process)."""
+    language = languages.get(lang)
+    return language is not None and hasattr(language.module, "import_statements")
 
 
 def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
@@ -382,8 +431,11 @@ def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
 
 def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     """Imports of one blob for the index and, when `whole`, its whole outline (encoded) for the
-    store: definitions cost a query as long as the parse, and only changed files need them."""
+    store: definitions cost a query as long as the parse, and only changed files need them. A
+    minified file (as `analysis.minified` finds, e.g. a JavaScript bundle) is not parsed."""
     key, lang, data, whole = job
+    if minified(data):  # a bundle: its imports were resolved when it was built
+        return key, [], None
     embedded = lang in ("vue", "svelte")
     if embedded:
         data, lang = b"\n".join(_SCRIPT.findall(data)), "typescript"
@@ -395,6 +447,38 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
         return key, [], None
     imports = [[i.spec, list(i.symbols)] for i in result.imports]
     return key, imports, store.encode(result) if whole else None
+
+
+class _Reader:
+    """One `git cat-file --batch` process answering object names one at a time."""
+
+    def __init__(self, repo_root: str) -> None:
+        self.process = subprocess.Popen(
+            ["git", "-C", repo_root, "cat-file", "--batch"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def read(self, name: str) -> tuple[str, bytes] | None:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(name.encode() + b"\n")
+        stdin.flush()
+        header = stdout.readline().split()
+        if not header:
+            raise OSError("git cat-file stopped")
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            return None
+        data = stdout.read(int(header[2]) + 1)[:-1]
+        return (header[0].decode(), data) if header[1] == b"blob" else None
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process.wait()
+
+
+_READERS: dict[str, _Reader] = {}  # repository root: its reader, within `held`
 
 
 # The on-disk cache.

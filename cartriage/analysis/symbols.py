@@ -59,10 +59,18 @@ class Outline:
 
 
 def outline(language: Language, source: bytes, definitions: bool = True,
-            imports: bool = True) -> Outline:
-    """Parse `source` and extract its definitions and/or imports."""
+            imports: bool = True, reduce: bool = True) -> Outline:
+    """Parse `source` and extract its definitions and/or imports.
+
+    For imports alone, a language module's `import_statements` (when it has one and `reduce`)
+    gives the parser the file's import statements instead of the whole file; `syntax_error`
+    then speaks of those."""
     from tree_sitter import QueryCursor
 
+    statements = getattr(language.module, "import_statements", None) if reduce else None
+    if imports and not definitions and statements is not None:
+        reduced = statements(source)  # None: the scan cannot be sure of every statement
+        source = source if reduced is None else reduced
     if _nesting(source) > MAX_NESTING:  # no outline: its queries could take minutes
         return Outline(syntax_error=True)
     tree = language.parser().parse(source)

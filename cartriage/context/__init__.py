@@ -37,6 +37,9 @@ MAX_CALLEES = 5  # definitions of called functions shown
 MAX_CALL_SITES = 8  # call sites of a changed signature shown
 MAX_DEFINITION_LINES = 60  # of one called function's definition
 MAX_FILE_BYTES = 1_000_000  # a larger new file is not parsed for context (as in analysis)
+MAX_SOURCE_BYTES = 64_000_000  # of source text searched in memory for called names
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_WORD_ENDS = frozenset(bytes([b]) for b in _WORD_BYTES)  # one-byte slices, after a word
 CHARS_PER_TOKEN = 3  # conservative for code (tokenizers average 3.5-4 characters)
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _NOT_CALLS = frozenset(keyword.kwlist) | {
@@ -67,9 +70,9 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
-    once, under its path, each unit's changed lines, under (unit id, "changed"), and each
-    `git grep` and each repository file's definitions, under ("git grep", mode, name) and
-    ("definitions", path, revision)."""
+    once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
+    grep` under ("grep", ...), and each other file read, under ("source", path), with its
+    definitions once parsed, under ("defined", path)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -110,7 +113,7 @@ class _Source:
     why_not: str = ""
     starts: list[int] = field(default_factory=list)  # of `definitions`, sorted by start
     reach: list[int] = field(default_factory=list)  # the largest end up to each of them
-    shared: dict = field(default_factory=dict)  # `build`'s `files`: work kept across calls
+    shared: dict = field(default_factory=dict)  # `build`'s `files`: greps and other files too
 
     @classmethod
     def read(cls, change: ChangeSet, analysis: Analysis, unit: Unit,
@@ -119,7 +122,7 @@ class _Source:
 
         file = next((f for f in change.files if f.path == unit.path), None)
         if unit.path not in files:
-            files[unit.path] = cls._parse(change, file, unit)
+            files[unit.path] = cls._parse(change, file, unit, files)
         parsed = files[unit.path]
         source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
@@ -134,8 +137,10 @@ class _Source:
         return source
 
     @classmethod
-    def _parse(cls, change: ChangeSet, file, unit: Unit) -> _Source:
-        """The new file's lines and definitions (sorted by start), or why there are none."""
+    def _parse(cls, change: ChangeSet, file, unit: Unit, files: dict) -> _Source:
+        """The new file's lines and definitions (sorted by start), or why there are none. The
+        definitions come from the analysis outline store when the new file is the new blob
+        analysed (it usually is: `apply` rebuilds it from the diff)."""
         from cartriage.analysis import languages
         from cartriage.analysis.symbols import outline
 
@@ -151,17 +156,19 @@ class _Source:
             source.why_not = "the file may hold secrets"
         if source.why_not:
             return source
-        source.lines = new_lines(change, file)
+        if ("old",) not in files:  # every changed file's old side, in one `git cat-file`
+            files[("old",)] = _old_blobs(change)
+        source.lines = new_lines(change, file, files[("old",)])
         if source.lines is None:
             source.why_not = "the new file could not be read"
             return source
         if sum(len(line) + 1 for line in source.lines) > MAX_FILE_BYTES:
             source.why_not = f"the new file is over {MAX_FILE_BYTES:,} bytes"
             return source
+        data = "\n".join(source.lines).encode("utf-8", "surrogateescape")
         try:
-            parsed = outline(languages.get(source.language),
-                             "\n".join(source.lines).encode("utf-8", "surrogateescape"),
-                             imports=False)
+            parsed = _stored(change, file, data, source.language, files) or outline(
+                languages.get(source.language), data, imports=False)
         except Exception as exc:  # noqa: BLE001 - a grammar failure means no context, not a stop
             source.why_not = f"the new file could not be parsed ({type(exc).__name__})"
             return source
@@ -225,10 +232,10 @@ class _Source:
         return out
 
     def _definition(self, name: str) -> tuple[str, str] | None:
-        """`name`'s definition: in the file itself, else in the first repository file
-        (at the new revision) that defines it."""
-        from cartriage.analysis import languages
-        from cartriage.analysis.symbols import outline
+        """`name`'s definition: in the file itself, else in the first of the repository's
+        source files (at the new revision, in path order, at most 20; minified ones left out)
+        that defines it."""
+        from cartriage.analysis import minified
 
         def named(definitions):
             return next((d for d in definitions
@@ -237,29 +244,33 @@ class _Source:
         mine = named(self.definitions)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
-        for path in self._grep("-l", name)[:20]:
-            lang = languages.detect(path)
-            if path == self.unit.path or lang is None or is_secret_file(path):
+        candidates = [path for path in self._naming(name, 20)
+                      if path != self.unit.path and not is_secret_file(path)]
+        _read_sources(self.change, candidates, self.shared)
+        for path in candidates:
+            found = self.shared.get(("source", path))
+            if found is None or minified(found[1]) or not _may_define(path, found[1], name):
                 continue
-            key = ("definitions", path, self.change.new_rev)
-            if key not in self.shared:  # the same files come up for many names
-                data = _read(self.change, path)
-                self.shared[key] = None if data is None else (
-                    outline(languages.get(lang), data, imports=False).definitions, data)
-            if self.shared[key] is None:
-                continue
-            definitions, data = self.shared[key]
-            theirs = named(definitions)
+            theirs = named(_definitions(self.change, path, found, self.shared))
             if theirs is not None:
-                lines = data.decode("utf-8", "replace").split("\n")
+                lines = found[1].decode("utf-8", "replace").split("\n")
                 return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
         return None
 
-    def _grep(self, mode: str, name: str) -> list[str]:
-        """`_grep`, once per plan for each mode and name."""
-        key = ("git grep", mode, name)
-        if key not in self.shared:
-            self.shared[key] = _grep(self.change, mode, name)
+    def _naming(self, name: str, limit: int) -> list[str]:
+        """The first `limit` source files (path order) using the word `name`, at the new side:
+        searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
+        if ("sources",) not in self.shared:
+            self.shared[("sources",)] = _Sources.read(self.change, self.shared)
+        sources = self.shared[("sources",)]
+        if sources is None:
+            return self._grep("-l", name, source_files=True)[:limit]
+        return sources.naming(name, limit)
+
+    def _grep(self, mode: str, name: str, source_files: bool = False) -> list[str]:
+        key = ("grep", mode, name, source_files)
+        if key not in self.shared:  # the same names recur across a change's units
+            self.shared[key] = _grep(self.change, mode, name, source_files)
         return self.shared[key]
 
     def _call_sites(self, name: str) -> list[str]:
@@ -293,14 +304,18 @@ def _title(rendered: str) -> tuple[str, str]:
     return title, body
 
 
-def new_lines(change: ChangeSet, file: FileChange) -> list[str] | None:
+def new_lines(change: ChangeSet, file: FileChange,
+              old_blobs: dict[str, bytes] | None = None) -> list[str] | None:
     """The new file's lines: the old file with the change's hunks applied, so the context shows
-    exactly the diff's new side (also for a diff that is not the repository's)."""
+    exactly the diff's new side (also for a diff that is not the repository's). `old_blobs`
+    (sha: contents) spares reading the old file again."""
     from cartriage import intake
 
     old: list[str] = []
     if file.status != "added":
-        data = intake.read_blob(change, file.old_path or file.path, "old")
+        data = (old_blobs or {}).get(file.old_blob or "")
+        if data is None:
+            data = intake.read_blob(change, file.old_path or file.path, "old")
         if data is None:
             return None
         old = data.decode("utf-8", "replace").split("\n")
@@ -328,6 +343,38 @@ def apply(old: list[str], hunks: tuple[Hunk, ...]) -> list[str] | None:
     return out + old[at:]
 
 
+def _old_blobs(change: ChangeSet) -> dict[str, bytes]:
+    from cartriage.analysis import fanin
+
+    shas = sorted({f.old_blob for f in change.files if f.old_blob and len(f.old_blob) == 40
+                   and f.status != "added" and not (f.binary or f.submodule)})
+    try:
+        return fanin.read_blobs(change.repo_root, shas) if change.repo_root else {}
+    except OSError:
+        return {}
+
+
+def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, files: dict):
+    """The stored outline of the new file when `data` is its new blob (same git object id),
+    else None. The store is read once for every changed file."""
+    import hashlib
+
+    from cartriage.analysis import fanin, languages, store
+
+    if ("stored",) not in files:
+        keys = [f"{f.new_blob}:{lang}" for f in change.files
+                if f.new_blob and (lang := languages.detect(f.path))]
+        db = store.connect(fanin.cache_folder(change.repo_root)) if keys else None
+        files[("stored",)] = store.get(db, keys)
+        if db is not None:
+            db.close()
+    if not file.new_blob:
+        return None
+    digest = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    return files[("stored",)].get(f"{file.new_blob}:{language}") if digest == file.new_blob \
+        else None
+
+
 def _changed_lines(hunks) -> tuple[int, ...]:
     lines: set[int] = set()
     for hunk in hunks:
@@ -338,9 +385,11 @@ def _changed_lines(hunks) -> tuple[int, ...]:
     return tuple(sorted(lines))
 
 
-def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
+def _grep(change: ChangeSet, mode: str, name: str, source_files: bool = False) -> list[str]:
     """`git grep` for the word `name` at the change's new side: paths (`-l`) or
-    "path\\0line\\0text" rows (`-n`)."""
+    "path\\0line\\0text" rows (`-n`); with `source_files`, only in files with a tree-sitter
+    grammar (by extension, as `languages.detect`)."""
+    from cartriage.analysis import languages
     from cartriage.intake import git
     from cartriage.intake.change import INDEX, WORKTREE
 
@@ -350,6 +399,8 @@ def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
         args.append("--cached")
     elif rev not in (None, WORKTREE):
         args.append(rev)
+    if source_files:
+        args += ["--", *(f":(icase)*{extension}" for extension in languages.extensions())]
     try:
         out = git.git(change.repo_root, *args).decode("utf-8", "replace")
     except git.GitError:  # no match (exit 1), or an unreadable revision: no context from it
@@ -364,6 +415,118 @@ def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
             path = parts[0].removeprefix(prefix)
             rows.append(f"{path}\0{parts[1]}\0{chr(0).join(parts[2:])}")
     return rows
+
+
+@dataclass
+class _Sources:
+    """Every source file (a tree-sitter grammar's extension) at a commit or the index, as one
+    text, to find the files using a word: one `git cat-file` for all of them instead of one
+    `git grep` (which inflates every blob again) per word looked for."""
+
+    paths: list[str]
+    starts: list[int]  # of each file in `text`
+    text: bytes  # the files, each followed by a newline
+
+    @classmethod
+    def read(cls, change: ChangeSet, files: dict) -> _Sources | None:
+        """The sources at the change's new side, each also kept in `files` under ("source",
+        path) as `_read_sources` would; None for the working tree or past MAX_SOURCE_BYTES."""
+        from cartriage.analysis import fanin, languages
+        from cartriage.intake.change import WORKTREE
+
+        if change.repo_root is None or change.new_rev in (None, WORKTREE):
+            return None
+        try:
+            tree = [(p, blob, size) for p, blob, size in
+                    fanin.list_tree(change.repo_root, change.new_rev) if languages.detect(p)]
+            if sum(size or 0 for _, _, size in tree) > MAX_SOURCE_BYTES:
+                return None
+            blobs = fanin.read_blobs(change.repo_root, sorted({blob for _, blob, _ in tree}))
+        except OSError:
+            return None
+        paths, starts, parts, at = [], [], [], 0
+        for path, blob, _ in tree:
+            data = blobs.get(blob)
+            if data is None or len(data) > MAX_SOURCE_BYTES:
+                continue
+            files[("source", path)] = (blob, data)
+            if b"\0" in data[:8000]:  # binary, as `git grep -I` finds (.gitattributes aside)
+                continue
+            paths.append(path)
+            starts.append(at)
+            parts.append(data)
+            at += len(data) + 1
+        if at > MAX_SOURCE_BYTES:  # the index's sizes were not known before reading
+            return None
+        return cls(paths, starts, b"\n".join(parts) + b"\n")
+
+    def naming(self, name: str, limit: int) -> list[str]:
+        """The first `limit` files with `name` as a word (`git grep -w`: not next to an ASCII
+        letter, digit or underscore), in path order."""
+        word, text = name.encode(), self.text
+        found: list[str] = []
+        position = 0
+        while len(found) < limit:
+            start = text.find(word, position)  # a plain find: several times a regex's speed
+            if start < 0:
+                break
+            end = start + len(word)
+            if (start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS:
+                position = start + 1
+                continue
+            i = bisect.bisect_right(self.starts, start) - 1
+            found.append(self.paths[i])
+            position = self.starts[i + 1] if i + 1 < len(self.starts) else len(text)
+        return found
+
+
+def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:
+    """Read the source files of `paths` not read yet at the change's new side (one `git
+    cat-file` for all), into `files` under ("source", path): (blob sha or "", contents)."""
+    from cartriage.analysis import fanin, languages
+    from cartriage.intake.change import WORKTREE
+
+    unread = [p for p in paths if ("source", p) not in files and languages.detect(p)]
+    if not unread:
+        return
+    if change.new_rev == WORKTREE:
+        found = {p: ("", data) for p in unread if (data := _read(change, p)) is not None}
+    else:
+        found = fanin.read_paths(change.repo_root, change.new_rev, unread)
+    for path in unread:
+        files[("source", path)] = found.get(path)
+
+
+def _may_define(path: str, data: bytes, name: str) -> bool:
+    from cartriage.analysis import languages
+
+    check = getattr(languages.get(languages.detect(path)).module, "may_define", None)
+    return check is None or check(data, name)
+
+
+def _definitions(change: ChangeSet, path: str, found: tuple[str, bytes], files: dict):
+    """The definitions of a source file read by `_read_sources`, kept in `files`: from the
+    analysis outline store when it holds the blob (a file near the change is looked at again
+    in the next plan), else parsed and stored there."""
+    from cartriage.analysis import fanin, languages, store
+    from cartriage.analysis.symbols import outline
+
+    if ("defined", path) not in files:
+        blob, data = found
+        lang = languages.detect(path)
+        db = store.connect(fanin.cache_folder(change.repo_root)) if blob else None
+        try:
+            key = f"{blob}:{lang}"
+            known = store.get(db, [key]).get(key)
+            if known is None:
+                known = outline(languages.get(lang), data)
+                if db is not None:
+                    store.put(db, {key: store.encode(known)})
+        finally:
+            if db is not None:
+                db.close()
+        files[("defined", path)] = known.definitions
+    return files[("defined", path)]
 
 
 def _read(change: ChangeSet, path: str) -> bytes | None:

@@ -26,25 +26,25 @@ class Hunk:
 
     def added(self) -> list[tuple[int, str]]:
         """(new line number, text) of each added line."""
-        return [(n, text) for n, kind, text in self._numbered() if kind == "+"]
+        return _numbered(self.lines, self.new_start, "+")
 
     def removed(self) -> list[tuple[int, str]]:
         """(old line number, text) of each removed line."""
-        return [(n, text) for n, kind, text in self._numbered() if kind == "-"]
+        return _numbered(self.lines, self.old_start, "-")
 
-    def _numbered(self):
-        old, new = self.old_start, self.new_start
-        for line in self.lines:
-            kind, text = line[:1], line[1:]
-            if kind == "+":
-                yield new, kind, text
-                new += 1
-            elif kind == "-":
-                yield old, kind, text
-                old += 1
-            elif kind == " ":
-                old += 1
-                new += 1
+
+def _numbered(lines: tuple[str, ...], start: int, kind: str) -> list[tuple[int, str]]:
+    """(line number, text) of the lines of `kind` ("+" or "-"), numbered on their side (context
+    lines count, the other side's do not; a plain loop: a batch calls this very often)."""
+    found, number = [], start
+    for line in lines:
+        mark = line[:1]
+        if mark == kind:
+            found.append((number, line[1:]))
+            number += 1
+        elif mark == " ":
+            number += 1
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,3 +146,13 @@ def test_updated_index_equals_index_from_scratch_on_this_projects_history(tmp_pa
         pytest.skip("a shallow clone: no history to walk")
     config = configuration.load(cwd=tmp_path, env={})
     assert _walk(str(clone), f"HEAD~{commits}..HEAD", config, monkeypatch, check_every=8) >= 1
+
+
+def test_a_minified_bundle_is_indexed_without_its_imports(repo):
+    """Its imports were resolved when it was built: a bundle is no importer of the sources."""
+    bundle = "import{a}from'./util';" + "var x=1;" * 3_000  # one 24,000-byte line
+    repo.commit("files", {"util.js": "export const a = 1;\n", "bundle.js": bundle,
+                          "app.js": "import { a } from './util';\n"})
+    index = fanin.build(repo.path, repo.git("rev-parse", "HEAD").strip(), workers=1)
+    assert "bundle.js" in index.files
+    assert index.importers["util.js"] == {"app.js"}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from analysis_support import fixture
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from cartriage.analysis import languages
 from cartriage.analysis.symbols import outline
@@ -143,3 +147,86 @@ def test_one_query_walk_finds_what_two_find(name):
     assert both.definitions == outline(language, source, imports=False).definitions
     assert both.imports == outline(language, source, definitions=False).imports
     assert both.definitions and both.imports
+
+
+# Python's import scan (`python.import_statements`): the index parses the statements alone.
+
+def _imports(source: bytes, reduce: bool) -> list:
+    return outline(languages.get("python"), source, definitions=False, reduce=reduce).imports
+
+
+SCANNED = [
+    b'"""Docs.\n\nimport os\nfrom a import b\n"""\nimport sys\n',
+    b"from .models import (  # the models (of this app)\n"
+    b"    Site,  # a site\n    Region as R,\n)\n",
+    b"from a import b, \\\n    c\nimport x.y as z, w\n",
+    b"if TYPE_CHECKING:\n    from typing import Any\nelse:\n    import json\n",
+    b"def f():\n    import importlib\n    reimport = important = __import__('x')\n",
+    b"s = 'import q'  # import r\nt = r'\\'' ; u = \"import v\"\nfrom . import mod\n",
+    b"x = '''\nimport hidden\n''' + \"\"\"it's \\\"\"\" import\"\"\"\nfrom ..pkg import *\n",
+    b"from __future__ import annotations\nimport a; b = 1\nimport c; import d\n",
+    b"import os\r\nfrom a import (b,\r\n  c)\r\n",
+    b"",
+    b"x = 1\n",
+]
+UNSURE = [
+    b"try: import ujson as json\nexcept ImportError: import json\n",
+    b"from a \\\n    import b\n",
+    b"if x: from y import z\n",
+]
+
+
+@pytest.mark.parametrize("source", SCANNED)
+def test_python_import_scan_gives_the_whole_parse_s_imports(source):
+    assert languages.get("python").module.import_statements(source) is not None
+    assert _imports(source, reduce=True) == _imports(source, reduce=False)
+
+
+@pytest.mark.parametrize("source", UNSURE)
+def test_python_imports_the_scan_cannot_place_come_from_the_whole_parse(source):
+    assert languages.get("python").module.import_statements(source) is None
+    assert _imports(source, reduce=True) == _imports(source, reduce=False) != []
+
+
+_PIECES = [b"import os\n", b"from a.b import (c,\n    d)  # e\n", b"    import x\n",
+           b'"""\n', b"'''\n", b"'", b'"', b"# import y\n", b"from . import z\n", b"\\\n",
+           b"if q: import w\n", b"def f():\n", b"x = 'import v'\n", b"import_me = 1\n",
+           b"(\n", b")\n", b"\n", b"\\'", b"from .m import n as o, p\n"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_python_import_scan_equals_the_whole_parse_on_any_mix(pieces):
+    """On any source that parses: where tree-sitter recovers from errors, its imports are
+    guesses the scan need not repeat."""
+    source = b"".join(pieces)
+    whole = outline(languages.get("python"), source, definitions=False, reduce=False)
+    assume(not whole.syntax_error)
+    assert _imports(source, reduce=True) == whole.imports
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (b"def net(a):\n    pass\n", True), (b"async  def net():\n    pass\n", True),
+    (b"class net(Base):\n    pass\n", True), (b"class A:\n    def net(self): ...\n", True),
+    (b"def\\\nnet(): ...\n", True),
+    (b"net(1)\nx.net = 2\n", False), (b"def network(): ...\n", False),
+    (b"undef net\n", False),
+])
+def test_python_may_define_is_true_wherever_the_parse_finds_a_definition(source, expected):
+    python = languages.get("python")
+    found = any(d.name.split(".")[-1] == "net" for d in outline(python, source).definitions)
+    assert python.module.may_define(source, "net") is expected
+    assert found <= expected  # never False where the parse finds one
+
+
+def test_python_import_scan_equals_the_whole_parse_on_this_project():
+    """Every Python file of this repository (benchmarks/check_import_scan.py does the same
+    over a repository's whole history)."""
+    python = languages.get("python")
+    root = Path(__file__).resolve().parents[2]
+    sources = [p.read_bytes() for folder in ("cartriage", "tests", "benchmarks")
+               for p in sorted((root / folder).rglob("*.py"))]
+    assert len(sources) > 100
+    for source in sources:
+        assert python.module.import_statements(source) is not None
+        assert _imports(source, reduce=True) == _imports(source, reduce=False)

@@ -122,23 +122,69 @@ def test_an_unknown_level_is_refused(repo):
         context.build(change, facts, facts.units[0], "repository")
 
 
-def test_a_plan_greps_each_name_and_outlines_each_file_once(repo, monkeypatch):
-    """Units calling the same names share the `git grep` and the other files' definitions."""
+def test_a_plan_outlines_each_file_once_for_units_calling_the_same_name(repo, monkeypatch):
+    """Units calling the same names share the search and the other files' definitions."""
     calls = {"checkout": "    return net(basket.total(), 0.2)\n",
              "refund": "    return net(amount, 0.2)\n"}
     change, facts, _ = triaged(repo, {
         "shop.py": SHOP, "a.py": "from prices import net\n\n\ndef f(amount):\n"
         + calls["refund"], "b.py": "from prices import net\n\n\ndef g(amount):\n"
         + calls["refund"]})
-    greps, reads = [], []
-    real_grep, real_read = context._grep, context._read
-    monkeypatch.setattr(context, "_grep", lambda *a: greps.append(a[1:]) or real_grep(*a))
-    monkeypatch.setattr(context, "_read", lambda *a: reads.append(a[1]) or real_read(*a))
+    from cartriage.analysis import symbols
+
+    outlined = []
+    real_outline = symbols.outline
+    monkeypatch.setattr(symbols, "outline",
+                        lambda spec, data, **kw: outlined.append(data) or real_outline(
+                            spec, data, **kw))
     files: dict = {}
     built = [context.build(change, facts, unit_of(facts, path), "callers", files=files)
              for path in ("a.py", "b.py")]
     assert all("# prices.py lines 4-7: function net" in b.text for b in built)
-    assert greps == [("-l", "net")] and reads.count("prices.py") == 1
+    assert sum(b"def net" in data for data in outlined) <= 1
     alone = [context.build(change, facts, unit_of(facts, path), "callers")
              for path in ("a.py", "b.py")]
     assert built == alone
+
+
+def test_a_called_definition_is_found_past_files_that_only_call_it_and_stored(repo):
+    """Candidates from `git grep` are read in one go; a file that only calls the name is not
+    parsed; the definition comes from the first source file defining it, minified bundles
+    left out, and its outline goes to the analysis store for the next plan."""
+    from cartriage.analysis import fanin, store
+
+    bundle = "function net(a,b){return a/b}" + ";var x=1" * 3_000  # one 24,000-byte line
+    repo.commit("base", {"a_calls.py": "from prices import net\n\nnet(1, 2)\n",
+                         "a_bundle.js": bundle, "prices.py": PRICES, "shop.py": SHOP})
+    repo.commit("change", {"shop.py": SHOP.replace("net(amount, 0.2)", "net(amount, 0.3)")})
+    settings = configuration.load(cwd=repo.path, env={})
+    change, facts, _ = pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
+                                       settings)
+    files: dict = {}
+    built = context.build(change, facts, unit_of(facts, "shop.py"), "callers", files=files)
+    assert "# prices.py lines 4-7: function net" in built.text
+    assert ("defined", "a_calls.py") not in files and ("source", "a_calls.py") in files
+    assert ("source", "a_bundle.js") in files and ("defined", "a_bundle.js") not in files
+    blob, _ = files[("source", "prices.py")]
+    db = store.connect(fanin.cache_folder(repo.path))
+    stored = store.get(db, [f"{blob}:python"])
+    db.close()
+    assert "net" in {d.name for d in stored[f"{blob}:python"].definitions}
+
+
+def test_files_using_a_name_are_those_git_grep_finds(repo):
+    """The in-memory search of the sources finds what `git grep -w` does, in its order."""
+    from cartriage.context import _grep, _Sources
+
+    repo.commit("sources", {
+        "a.py": "x = net(1)\n", "a-b/h.py": "net\n", "a/i.py": "y.net = 2\n",
+        "b.py": "network = 1\nsubnet = 2\n", "c.py": "_net = net_x = 1\n",
+        "d.js": "const v = x.net(1);\n", "e.py": "net\0binary\n", "f.txt": "net\n",
+        "g/h.py": "caf\u00e9net = \u00e9net\n", "z.py": "# net\n", "zz.go": "netnet net9\n"})
+    settings = configuration.load(cwd=repo.path, env={})
+    change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
+                                settings)
+    sources = _Sources.read(change, {})
+    for name in ("net", "x", "y", "v", "binary", "caf"):
+        assert sources.naming(name, 20) == _grep(change, "-l", name, source_files=True), name
+    assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]

@@ -95,6 +95,11 @@ def _extensions() -> dict[str, str]:
     return _BY_EXTENSION
 
 
+def extensions() -> list[str]:
+    """Every extension `detect` knows (lower case, with the dot)."""
+    return sorted(_extensions())
+
+
 def _variants(module: ModuleType) -> dict[str, tuple[str, ...]]:
     """Language name -> extensions; a module may serve variants (typescript and tsx)."""
     return getattr(module, "VARIANTS", None) or {module.NAME: module.EXTENSIONS}
@@ -116,7 +121,7 @@ def get(name: str) -> Language | None:
 
 def detect(path: str) -> str | None:
     """The parseable language of `path` by its extension, or None."""
-    return _extensions().get(PurePosixPath(path).suffix.lower())
+    return _extensions().get(posixpath.splitext(path)[1].lower())
 
 
 def recognise(path: str) -> str | None:

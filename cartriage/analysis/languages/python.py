@@ -21,12 +21,70 @@ IMPORTS = """
 """
 SECTION = re.compile(r"^\s*(?:async\s+)?(?P<kind>def|class)\s+(?P<name>\w+)")
 _ALL = re.compile(rb"^__all__\s*\+?=\s*[\[(]([^\])]*)", re.MULTILINE)
+# Comments and string literals (any prefix: an escaped quote ends none of them), or the keyword.
+_TOKENS = re.compile(rb"""
+    \#[^\n]*
+  | \"\"\"[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*\"\"\"
+  | '''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''
+  | "[^"\\\n]*(?:\\.[^"\\\n]*)*"
+  | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
+  | (?P<open>["'])  # a string not closed where it should be: the file does not parse
+  | import""", re.VERBOSE | re.DOTALL)
+_BEFORE_IMPORT = re.compile(rb"[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?")  # what may lead its line
+_NAMES = re.compile(rb"[ \t]*\((?:[^()#]|\#[^\n]*)*\)|(?:[^\n\\#]|\\.)*", re.DOTALL)
+_KEYWORD = re.compile(rb"(?<![\w.])import(?!\w)")
+_DEFINES = re.compile(rb"\b(?:def|class)(?:\s|\\\r?\n)+\Z")  # just before a defined name
 
 
 def grammar():
     import tree_sitter_python
 
     return tree_sitter_python.language()
+
+
+def import_statements(source: bytes) -> bytes | None:
+    """The file's import statements alone, one per line, dedented: parsed instead of the whole
+    file when only imports are wanted (the fan-in index), for the same imports at a fraction of
+    the parse. None when a statement is not where this scan can be sure of it (`if x: import
+    y`, a backslash before `from`, a keyword it cannot place): then the whole file is parsed.
+
+    The scan skips comments and string literals up to the last `import` in the file, so an
+    import shown in a docstring is not one."""
+    last = source.rfind(b"import")
+    statements = []
+    position = 0
+    for token in _TOKENS.finditer(source):
+        start = token.start()
+        if start > last:
+            break
+        if token.lastgroup == "open":
+            return None
+        if start < position or source[start:start + 1] != b"i":
+            continue  # a comment, a string, or a name within the statement just taken
+        if _KEYWORD.match(source, start) is None:
+            continue  # part of a name: `reimport`, `important`
+        line = source.rfind(b"\n", 0, start) + 1
+        if (_BEFORE_IMPORT.fullmatch(source, line, start) is None
+                or source[max(line - 3, 0):line].rstrip(b"\r\n").endswith(b"\\")):
+            return None
+        position = _NAMES.match(source, start + 6).end()
+        statements.append(source[line:position].lstrip(b" \t"))
+    return b"\n".join(statements) + b"\n" if statements else b""
+
+
+def may_define(source: bytes, name: str) -> bool:
+    """Whether `source` may define `name` (a `def` or `class` of it, as DEFINITIONS finds): a
+    file that cannot is not parsed when looking for the definition. Each use of the name is
+    looked at (a plain find), not the whole file with a regex."""
+    word = name.encode()
+    position = source.find(word)
+    while position >= 0:
+        if _DEFINES.search(source, max(0, position - 64), position):
+            end = position + len(word)
+            if not source[end:end + 1].isalnum() and source[end:end + 1] != b"_":
+                return True
+        position = source.find(word, position + 1)
+    return False
 
 
 def module_context(root, source: bytes) -> set[str] | None:
