@@ -157,10 +157,11 @@ def _run(result: Result, config: Config, use_cache: bool, model: str | None,
         result.change.title, result.change.description, result.change.issue))
     planned, units = [], {u.id: u for u in result.analysis.units}
     reviews: dict[str, UnitReview] = {}
+    files: dict = {}  # context work shared by the units (files read and parsed once)
     for order, assignment in enumerate(plan.assignments):
         unit = units.get(assignment.unit_id)
         item = _prepare(order, assignment, unit, result, config, context, model, default_model,
-                        with_content=session is not None)
+                        files, with_content=session is not None)
         reused = session.reuse(assignment.unit_id, item.content) \
             if session is not None and item.content is not None else None
         if reused is not None:
@@ -225,7 +226,7 @@ def _ledger_session(config: Config, result: Result, pr: str | None) -> Session |
 
 def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Result,
              config: Config, context: str, model: str | None, default_model: str,
-             with_content: bool = False) -> _Planned:
+             files: dict, with_content: bool = False) -> _Planned:
     strategy = strategies.get(assignment.strategy)
     if not strategy.sends:
         return _Planned(order, assignment, None, assignment.reason or "skipped by the plan")
@@ -242,7 +243,7 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
     # Everything that leaves is redacted: the diff, the path and the symbols (default values in
     # changed signatures are sent in the symbol lines).
     symbols = [_describe_symbol(s) for s in facts.symbols] if facts else []
-    code = _code(result, unit, assignment.context)
+    code = _code(result, unit, assignment.context, files)
     texts = [redact(t) for t in (prompts.render_hunks(hunks, deleted=deleted), code.text,
                                  unit.path, *symbols)]
     (diff, code_text, path, *symbols) = [t for t, _ in texts]
@@ -270,11 +271,12 @@ def _prepare(order: int, assignment: Assignment, unit: Unit | None, result: Resu
                     else None)
 
 
-def _code(result: Result, unit: Unit, level: str) -> Context:
-    """The repository code around the unit at the level the plan priced (none for hunks)."""
+def _code(result: Result, unit: Unit, level: str, files: dict) -> Context:
+    """The repository code around the unit at the level the plan priced (none for hunks);
+    `files` is `context.build`'s cache, shared by the units of one review."""
     if level == "hunks":
         return Context("hunks")
-    return build_context(result.change, result.analysis, unit, level)
+    return build_context(result.change, result.analysis, unit, level, files=files)
 
 
 def _content(path: str, status: str, hunks: tuple[Hunk, ...], job: Job) -> Content:
