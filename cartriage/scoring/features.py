@@ -40,8 +40,11 @@ FIX_WORDS = frozenset(
      "deadlock", "leak", "revert", "hotfix", "incorrect", "wrong", "issue", "error", "panic",
      "fail", "fails", "failing"]
 )
+# Control flow on changed lines, searched over the lines joined by newlines: no match crosses a
+# line's end (the `?...:` of a conditional expression stays on its line).
 CONTROL = re.compile(r"\b(if|else|elif|for|while|switch|case|catch|except|rescue|select|go|"
-                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||\?\s*[^:]+:")
+                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||"
+                     r"\?[^\S\n]*[^:\n]+:")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -91,6 +94,7 @@ def dimension(kind: str) -> int:
 def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Scope]]:
     """One scope per analysis unit; none when the change has no reviewed files (issue-only)."""
     by_path = {f.path: f for f in change.files}
+    churn = change.added + change.removed
     out = []
     for unit in analysis.units:
         file = by_path.get(unit.path)
@@ -99,7 +103,8 @@ def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Sc
         # A unit that is a slice of one oversized hunk is scored on its slice, not the hunk.
         hunks = unit_hunks(file, unit) if unit.lines is not None else tuple(
             file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
-        out.append((unit, _scope(change, [(file, analysis.facts(unit.path), hunks)])))
+        out.append((unit, _Scope(((file, analysis.facts(unit.path), hunks),),
+                                 len(change.files), churn)))
     return out
 
 
@@ -133,12 +138,14 @@ class Text:
     present: float
     words: tuple[str, ...]
     bigrams: tuple[str, ...]
+    fixes: tuple[str, ...]  # the words in FIX_WORDS, in order
 
 
 def read_text(change: ChangeSet) -> Text:
     text = change_text(change)
-    return Text(math.log1p(len(text)) / 8, float(bool(text.strip())), tuple(_words(text)),
-                tuple(_bigrams(change.title)))
+    words = tuple(_words(text))
+    return Text(math.log1p(len(text)) / 8, float(bool(text.strip())), words,
+                tuple(_bigrams(change.title)), tuple(w for w in words if w in FIX_WORDS))
 
 
 def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
@@ -151,12 +158,16 @@ def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
     return len(scope.files), facts, symbols
 
 
-def consequence_features(text: Text, scope: _Scope | None) -> Features:
-    """Features for the consequence model; `scope=None` is issue-only (text alone)."""
+def consequence_features(text: Text, scope: _Scope | None, numeric_only: bool = False) -> Features:
+    """Features for the consequence model; `scope=None` is issue-only (text alone).
+
+    `numeric_only`: only the numeric part (the vector's first numeric_dimension entries, the
+    same values), for a model that reads no hashed token: the tokens are then not computed."""
     numeric = dict.fromkeys(CONSEQUENCE_NUMERIC, 0.0)
     numeric["text_length"] = text.length
     numeric["has_text"] = text.present
-    tokens: dict[str, list[str]] = {"w": list(text.words), "b": list(text.bigrams)}
+    tokens: dict[str, list[str]] | None = None if numeric_only else {
+        "w": list(text.words), "b": list(text.bigrams)}
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         numeric["log_public_symbols"] = math.log1p(sum(s.public for s in symbols))
@@ -166,6 +177,8 @@ def consequence_features(text: Text, scope: _Scope | None) -> Features:
         for role in ROLES:
             numeric[f"files_with_role:{role}"] = sum(role in f.role_names for f in facts) / n
         _fan_in(numeric, facts, n)
+        if numeric_only:
+            return _assemble(CONSEQUENCE_NUMERIC, numeric, None)
         tokens["role"] = [r for f in facts for r in f.role_names]
         tokens["sym"] = [f"{s.kind}:{s.change}:{'public' if s.public else 'private'}"
                          for s in symbols]
@@ -181,7 +194,7 @@ def consequence_features(text: Text, scope: _Scope | None) -> Features:
 def difficulty_features(text: Text, scope: _Scope | None) -> Features:
     """Features for the difficulty model: size, spread, entropy, nesting, fix-like messages."""
     numeric = dict.fromkeys(DIFFICULTY_NUMERIC, 0.0)
-    fixes = [w for w in text.words if w in FIX_WORDS]
+    fixes = list(text.fixes)
     numeric["fix_message"] = float(bool(fixes))
     numeric["text_length"] = text.length
     tokens: dict[str, list[str]] = {"w": fixes}
@@ -190,15 +203,12 @@ def difficulty_features(text: Text, scope: _Scope | None) -> Features:
         sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]
         numeric["file_entropy"] = _entropy(sizes)
         numeric["log_top_dirs"] = math.log1p(len({_top_dir(f.path) for f, _, _ in scope.files}))
-        indents, control, changed = [], 0, 0
-        for _, _, hunks in scope.files:
-            for hunk in hunks:
-                for line in hunk.lines:
-                    if line[:1] in "+-" and line[1:].strip():
-                        changed += 1
-                        body = line[1:].expandtabs(4)
-                        indents.append(len(body) - len(body.lstrip()))
-                        control += len(CONTROL.findall(body))
+        bodies = [line[1:].expandtabs(4) for _, _, hunks in scope.files for hunk in hunks
+                  for line in hunk.lines if line[:1] in "+-" and line[1:].strip()]
+        indents = [len(body) - len(body.lstrip()) for body in bodies]
+        changed = len(bodies)
+        # One search over the changed lines joined (a match never crosses a line's end).
+        control = len(CONTROL.findall("\n".join(bodies)))
         numeric["max_indent"] = min(max(indents, default=0), 64) / 16
         numeric["mean_indent"] = (sum(indents) / len(indents) / 8) if indents else 0.0
         numeric["log_control_flow"] = math.log1p(control)
@@ -252,12 +262,15 @@ def _entropy(sizes: list[int]) -> float:
 
 
 def _assemble(names: tuple[str, ...], numeric: dict[str, float], tokens) -> Features:
-    vector = np.zeros(len(names) + HASH_DIM, dtype=np.float32)
+    """The vector: numeric features, then (unless `tokens` is None) the hashed tokens."""
+    vector = np.zeros(len(names) + (0 if tokens is None else HASH_DIM), dtype=np.float32)
     labels: dict[int, str] = {}
     for i, name in enumerate(names):
         vector[i] = numeric[name]
         if numeric[name]:
             labels[i] = name
+    if tokens is None:
+        return Features(vector, labels)
     offset = len(names)
     for space in sorted(tokens):
         counts = Counter(tokens[space])

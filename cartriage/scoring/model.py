@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ class Model:
         return "encoder" in self.card
 
     @property
+    def numeric_only(self) -> bool:
+        """True when the model reads only the numeric features, no hashed token."""
+        return self.card.get("features") == "numeric"
+
+    @cached_property
     def width(self) -> int:
         """How many entries of a feature vector the model reads."""
         return self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
@@ -81,11 +87,10 @@ class Model:
         """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j); the
         embedding's entries count as one, `text (sentence embedding)`. `row` is the input row."""
         pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
-        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items()
-                 if j < self.width]
+        width = self.width
+        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items() if j < width]
         if self.reads_embedding:
-            items.append(("text (sentence embedding)",
-                          float(row[self.width:] @ pull[self.width:])))
+            items.append(("text (sentence embedding)", float(row[width:] @ pull[width:])))
         items = [(n, round(v, 4)) for n, v in sorted(items, key=lambda kv: -kv[1]) if v > 0]
         return tuple(items[:k])
 

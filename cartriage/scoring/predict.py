@@ -85,7 +85,7 @@ def text_embeddings(changes: list[ChangeSet],
 def _consequences(found: model.Model, text, embedding, scopes, weights) -> list[Consequence]:
     """Each scope's consequence; a tests/docs-only unit is decided on its own, never high
     (decision.minor_unit), whatever the change's text around it says."""
-    feats = [features.consequence_features(text, s) for s in scopes]
+    feats = [features.consequence_features(text, s, found.numeric_only) for s in scopes]
     minor = [s is not None and features.minor(s) for s in scopes]
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
