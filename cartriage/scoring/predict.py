@@ -123,40 +123,45 @@ def text_embeddings(changes: list[ChangeSet],
 def _consequences(found: model.Model, prepared, embeddings, jobs, weights) -> list[Consequence]:
     """Each job's (change index, scope) consequence; a tests/docs-only unit is decided on its
     own, never high (decision.minor_unit), whatever the change's text around it says."""
-    feats = [features.consequence_features(prepared[i].text, s, found.numeric_only)
-             for i, s in jobs]
-    minor = [s is not None and features.minor(s) for _, s in jobs]
+    def featurize(i, scope):
+        return features.consequence_features(prepared[i].text, scope, found.numeric_only)
+
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
-            for row, tier, top in _predict(found, feats, _rows_of(embeddings, jobs), minor)]
+            for row, tier, top in _predict(found, jobs, featurize, embeddings, minor=True)]
 
 
 def _difficulties(found: model.Model, prepared, embeddings, jobs) -> list[Difficulty]:
-    feats = [features.difficulty_features(prepared[i].text, s) for i, s in jobs]
+    def featurize(i, scope):
+        return features.difficulty_features(prepared[i].text, scope)
+
     rates = found.card["defect_rates"]
     return [Difficulty(tier=tier, probabilities=_named(row),
                        defect_probability=_expected(row, rates), top_features=top)
-            for row, tier, top in _predict(found, feats, _rows_of(embeddings, jobs))]
+            for row, tier, top in _predict(found, jobs, featurize, embeddings)]
 
 
-def _rows_of(embeddings: np.ndarray | None, jobs) -> np.ndarray | None:
-    """Each job's change's text embedding, one row per job."""
-    return None if embeddings is None else embeddings[[i for i, _ in jobs]]
+# Feature rows a model runs on at once: a large range's vectors are not all held together.
+ROWS = 256
 
 
-def _predict(found: model.Model, feats, embeddings, minor=None):
-    """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
-    through decision.minor_unit and are decided by the rule's tests/docs weight."""
-    X = found.rows(feats, embeddings)
-    probabilities = found.probabilities(X)
-    for i in np.flatnonzero(minor or []):
-        probabilities[i] = decision.minor_unit(probabilities[i])
-    # Rounded once, so tiers, weights and the change envelope agree with what is shown.
-    probabilities = np.round(probabilities, 4)
-    flags = minor or [False] * len(feats)
-    for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
-        tier = decision.tier(row, found.rule, is_minor)
-        yield row, tier, found.top_features(f, decision.rank(tier), x)
+def _predict(found: model.Model, jobs, featurize, embeddings, minor: bool = False):
+    """(tier probabilities, tier, top features) for each (change index, scope) job, ROWS at a
+    time. With `minor`, a tests/docs-only scope goes through decision.minor_unit and is
+    decided by the rule's tests/docs weight."""
+    for start in range(0, len(jobs), ROWS):
+        part = jobs[start:start + ROWS]
+        feats = [featurize(i, scope) for i, scope in part]
+        flags = [minor and scope is not None and features.minor(scope) for _, scope in part]
+        X = found.rows(feats, None if embeddings is None else embeddings[[i for i, _ in part]])
+        probabilities = found.probabilities(X)
+        for k in np.flatnonzero(flags):
+            probabilities[k] = decision.minor_unit(probabilities[k])
+        # Rounded once, so tiers, weights and the change envelope agree with what is shown.
+        probabilities = np.round(probabilities, 4)
+        for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
+            tier = decision.tier(row, found.rule, is_minor)
+            yield row, tier, found.top_features(f, decision.rank(tier), x)
 
 
 def _expected(row, values: dict[str, float]) -> float:

@@ -175,7 +175,8 @@ def _close(a, b) -> bool:
                                     for t in TIERS)
 
 
-def test_score_many_equals_scoring_each_change_alone(tmp_path):
+def test_score_many_equals_scoring_each_change_alone(tmp_path, monkeypatch):
+    from cartriage.scoring import predict
     from cartriage.scoring.predict import score_many
 
     config = _config(tmp_path, '[[rules]]\npath = "billing/**"\nconsequence = "high"\n')
@@ -199,3 +200,8 @@ def test_score_many_equals_scoring_each_change_alone(tmp_path):
                 n for n, _ in b.consequence.top_features]
     assert together[0].unit("billing/invoices.py").consequence.override.startswith("rules[0]")
     assert together[2].mode == "issue" and together[1] == together[4]
+    monkeypatch.setattr(predict, "ROWS", 2)  # the models run on two feature rows at a time
+    for a, b in zip(score_many(pairs, config), together, strict=True):
+        assert _close(a.change, b.change) and _close(a.difficulty, b.difficulty)
+        assert all(_close(x.difficulty, y.difficulty) and _close(x.consequence, y.consequence)
+                   for x, y in zip(a.units, b.units, strict=True))
