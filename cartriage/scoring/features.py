@@ -19,7 +19,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -80,6 +80,20 @@ class _Scope:
     files: tuple[tuple[FileChange, FileFacts | None, tuple[Hunk, ...]], ...]
     change_files: int
     change_churn: int
+    # Each hunk's changed lines as read (_HunkLines), by id: shared by a change's scopes.
+    lines: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _HunkLines:
+    """What the features read from one hunk's lines."""
+
+    added: int
+    removed: int
+    changed: int  # added or removed lines that are not blank
+    indent_sum: int
+    indent_max: int
+    control: int  # CONTROL matches on the changed lines
 
 
 def numeric_dimension(kind: str) -> int:
@@ -91,8 +105,12 @@ def dimension(kind: str) -> int:
     return numeric_dimension(kind) + HASH_DIM
 
 
-def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Scope]]:
-    """One scope per analysis unit; none when the change has no reviewed files (issue-only)."""
+def scopes(change: ChangeSet, analysis: Analysis,
+           lines: dict | None = None) -> list[tuple[Unit | None, _Scope]]:
+    """One scope per analysis unit; none when the change has no reviewed files (issue-only).
+
+    `lines`: a dict shared with whole_change, so that each hunk's lines are read once."""
+    lines = {} if lines is None else lines
     by_path = {f.path: f for f in change.files}
     churn = change.added + change.removed
     out = []
@@ -104,15 +122,17 @@ def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Sc
         hunks = unit_hunks(file, unit) if unit.lines is not None else tuple(
             file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
         out.append((unit, _Scope(((file, analysis.facts(unit.path), hunks),),
-                                 len(change.files), churn)))
+                                 len(change.files), churn, lines)))
     return out
 
 
-def whole_change(change: ChangeSet, analysis: Analysis) -> _Scope:
-    """The whole change as one scope (how training sees a labelled record)."""
+def whole_change(change: ChangeSet, analysis: Analysis, lines: dict | None = None) -> _Scope:
+    """The whole change as one scope (how training sees a labelled record); `lines`: see
+    scopes."""
     reviewed = {u.path for u in analysis.units}
     files = [(f, analysis.facts(f.path), f.hunks) for f in change.files if f.path in reviewed]
-    return _scope(change, files)
+    return _Scope(tuple(files), len(change.files), change.added + change.removed,
+                  {} if lines is None else lines)
 
 
 def minor(scope: _Scope) -> bool:
@@ -120,10 +140,6 @@ def minor(scope: _Scope) -> bool:
     return bool(scope.files) and all(
         facts is not None and ({"tests", "docs"} & set(facts.role_names))
         for _, facts, _ in scope.files)
-
-
-def _scope(change: ChangeSet, files) -> _Scope:
-    return _Scope(tuple(files), len(change.files), change.added + change.removed)
 
 
 def change_text(change: ChangeSet) -> str:
@@ -201,16 +217,14 @@ def difficulty_features(text: Text, scope: _Scope | None) -> Features:
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]
+        read = [_hunk_lines(scope, h) for _, _, hunks in scope.files for h in hunks]
         numeric["file_entropy"] = _entropy(sizes)
         numeric["log_top_dirs"] = math.log1p(len({_top_dir(f.path) for f, _, _ in scope.files}))
-        bodies = [line[1:].expandtabs(4) for _, _, hunks in scope.files for hunk in hunks
-                  for line in hunk.lines if line[:1] in "+-" and line[1:].strip()]
-        indents = [len(body) - len(body.lstrip()) for body in bodies]
-        changed = len(bodies)
-        # One search over the changed lines joined (a match never crosses a line's end).
-        control = len(CONTROL.findall("\n".join(bodies)))
-        numeric["max_indent"] = min(max(indents, default=0), 64) / 16
-        numeric["mean_indent"] = (sum(indents) / len(indents) / 8) if indents else 0.0
+        changed = sum(r.changed for r in read)
+        control = sum(r.control for r in read)
+        numeric["max_indent"] = min(max((r.indent_max for r in read), default=0), 64) / 16
+        indent_sum = sum(r.indent_sum for r in read)
+        numeric["mean_indent"] = (indent_sum / changed / 8) if changed else 0.0
         numeric["log_control_flow"] = math.log1p(control)
         numeric["control_flow_density"] = control / max(changed, 1)
         languages = {_language(file, fact) for file, fact, _ in scope.files}
@@ -234,8 +248,9 @@ def _fan_in(numeric: dict[str, float], facts: list[FileFacts], n: int) -> None:
 
 
 def _size(numeric: dict[str, float], scope: _Scope) -> None:
-    added = sum(_count(hunks, "+") for _, _, hunks in scope.files)
-    removed = sum(_count(hunks, "-") for _, _, hunks in scope.files)
+    read = [_hunk_lines(scope, h) for _, _, hunks in scope.files for h in hunks]
+    added = sum(r.added for r in read)
+    removed = sum(r.removed for r in read)
     n = len(scope.files)
     numeric["log_added"] = math.log1p(added)
     numeric["log_removed"] = math.log1p(removed)
@@ -250,8 +265,31 @@ def _size(numeric: dict[str, float], scope: _Scope) -> None:
     numeric["log_change_churn"] = math.log1p(scope.change_churn)
 
 
-def _count(hunks: tuple[Hunk, ...], prefix: str) -> int:
-    return sum(1 for h in hunks for line in h.lines if line[:1] == prefix)
+def _hunk_lines(scope: _Scope, hunk: Hunk) -> _HunkLines:
+    """The hunk's lines as the features read them, once per hunk (memo in `scope.lines`)."""
+    found = scope.lines.get(id(hunk))
+    if found is None or found[0] is not hunk:
+        found = scope.lines[id(hunk)] = (hunk, _read_lines(hunk))
+    return found[1]
+
+
+def _read_lines(hunk: Hunk) -> _HunkLines:
+    added = removed = 0
+    bodies = []
+    for line in hunk.lines:
+        kind = line[:1]
+        if kind == "+":
+            added += 1
+        elif kind == "-":
+            removed += 1
+        else:
+            continue
+        if line[1:].strip():
+            bodies.append(line[1:].expandtabs(4))
+    indents = [len(body) - len(body.lstrip()) for body in bodies]
+    # One search over the changed lines joined (a match never crosses a line's end).
+    return _HunkLines(added, removed, len(bodies), sum(indents), max(indents, default=0),
+                      len(CONTROL.findall("\n".join(bodies))))
 
 
 def _entropy(sizes: list[int]) -> float:

@@ -48,8 +48,7 @@ def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config,
         return []
     weights = {t: float(config.get("weights", t)) for t in TIERS}
     difficulty_model = model.load("difficulty")
-    prepared = [_Prepared(features.scopes(change, analysis), features.read_text(change),
-                          features.whole_change(change, analysis)) for change, analysis in changes]
+    prepared = [_prepare(change, analysis) for change, analysis in changes]
     consequence_models = {name: model.load(name) for name in
                           sorted({p.consequence_model for p in prepared})}
     if embeddings is None:
@@ -91,6 +90,12 @@ class _Prepared:
     @property
     def consequence_model(self) -> str:
         return "consequence" if self.scoped else "consequence-issue"
+
+
+def _prepare(change: ChangeSet, analysis: Analysis) -> _Prepared:
+    lines: dict = {}  # each hunk's lines read once for all the change's scopes
+    return _Prepared(features.scopes(change, analysis, lines), features.read_text(change),
+                     features.whole_change(change, analysis, lines))
 
 
 def _unit(unit, found: Consequence, hard: Difficulty, analysis: Analysis, config: Config,
