@@ -27,23 +27,17 @@ if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet
 
 
-def score(change: ChangeSet, analysis: Analysis, config: Config,
-          embedding: np.ndarray | None = None) -> Scores:
+def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     """Score every unit; the change's consequence is its riskiest unit's (see decision.envelope).
 
     Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
-    `embedding`: the change text's sentence embedding when the caller has already computed it;
-    else it is computed here.
     """
-    return score_many([(change, analysis)], config,
-                      None if embedding is None else embedding[None, :])[0]
+    return score_many([(change, analysis)], config)[0]
 
 
-def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config,
-               embeddings: np.ndarray | None = None) -> list[Scores]:
+def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
     """`score` of each (change, analysis), in order, computed together: the changes' texts
-    embedded in the encoder's batches, each model run once over every unit of every change.
-    `embeddings`: the texts' embeddings (one row per change) when already computed."""
+    embedded in the encoder's batches, each model run once over every unit of every change."""
     if not changes:
         return []
     weights = {t: float(config.get("weights", t)) for t in TIERS}
@@ -51,9 +45,8 @@ def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config,
     prepared = [_prepare(change, analysis) for change, analysis in changes]
     consequence_models = {name: model.load(name) for name in
                           sorted({p.consequence_model for p in prepared})}
-    if embeddings is None:
-        embeddings = text_embeddings([change for change, _ in changes],
-                                     (*consequence_models.values(), difficulty_model))
+    embeddings = text_embeddings([change for change, _ in changes],
+                                 (*consequence_models.values(), difficulty_model))
     # Every scope a model scores, with the change it belongs to (its text and embedding).
     hard_jobs = [(i, p.whole if p.whole.files else None) for i, p in enumerate(prepared)]
     hard_jobs += [(i, scope) for i, p in enumerate(prepared) for _, scope in p.scoped]
