@@ -1,16 +1,18 @@
-"""Scoring benchmark: model size, load times, the cost of scoring per plan and per unit.
+"""Scoring benchmark: model size, load times, the cost of scoring per plan, per unit, per batch.
 
     python benchmarks/bench_scoring.py --data /path/to/changes-train.jsonl [--repeats 10]
-        [--before /path/to/older/models]
+        [--base /path/to/older/checkout]
 
-Each figure is CPU time and wall time, min/median/max over --repeats runs. Cases:
-- loading the three models in a fresh process (with the onnxruntime import), and the sentence
-  encoder (models/encoder/) on top: it loads only when some change misses the score cache;
-- `score()` of a 50-file change and of an 850-file range: cold (a fresh process: imports, models,
-  encoder, one encoder pass for the change's text, every unit) and warm (models loaded);
-- the same change served from the score cache (scoring.cache, a fresh process).
-`--before` runs the cold and warm cases with another model folder too (e.g. the models of the
-base commit, `git archive <base> models | tar -x -C /tmp/before`), in the same run.
+Every case runs in fresh Python processes (CPU time and wall time, min/median/max over the
+runs); with --base, the same cases run with that checkout's code and models too, alternating
+with this one's, in the same run (e.g. `git worktree add --detach /tmp/base cf7d585`):
+- load: imports (numpy, onnxruntime, tokenizers, cartriage's scoring modules), each of the three
+  models, then the sentence encoder (tokenizer, session, first pass on "warm up");
+- `score()` of a 50-file change and of an 850-file range: cold (imports, models, encoder, one
+  encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats);
+- a batch: the 200 largest records' changes scored one `score()` at a time, and with
+  `score_many` (where the code has it), models loaded;
+- the 50-file change served from the score cache (scoring.cache).
 """
 
 from __future__ import annotations
@@ -21,37 +23,57 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+# Each snippet prints "label cpu_seconds wall_seconds" lines. The first argument is the data file.
 LOAD = """
-import time
-c, w = time.process_time(), time.perf_counter()
-from cartriage.scoring import model
+import sys, time
+def mark(label, since):
+    c, w = time.process_time(), time.perf_counter()
+    print(label.replace(" ", "_"), c - since[0], w - since[1])
+    return c, w
+start = at = time.process_time(), time.perf_counter()
+import numpy
+at = mark("import numpy", at)
+import onnxruntime
+at = mark("import onnxruntime", at)
+import tokenizers
+at = mark("import tokenizers", at)
+from cartriage.scoring import encoder, model
+at = mark("import cartriage.scoring.model", at)
 for name in model.NAMES:
     model.load(name)
-models = time.process_time() - c, time.perf_counter() - w
-from cartriage.scoring import encoder
-if (model.model_dir() / encoder.FOLDER).is_dir():  # models that predate the encoder have none
-    encoder.encode(["warm up"], model.model_dir())
-print(*models, time.process_time() - c, time.perf_counter() - w)
+    at = mark(f"session {name}", at)
+mark("three models, with all imports", start)
+folder = model.model_dir()
+sha = model.load("consequence").card["encoder"]["sha256"]
+if hasattr(encoder, "session"):  # this branch: the session and the tokenizer apart
+    tokenizer = tokenizers.Tokenizer.from_str((folder / "encoder/tokenizer.json").read_text())
+    at = mark("tokenizer", at)
+    encoder.session(folder / "encoder", sha, prepack=False)
+    at = mark("encoder session", at)
+    encoder.clear_cache()
+    at = time.process_time(), time.perf_counter()
+encoder.encode(["warm up"], folder, sha)
+at = mark("encoder (tokenizer, session, first pass)", at)
+mark("everything", start)
 """
 
-# Builds the benchmark's changes from the records (argv: data file, files wanted, repo or "-").
+# Builds the benchmark's changes from the records (argv: data file, files wanted).
 SETUP = """
-import json, os, sys
+import json, os, statistics, sys, time
 from dataclasses import replace
 from pathlib import Path
 from cartriage import config as configuration
 from cartriage.analysis import analyze
 from cartriage.scoring.records import to_change
 
-def changes(data, wanted, repo):
-    wanted = int(wanted)
-    config = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": os.devnull})
-    rows = [json.loads(raw) for raw in Path(data).read_text().splitlines() if raw.strip()]
-    found = [to_change(r, config) for r in rows if r.get("diff")]
-    found.sort(key=lambda c: (-len(c.files), c.source))
+config = configuration.load(cwd=Path("/"), env={"XDG_CONFIG_HOME": os.devnull})
+rows = [json.loads(raw) for raw in Path(sys.argv[1]).read_text().splitlines() if raw.strip()]
+found = [to_change(r, config) for r in rows if r.get("diff")]
+found.sort(key=lambda c: (-len(c.files), c.source))
+
+def combined(wanted, repo=None):
     files, text = [], []
     for change in found:  # the largest changes first, their files under distinct prefixes
         text.append(change.title)
@@ -59,98 +81,121 @@ def changes(data, wanted, repo):
         if len(files) >= wanted:
             break
     change = replace(found[0], files=tuple(files[:wanted]), description="\\n".join(text),
-                     repo_root=None if repo == "-" else repo)
-    return change, analyze(change, config), config
+                     repo_root=repo)
+    return change, analyze(change, config)
+
+def timed(fn):
+    c, w = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.process_time() - c, time.perf_counter() - w
 """
 
-COLD = SETUP + """
-import time
-change, analysis, config = changes(*sys.argv[1:4])
-c, w = time.process_time(), time.perf_counter()
-from cartriage.scoring import %s as scoring
-scores = scoring.score(change, analysis, config)
-print(time.process_time() - c, time.perf_counter() - w, len(scores.units))
+SCORE = SETUP + """
+files, repeats = int(sys.argv[2]), int(sys.argv[3])
+change, analysis = combined(files)
+
+def cold():
+    from cartriage.scoring import predict  # numpy, onnxruntime, the models, the encoder
+    return predict.score(change, analysis, config)
+
+scores, cpu, wall = timed(cold)
+print(f"score_{files}_files_cold_({len(scores.units)}_units)", cpu, wall)
+from cartriage.scoring import predict
+runs = [timed(lambda: predict.score(change, analysis, config))[1:] for _ in range(repeats)]
+print(f"score_{files}_files_warm_(median_of_{repeats})",
+      statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+"""
+
+BATCH = SETUP + """
+from cartriage.scoring import predict
+pairs = [(c, analyze(c, config)) for c in found[:200]]
+predict.score(*pairs[0], config)  # models and encoder loaded
+_, cpu, wall = timed(lambda: [predict.score(c, a, config) for c, a in pairs])
+print("200_changes,_score()_each", cpu, wall)
+if hasattr(predict, "score_many"):
+    _, cpu, wall = timed(lambda: predict.score_many(pairs, config))
+    print("200_changes,_score_many()", cpu, wall)
+"""
+
+CACHED = SETUP + """
+from cartriage.scoring import cache
+change, analysis = combined(50, sys.argv[2])
+scores, cpu, wall = timed(lambda: cache.score(change, analysis, config))
+print("score_50_files_from_the_score_cache", cpu, wall)
 """
 
 
-def timed(fn, repeats: int) -> tuple[list[float], list[float]]:
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c, w = time.process_time(), time.perf_counter()
-        fn()
-        cpu.append(time.process_time() - c)
-        wall.append(time.perf_counter() - w)
-    return cpu, wall
+def fresh(code: str, args: list[str], tree: Path, runs: int) -> dict[str, list[list[float]]]:
+    """label -> [cpu list, wall list] over `runs` fresh processes with `tree`'s code."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(tree)}
+    env.pop("CARTRIAGE_MODEL_DIR", None)
+    out: dict[str, list[list[float]]] = {}
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, check=True, env=env, cwd=tree)
+        for row in done.stdout.splitlines():
+            label, cpu, wall = row.split()
+            found = out.setdefault(label.replace("_", " "), [[], []])
+            found[0].append(float(cpu))
+            found[1].append(float(wall))
+    return out
 
 
 def line(label: str, cpu: list[float], wall: list[float]) -> str:
-    def ms(values):
-        return (f"{1000 * min(values):.1f}/{1000 * statistics.median(values):.1f}/"
-                f"{1000 * max(values):.1f}")
-    return f"{label}: CPU {ms(cpu)} ms, wall {ms(wall)} ms (min/median/max)"
+    """One case's CPU and wall times (benchmarks/bench_scoring_records.py)."""
+    return f"{label}: CPU {spread(cpu)} ms, wall {spread(wall)} ms (min/median/max)"
 
 
-def fresh(code: str, args: list[str], repeats: int, env: dict) -> list[list[float]]:
-    """Columns of the numbers each fresh process prints, over `repeats` processes."""
-    runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                           check=True, env=env).stdout.split() for _ in range(repeats)]
-    return [[float(run[i]) for run in runs] for i in range(len(runs[0]))]
+def spread(values: list[float]) -> str:
+    return (f"{1000 * min(values):,.1f} / {1000 * statistics.median(values):,.1f} / "
+            f"{1000 * max(values):,.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--before", type=Path, default=None,
-                        help="another model folder to run the cold and warm cases with")
+    parser.add_argument("--base", type=Path, default=None, help="an older checkout to compare")
     args = parser.parse_args()
-    from cartriage.scoring import model
-
-    folder = model.model_dir()
-    sizes = {p.relative_to(folder): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
-    for name, size in sorted(sizes.items()):
-        print(f"{name}: {size / 1024:.0f} KiB")
-    print(f"models folder: {sum(sizes.values()) / 2**20:.2f} MiB")
-
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    repeats = max(3, args.repeats // 2)
-    folders = {"after": folder} if args.before is None else {"before": args.before,
-                                                             "after": folder}
-    for label, models in folders.items():
-        cpu, wall, cpu_all, wall_all = fresh(LOAD, [], repeats,
-                                             {**env, "CARTRIAGE_MODEL_DIR": str(models)})
-        print(line(f"{label}: load 3 models in a fresh process (incl. onnxruntime import)",
-                   cpu, wall))
-        print(line(f"{label}:   and the sentence encoder too, if any", cpu_all, wall_all))
-
-    for files in (50, 850):
-        for label, models in folders.items():
-            env_models = {**env, "CARTRIAGE_MODEL_DIR": str(models)}
-            cpu, wall, units = fresh(COLD % "predict", [str(args.data), str(files), "-"],
-                                     repeats, env_models)
-            print(line(f"{label}: score() {files} files, {int(units[0])} units, cold (fresh "
-                       "process)", cpu, wall))
-            os.environ["CARTRIAGE_MODEL_DIR"] = str(models)
-            model.clear_cache()
-            namespace: dict = {}
-            exec(SETUP, namespace)  # noqa: S102 - the benchmark's own setup code, above
-            change, analysis, config = namespace["changes"](str(args.data), files, "-")
-            from cartriage.scoring import predict
-
-            predict.score(change, analysis, config)
-            cpu, wall = timed(lambda: predict.score(change, analysis, config),  # noqa: B023
-                              args.repeats)
-            print(line(f"{label}: score() {files} files, warm (models loaded)", cpu, wall))
-            count = len(analysis.units)
-            print(f"{label}:   per unit, warm: CPU {1000 * statistics.median(cpu) / count:.2f} "
-                  "ms (median)")
-        with tempfile.TemporaryDirectory() as repo:
-            subprocess.run(["git", "init", "-q", repo], check=True)
-            served = [str(args.data), str(files), repo]
-            fresh(COLD % "cache", served, 1, env)  # fills the cache
-            cpu, wall, _ = fresh(COLD % "cache", served, repeats, env)
-            print(line(f"score() {files} files from the score cache (fresh process)", cpu, wall))
-    os.environ.pop("CARTRIAGE_MODEL_DIR", None)
+    here = Path(__file__).resolve().parents[1]
+    trees = {"after": here} if args.base is None else {"before": args.base.resolve(),
+                                                       "after": here}
+    for label, tree in trees.items():
+        folder = tree / "models"
+        sizes = {p.relative_to(folder): p.stat().st_size for p in folder.rglob("*")
+                 if p.is_file() and p.suffix != ".py"}
+        print(f"{label}: models folder {sum(sizes.values()) / 2**20:.2f} MiB ("
+              + ", ".join(f"{name} {size / 1024:,.0f} KiB" for name, size in sorted(
+                  sizes.items()) if size > 100_000) + ")")
+    runs = max(3, args.repeats // 2)
+    data = str(args.data.resolve())
+    results: dict[str, dict[str, list[list[float]]]] = {label: {} for label in trees}
+    with tempfile.TemporaryDirectory() as repo:
+        subprocess.run(["git", "init", "-q", repo], check=True)
+        for code, code_args, times in ((LOAD, [], runs),
+                                       (SCORE, [data, "50", str(args.repeats)], runs),
+                                       (SCORE, [data, "850", str(args.repeats)], runs),
+                                       (BATCH, [data], 1), (CACHED, [data, repo], 1),
+                                       (CACHED, [data, repo], runs)):
+            for _ in range(times):  # before and after alternate, so load falls on both
+                for label, tree in trees.items():
+                    for case, (cpu, wall) in fresh(code, code_args, tree, 1).items():
+                        slot = results[label].setdefault(case, [[], []])
+                        if code is CACHED and len(slot[0]) == 0 and times == 1:
+                            continue  # the first run fills the cache
+                        slot[0].append(cpu[0])
+                        slot[1].append(wall[0])
+    cases = list(dict.fromkeys(c for found in results.values() for c in found))
+    print(f"\nCPU ms and wall ms, min / median / max, fresh processes; load average "
+          f"{os.getloadavg()[0]:.1f}\n")
+    print("| case | " + " | ".join(f"{label} CPU | {label} wall" for label in trees) + " |")
+    print("|---|" + "---|---|" * len(trees))
+    for case in cases:
+        row = [case]
+        for label in trees:
+            cpu, wall = results[label].get(case, [[], []])
+            row += [spread(cpu), spread(wall)] if cpu else ["-", "-"]
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

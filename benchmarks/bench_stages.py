@@ -78,6 +78,7 @@ def instrument() -> None:
     fanin.build = timed("fan-in index", fanin.build)
     analysis.analyze = timed("analysis (without the index)", analysis.analyze, "fan-in index")
     cache.score = timed("scoring", cache.score)
+    cache.score_many = timed("scoring", cache.score_many)
     allocation.allocate = timed("allocation", allocation.allocate)
     allocation.plan_batch = timed("allocation", allocation.plan_batch)
     secrets.findings = timed("secret findings", secrets.findings)

@@ -52,12 +52,14 @@ def triage_batch(repo: Path, span: str,
     """`triage` of each first-parent commit of A..B, oldest first, from one `git log -p`
     stream; the fan-in index is updated from each commit's files and written once, at the end.
     """
-    from cartriage import intake
+    from cartriage import analysis, intake
     from cartriage.analysis import fanin
+    from cartriage.scoring import cache
 
     with fanin.held(intake.repository_root(repo)):
-        for change in intake.first_parent_changes(repo, span, config):
-            yield (change, *analyse(change, config))
+        changes = ((c, analysis.analyze(c, config))
+                   for c in intake.first_parent_changes(repo, span, config))
+        yield from cache.score_batches(changes, config)
 
 
 def analyse(change: ChangeSet, config: Config) -> tuple[Analysis, Scores]:

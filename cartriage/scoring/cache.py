@@ -10,6 +10,7 @@ without a repository, or a repository that cannot be written, is scored every ti
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 import sqlite3
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import cartriage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
     from cartriage.intake.change import ChangeSet
@@ -47,6 +50,50 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     finally:
         if db is not None:
             db.close()
+
+
+def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
+    """`score` of each (change, analysis), in order; those not cached are computed together
+    (`scoring.predict.score_many`: one encoder call, each model run once)."""
+    stores: dict[str | None, sqlite3.Connection | None] = {}
+    out: list[Any] = []
+    missing: list[tuple[int, str]] = []
+    try:
+        for at, (change, analysis) in enumerate(changes):
+            if change.repo_root not in stores:
+                stores[change.repo_root] = connect(change.repo_root, FILE)
+            db = stores[change.repo_root]
+            key = key_of(change, analysis, config) if db is not None else ""
+            out.append(load(db, key))
+            if out[-1] is None:
+                missing.append((at, key))
+        if missing:
+            from cartriage.scoring.predict import score_many as compute
+
+            computed = compute([changes[at] for at, _ in missing], config)
+            for (at, key), scores in zip(missing, computed, strict=True):
+                out[at] = scores
+                save(stores[changes[at][0].repo_root], key, scores)
+    finally:
+        for db in stores.values():
+            if db is not None:
+                db.close()
+    return out
+
+
+# Changes scored together by score_batches: enough for the encoder's batches and one model run
+# to pay, few enough that memory stays flat over a long batch.
+BATCH = 32
+
+
+def score_batches(changes: Iterable[tuple[ChangeSet, Analysis]],
+                  config: Config) -> Iterator[tuple[ChangeSet, Analysis, Scores]]:
+    """(change, analysis, scores) for each (change, analysis) of the stream, in order, scored
+    BATCH at a time (score_many)."""
+    stream = iter(changes)
+    while batch := list(itertools.islice(stream, BATCH)):
+        for (change, analysis), scores in zip(batch, score_many(batch, config), strict=True):
+            yield change, analysis, scores
 
 
 def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:

@@ -19,7 +19,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,8 +40,11 @@ FIX_WORDS = frozenset(
      "deadlock", "leak", "revert", "hotfix", "incorrect", "wrong", "issue", "error", "panic",
      "fail", "fails", "failing"]
 )
+# Control flow on changed lines, searched over the lines joined by newlines: no match crosses a
+# line's end (the `?...:` of a conditional expression stays on its line).
 CONTROL = re.compile(r"\b(if|else|elif|for|while|switch|case|catch|except|rescue|select|go|"
-                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||\?\s*[^:]+:")
+                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||"
+                     r"\?[^\S\n]*[^:\n]+:")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -77,6 +80,20 @@ class _Scope:
     files: tuple[tuple[FileChange, FileFacts | None, tuple[Hunk, ...]], ...]
     change_files: int
     change_churn: int
+    # Each hunk's changed lines as read (_HunkLines), by id: shared by a change's scopes.
+    lines: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _HunkLines:
+    """What the features read from one hunk's lines."""
+
+    added: int
+    removed: int
+    changed: int  # added or removed lines that are not blank
+    indent_sum: int
+    indent_max: int
+    control: int  # CONTROL matches on the changed lines
 
 
 def numeric_dimension(kind: str) -> int:
@@ -88,9 +105,14 @@ def dimension(kind: str) -> int:
     return numeric_dimension(kind) + HASH_DIM
 
 
-def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Scope]]:
-    """One scope per analysis unit; none when the change has no reviewed files (issue-only)."""
+def scopes(change: ChangeSet, analysis: Analysis,
+           lines: dict | None = None) -> list[tuple[Unit | None, _Scope]]:
+    """One scope per analysis unit; none when the change has no reviewed files (issue-only).
+
+    `lines`: a dict shared with whole_change, so that each hunk's lines are read once."""
+    lines = {} if lines is None else lines
     by_path = {f.path: f for f in change.files}
+    churn = change.added + change.removed
     out = []
     for unit in analysis.units:
         file = by_path.get(unit.path)
@@ -99,15 +121,18 @@ def scopes(change: ChangeSet, analysis: Analysis) -> list[tuple[Unit | None, _Sc
         # A unit that is a slice of one oversized hunk is scored on its slice, not the hunk.
         hunks = unit_hunks(file, unit) if unit.lines is not None else tuple(
             file.hunks[i] for i in unit.hunks if 0 <= i < len(file.hunks))
-        out.append((unit, _scope(change, [(file, analysis.facts(unit.path), hunks)])))
+        out.append((unit, _Scope(((file, analysis.facts(unit.path), hunks),),
+                                 len(change.files), churn, lines)))
     return out
 
 
-def whole_change(change: ChangeSet, analysis: Analysis) -> _Scope:
-    """The whole change as one scope (how training sees a labelled record)."""
+def whole_change(change: ChangeSet, analysis: Analysis, lines: dict | None = None) -> _Scope:
+    """The whole change as one scope (how training sees a labelled record); `lines`: see
+    scopes."""
     reviewed = {u.path for u in analysis.units}
     files = [(f, analysis.facts(f.path), f.hunks) for f in change.files if f.path in reviewed]
-    return _scope(change, files)
+    return _Scope(tuple(files), len(change.files), change.added + change.removed,
+                  {} if lines is None else lines)
 
 
 def minor(scope: _Scope) -> bool:
@@ -115,10 +140,6 @@ def minor(scope: _Scope) -> bool:
     return bool(scope.files) and all(
         facts is not None and ({"tests", "docs"} & set(facts.role_names))
         for _, facts, _ in scope.files)
-
-
-def _scope(change: ChangeSet, files) -> _Scope:
-    return _Scope(tuple(files), len(change.files), change.added + change.removed)
 
 
 def change_text(change: ChangeSet) -> str:
@@ -164,12 +185,14 @@ class Text:
     present: float
     words: tuple[str, ...]
     bigrams: tuple[str, ...]
+    fixes: tuple[str, ...]  # the words in FIX_WORDS, in order
 
 
 def read_text(change: ChangeSet) -> Text:
     text = change_text(change)
-    return Text(math.log1p(len(text)) / 8, float(bool(text.strip())), tuple(_words(text)),
-                tuple(_bigrams(change.title)))
+    words = tuple(_words(text))
+    return Text(math.log1p(len(text)) / 8, float(bool(text.strip())), words,
+                tuple(_bigrams(change.title)), tuple(w for w in words if w in FIX_WORDS))
 
 
 def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
@@ -182,12 +205,16 @@ def _size_and_symbols(numeric: dict[str, float], scope: _Scope):
     return len(scope.files), facts, symbols
 
 
-def consequence_features(text: Text, scope: _Scope | None) -> Features:
-    """Features for the consequence model; `scope=None` is issue-only (text alone)."""
+def consequence_features(text: Text, scope: _Scope | None, numeric_only: bool = False) -> Features:
+    """Features for the consequence model; `scope=None` is issue-only (text alone).
+
+    `numeric_only`: only the numeric part (the vector's first numeric_dimension entries, the
+    same values), for a model that reads no hashed token: the tokens are then not computed."""
     numeric = dict.fromkeys(CONSEQUENCE_NUMERIC, 0.0)
     numeric["text_length"] = text.length
     numeric["has_text"] = text.present
-    tokens: dict[str, list[str]] = {"w": list(text.words), "b": list(text.bigrams)}
+    tokens: dict[str, list[str]] | None = None if numeric_only else {
+        "w": list(text.words), "b": list(text.bigrams)}
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         numeric["log_public_symbols"] = math.log1p(sum(s.public for s in symbols))
@@ -197,6 +224,8 @@ def consequence_features(text: Text, scope: _Scope | None) -> Features:
         for role in ROLES:
             numeric[f"files_with_role:{role}"] = sum(role in f.role_names for f in facts) / n
         _fan_in(numeric, facts, n)
+        if numeric_only:
+            return _assemble(CONSEQUENCE_NUMERIC, numeric, None)
         tokens["role"] = [r for f in facts for r in f.role_names]
         tokens["sym"] = [f"{s.kind}:{s.change}:{'public' if s.public else 'private'}"
                          for s in symbols]
@@ -212,26 +241,21 @@ def consequence_features(text: Text, scope: _Scope | None) -> Features:
 def difficulty_features(text: Text, scope: _Scope | None) -> Features:
     """Features for the difficulty model: size, spread, entropy, nesting, fix-like messages."""
     numeric = dict.fromkeys(DIFFICULTY_NUMERIC, 0.0)
-    fixes = [w for w in text.words if w in FIX_WORDS]
+    fixes = list(text.fixes)
     numeric["fix_message"] = float(bool(fixes))
     numeric["text_length"] = text.length
     tokens: dict[str, list[str]] = {"w": fixes}
     if scope is not None and scope.files:
         n, facts, symbols = _size_and_symbols(numeric, scope)
         sizes = [sum(len(h.lines) for h in hunks) for _, _, hunks in scope.files]
+        read = [_hunk_lines(scope, h) for _, _, hunks in scope.files for h in hunks]
         numeric["file_entropy"] = _entropy(sizes)
         numeric["log_top_dirs"] = math.log1p(len({_top_dir(f.path) for f, _, _ in scope.files}))
-        indents, control, changed = [], 0, 0
-        for _, _, hunks in scope.files:
-            for hunk in hunks:
-                for line in hunk.lines:
-                    if line[:1] in "+-" and line[1:].strip():
-                        changed += 1
-                        body = line[1:].expandtabs(4)
-                        indents.append(len(body) - len(body.lstrip()))
-                        control += len(CONTROL.findall(body))
-        numeric["max_indent"] = min(max(indents, default=0), 64) / 16
-        numeric["mean_indent"] = (sum(indents) / len(indents) / 8) if indents else 0.0
+        changed = sum(r.changed for r in read)
+        control = sum(r.control for r in read)
+        numeric["max_indent"] = min(max((r.indent_max for r in read), default=0), 64) / 16
+        indent_sum = sum(r.indent_sum for r in read)
+        numeric["mean_indent"] = (indent_sum / changed / 8) if changed else 0.0
         numeric["log_control_flow"] = math.log1p(control)
         numeric["control_flow_density"] = control / max(changed, 1)
         languages = {_language(file, fact) for file, fact, _ in scope.files}
@@ -255,8 +279,9 @@ def _fan_in(numeric: dict[str, float], facts: list[FileFacts], n: int) -> None:
 
 
 def _size(numeric: dict[str, float], scope: _Scope) -> None:
-    added = sum(_count(hunks, "+") for _, _, hunks in scope.files)
-    removed = sum(_count(hunks, "-") for _, _, hunks in scope.files)
+    read = [_hunk_lines(scope, h) for _, _, hunks in scope.files for h in hunks]
+    added = sum(r.added for r in read)
+    removed = sum(r.removed for r in read)
     n = len(scope.files)
     numeric["log_added"] = math.log1p(added)
     numeric["log_removed"] = math.log1p(removed)
@@ -271,8 +296,31 @@ def _size(numeric: dict[str, float], scope: _Scope) -> None:
     numeric["log_change_churn"] = math.log1p(scope.change_churn)
 
 
-def _count(hunks: tuple[Hunk, ...], prefix: str) -> int:
-    return sum(1 for h in hunks for line in h.lines if line[:1] == prefix)
+def _hunk_lines(scope: _Scope, hunk: Hunk) -> _HunkLines:
+    """The hunk's lines as the features read them, once per hunk (memo in `scope.lines`)."""
+    found = scope.lines.get(id(hunk))
+    if found is None or found[0] is not hunk:
+        found = scope.lines[id(hunk)] = (hunk, _read_lines(hunk))
+    return found[1]
+
+
+def _read_lines(hunk: Hunk) -> _HunkLines:
+    added = removed = 0
+    bodies = []
+    for line in hunk.lines:
+        kind = line[:1]
+        if kind == "+":
+            added += 1
+        elif kind == "-":
+            removed += 1
+        else:
+            continue
+        if line[1:].strip():
+            bodies.append(line[1:].expandtabs(4))
+    indents = [len(body) - len(body.lstrip()) for body in bodies]
+    # One search over the changed lines joined (a match never crosses a line's end).
+    return _HunkLines(added, removed, len(bodies), sum(indents), max(indents, default=0),
+                      len(CONTROL.findall("\n".join(bodies))))
 
 
 def _entropy(sizes: list[int]) -> float:
@@ -283,12 +331,15 @@ def _entropy(sizes: list[int]) -> float:
 
 
 def _assemble(names: tuple[str, ...], numeric: dict[str, float], tokens) -> Features:
-    vector = np.zeros(len(names) + HASH_DIM, dtype=np.float32)
+    """The vector: numeric features, then (unless `tokens` is None) the hashed tokens."""
+    vector = np.zeros(len(names) + (0 if tokens is None else HASH_DIM), dtype=np.float32)
     labels: dict[int, str] = {}
     for i, name in enumerate(names):
         vector[i] = numeric[name]
         if numeric[name]:
             labels[i] = name
+    if tokens is None:
+        return Features(vector, labels)
     offset = len(names)
     for space in sorted(tokens):
         counts = Counter(tokens[space])

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +64,35 @@ class Model:
         return "rubric_words" in self.card
 
     @property
+    def numeric_only(self) -> bool:
+        """True when the model reads only the numeric features, no hashed token."""
+        return self.card.get("features") == "numeric"
+
+    @cached_property
     def width(self) -> int:
         """How many entries of a feature vector the model reads."""
         return (self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
                 - (len(features.RUBRIC_NAMES) if self.reads_rubric_words else 0))
 
-    def rows(self, feats: list[features.Features], embedding: np.ndarray | None,
+    def rows(self, feats: list[features.Features], embeddings: np.ndarray | None,
              words: np.ndarray | None = None) -> np.ndarray:
-        """The model's input rows: each feature vector, then the text embedding and the rubric
-        words (features.rubric_words), each scaled, when the model reads them."""
-        parts = [np.vstack([f.vector[:self.width] for f in feats])]
-        for key, values in (("encoder", embedding), ("rubric_words", words)):
+        """The model's input rows: each feature vector, then its text's embedding and rubric
+        words (features.rubric_words), each scaled, when the model reads them (`embeddings`
+        and `words` have one row per feature vector)."""
+        width = self.width
+        if not (self.reads_embedding or self.reads_rubric_words):
+            return np.vstack([f.vector[:width] for f in feats])
+        X = np.empty((len(feats), self.coefficients.shape[1]), dtype=np.float32)
+        for row, f in zip(X, feats, strict=True):
+            row[:width] = f.vector[:width]
+        end = width
+        for key, values in (("encoder", embeddings), ("rubric_words", words)):
             if key in self.card:
-                scaled = np.float32(self.card[key]["scale"]) * values.astype(np.float32)
-                parts.append(np.broadcast_to(scaled, (len(feats), scaled.shape[-1])))
-        return np.hstack(parts) if len(parts) > 1 else parts[0]
+                size = values.shape[-1]
+                X[:, end:end + size] = np.float32(self.card[key]["scale"]) * values.astype(
+                    np.float32)
+                end += size
+        return X
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities for low/medium/high."""
@@ -91,12 +106,11 @@ class Model:
         """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j); the
         embedding's entries count as one, `text (sentence embedding)`. `row` is the input row."""
         pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
-        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items()
-                 if j < self.width]
-        end = self.width + (encoder.DIMENSION if self.reads_embedding else 0)
+        width = self.width
+        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items() if j < width]
+        end = width + (encoder.DIMENSION if self.reads_embedding else 0)
         if self.reads_embedding:
-            items.append(("text (sentence embedding)",
-                          float(row[self.width:end] @ pull[self.width:end])))
+            items.append(("text (sentence embedding)", float(row[width:end] @ pull[width:end])))
         if self.reads_rubric_words:
             items += [(name, float(row[end + j] * pull[end + j]))
                       for j, name in enumerate(features.RUBRIC_NAMES)]
@@ -156,14 +170,27 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     return Model(name, path, card, rule, coefficients, onnx_session(data, fail))
 
 
-def onnx_session(data: bytes, fail: Callable[[str], ModelError]) -> Any:
+def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,
+                 initializers: dict[str, np.ndarray] | None = None, prepack: bool = True) -> Any:
     """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
-    the graph cannot be loaded. onnxruntime is imported here, on first use."""
+    the graph cannot be loaded. `optimized`: the graph was optimised offline (no optimisation
+    pass now); `initializers`: the arrays of its external initializers, by name (copied);
+    `prepack`: let onnxruntime prepack constant MatMul weights (a second, packed copy).
+    onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if optimized:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
+    if initializers:
+        options.add_external_initializers(
+            list(initializers),
+            [ort.OrtValue.ortvalue_from_numpy(a) for a in initializers.values()])
     try:
         return ort.InferenceSession(data, sess_options=options,
                                     providers=["CPUExecutionProvider"])

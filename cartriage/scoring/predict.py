@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,49 +27,85 @@ if TYPE_CHECKING:
     from cartriage.intake.change import ChangeSet
 
 
-def score(change: ChangeSet, analysis: Analysis, config: Config,
-          embedding: np.ndarray | None = None) -> Scores:
+def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
     """Score every unit; the change's consequence is its riskiest unit's (see decision.envelope).
 
     Without reviewed units (an issue, or only ignored files) the text-only model scores the change.
-    `embedding`: the change text's sentence embedding when the caller has already computed it
-    (predict_records encodes many records' texts in batches); else it is computed here.
     """
+    return score_many([(change, analysis)], config)[0]
+
+
+def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
+    """`score` of each (change, analysis), in order, computed together: the changes' texts
+    embedded in the encoder's batches, each model run once over every unit of every change."""
+    if not changes:
+        return []
     weights = {t: float(config.get("weights", t)) for t in TIERS}
-    scoped = features.scopes(change, analysis)
     difficulty_model = model.load("difficulty")
-    consequence_model = model.load("consequence" if scoped else "consequence-issue")
-    # The change's shared text: parsed and embedded once, for every unit and model.
-    text = features.read_text(change)
-    words = features.rubric_words(change) if consequence_model.reads_rubric_words else None
-    if embedding is None:
-        embedding = text_embeddings([change], (consequence_model, difficulty_model))
-        embedding = None if embedding is None else embedding[0]
-    whole = features.whole_change(change, analysis)
-    change_difficulty = _difficulties(difficulty_model, text, embedding,
-                                      [whole if whole.files else None])
-    if not scoped:
-        consequence = _consequences(consequence_model, text, embedding, [None], weights,
-                                    words)[0]
-        return Scores(units=(), change=consequence, difficulty=change_difficulty[0], mode="issue",
-                      model_version=f"{consequence_model.version} {difficulty_model.version}")
-    scope_list = [scope for _, scope in scoped]
-    consequences = _consequences(consequence_model, text, embedding, scope_list, weights, words)
-    difficulties = _difficulties(difficulty_model, text, embedding, scope_list)
-    units = []
-    for (unit, _), found, hard in zip(scoped, consequences, difficulties, strict=True):
-        facts = analysis.facts(unit.path)
-        names = facts.role_names if facts else ()
-        rule = _pinning_rule(config.rules, unit.path, names)
-        pinned = (rule.consequence, rule.describe()) if rule else default_consequence(names)
-        if pinned is not None:
-            found = Consequence(tier=pinned[0], probabilities=found.probabilities,
-                                expected_weight=weights[pinned[0]],
-                                top_features=found.top_features, override=pinned[1])
-        units.append(UnitScore(unit_id=unit.id, consequence=found, difficulty=hard))
-    return Scores(units=tuple(units), change=_riskiest(units, weights),
-                  difficulty=change_difficulty[0],
-                  model_version=f"{consequence_model.version} {difficulty_model.version}")
+    prepared = [_prepare(change, analysis) for change, analysis in changes]
+    consequence_models = {name: model.load(name) for name in
+                          sorted({p.consequence_model for p in prepared})}
+    embeddings = text_embeddings([change for change, _ in changes],
+                                 (*consequence_models.values(), difficulty_model))
+    # Every scope a model scores, with the change it belongs to (its text and embedding).
+    hard_jobs = [(i, p.whole if p.whole.files else None) for i, p in enumerate(prepared)]
+    hard_jobs += [(i, scope) for i, p in enumerate(prepared) for _, scope in p.scoped]
+    difficulties = iter(_difficulties(difficulty_model, prepared, embeddings, hard_jobs))
+    change_difficulty = [next(difficulties) for _ in prepared]
+    found = {}
+    for name, consequence_model in consequence_models.items():
+        jobs = [(i, scope) for i, p in enumerate(prepared) if p.consequence_model == name
+                for scope in ([s for _, s in p.scoped] or [None])]
+        words = np.vstack([features.rubric_words(change) for change, _ in changes]) \
+            if consequence_model.reads_rubric_words else None
+        found[name] = iter(_consequences(consequence_model, prepared, embeddings, jobs, weights,
+                                         words))
+    out = []
+    for p, (_, analysis), difficulty in zip(prepared, changes, change_difficulty, strict=True):
+        version = f"{consequence_models[p.consequence_model].version} {difficulty_model.version}"
+        consequences = found[p.consequence_model]
+        if not p.scoped:
+            out.append(Scores(units=(), change=next(consequences), difficulty=difficulty,
+                              mode="issue", model_version=version))
+            continue
+        units = [_unit(unit, next(consequences), next(difficulties), analysis, config, weights)
+                 for unit, _ in p.scoped]
+        out.append(Scores(units=tuple(units), change=_riskiest(units, weights),
+                          difficulty=difficulty, model_version=version))
+    return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One change made ready to score: its units' scopes, its text, its whole scope."""
+
+    scoped: list
+    text: features.Text
+    whole: Any
+
+    @property
+    def consequence_model(self) -> str:
+        return "consequence" if self.scoped else "consequence-issue"
+
+
+def _prepare(change: ChangeSet, analysis: Analysis) -> _Prepared:
+    lines: dict = {}  # each hunk's lines read once for all the change's scopes
+    return _Prepared(features.scopes(change, analysis, lines), features.read_text(change),
+                     features.whole_change(change, analysis, lines))
+
+
+def _unit(unit, found: Consequence, hard: Difficulty, analysis: Analysis, config: Config,
+          weights: dict[str, float]) -> UnitScore:
+    """A unit's scores; a `[[rules]]` pin or a role's default consequence overrides the tier."""
+    facts = analysis.facts(unit.path)
+    names = facts.role_names if facts else ()
+    rule = _pinning_rule(config.rules, unit.path, names)
+    pinned = (rule.consequence, rule.describe()) if rule else default_consequence(names)
+    if pinned is not None:
+        found = Consequence(tier=pinned[0], probabilities=found.probabilities,
+                            expected_weight=weights[pinned[0]],
+                            top_features=found.top_features, override=pinned[1])
+    return UnitScore(unit_id=unit.id, consequence=found, difficulty=hard)
 
 
 def text_embeddings(changes: list[ChangeSet],
@@ -84,39 +121,54 @@ def text_embeddings(changes: list[ChangeSet],
                           reading[0].card["encoder"]["sha256"])
 
 
-def _consequences(found: model.Model, text, embedding, scopes, weights,
-                  words) -> list[Consequence]:
-    """Each scope's consequence; a tests/docs-only unit is decided on its own, never high
-    (decision.minor_unit), whatever the change's text around it says. `words`: the text's
-    features.rubric_words."""
-    feats = [features.consequence_features(text, s) for s in scopes]
-    minor = [s is not None and features.minor(s) for s in scopes]
+def _consequences(found: model.Model, prepared, embeddings, jobs, weights,
+                  words=None) -> list[Consequence]:
+    """Each job's (change index, scope) consequence; a tests/docs-only unit is decided on its
+    own, never high (decision.minor_unit), whatever the change's text around it says. `words`:
+    each change's features.rubric_words, for a model that reads them."""
+    def featurize(i, scope):
+        return features.consequence_features(prepared[i].text, scope, found.numeric_only)
+
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)
-            for row, tier, top in _predict(found, feats, embedding, minor, words)]
+            for row, tier, top in _predict(found, jobs, featurize, embeddings, minor=True,
+                                           words=words)]
 
 
-def _difficulties(found: model.Model, text, embedding, scopes) -> list[Difficulty]:
-    feats = [features.difficulty_features(text, s) for s in scopes]
+def _difficulties(found: model.Model, prepared, embeddings, jobs) -> list[Difficulty]:
+    def featurize(i, scope):
+        return features.difficulty_features(prepared[i].text, scope)
+
     rates = found.card["defect_rates"]
     return [Difficulty(tier=tier, probabilities=_named(row),
                        defect_probability=_expected(row, rates), top_features=top)
-            for row, tier, top in _predict(found, feats, embedding)]
+            for row, tier, top in _predict(found, jobs, featurize, embeddings)]
 
 
-def _predict(found: model.Model, feats, embedding, minor=None, words=None):
-    """(tier probabilities, tier, top features) per feature row; rows flagged in `minor` go
-    through decision.minor_unit and are decided by the rule's tests/docs weight."""
-    X = found.rows(feats, embedding, words)
-    probabilities = found.probabilities(X)
-    for i in np.flatnonzero(minor or []):
-        probabilities[i] = decision.minor_unit(probabilities[i])
-    # Rounded once, so tiers, weights and the change envelope agree with what is shown.
-    probabilities = np.round(probabilities, 4)
-    flags = minor or [False] * len(feats)
-    for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
-        tier = decision.tier(row, found.rule, is_minor)
-        yield row, tier, found.top_features(f, decision.rank(tier), x)
+# Feature rows a model runs on at once: a large range's vectors are not all held together.
+ROWS = 256
+
+
+def _predict(found: model.Model, jobs, featurize, embeddings, minor: bool = False,
+             words: np.ndarray | None = None):
+    """(tier probabilities, tier, top features) for each (change index, scope) job, ROWS at a
+    time. With `minor`, a tests/docs-only scope goes through decision.minor_unit and is
+    decided by the rule's tests/docs weight."""
+    for start in range(0, len(jobs), ROWS):
+        part = jobs[start:start + ROWS]
+        feats = [featurize(i, scope) for i, scope in part]
+        flags = [minor and scope is not None and features.minor(scope) for _, scope in part]
+        changes = [i for i, _ in part]
+        X = found.rows(feats, None if embeddings is None else embeddings[changes],
+                       None if words is None else words[changes])
+        probabilities = found.probabilities(X)
+        for k in np.flatnonzero(flags):
+            probabilities[k] = decision.minor_unit(probabilities[k])
+        # Rounded once, so tiers, weights and the change envelope agree with what is shown.
+        probabilities = np.round(probabilities, 4)
+        for f, x, row, is_minor in zip(feats, X, probabilities, flags, strict=True):
+            tier = decision.tier(row, found.rule, is_minor)
+            yield row, tier, found.top_features(f, decision.rank(tier), x)
 
 
 def _expected(row, values: dict[str, float]) -> float:
@@ -162,7 +214,7 @@ def predict_records(records: Iterable[dict[str, Any]], config: Config) -> list[R
 
     Reads only the change fields (`id`, `title`, `message`, `issue`, `description`, `diff`,
     `diff_truncated`), never `labels` or `signals`. A missing or broken model is fatal.
-    The records' texts are embedded CHUNK at a time, in the encoder's batches.
+    The records are scored CHUNK at a time (score_many).
     """
     out: list[RecordScore] = []
     chunk: list[tuple[str | None, Any]] = []
@@ -193,22 +245,15 @@ def _analysed(record: Any, config: Config) -> tuple[str | None, Any]:
 
 
 def _score_chunk(chunk: list[tuple[str | None, Any]], config: Config) -> list[RecordScore]:
-    """Score analysed records, their texts embedded in one encoder call."""
-    usable = [found[0] for _, found in chunk if not isinstance(found, str)]
-    encoded = text_embeddings(usable, [model.load(n) for n in model.NAMES]) if usable else None
-    embeddings = iter(() if encoded is None else encoded)
+    """Score analysed records together (score_many)."""
+    usable = [found for _, found in chunk if not isinstance(found, str)]
+    scored = iter(score_many(usable, config))
     out = []
     for name, found in chunk:
         if isinstance(found, str):
             out.append(RecordScore(id=name, error=found))
             continue
-        try:
-            scores = score(*found, config, embedding=next(embeddings, None))
-        except ModelError:
-            raise
-        except CartriageError as exc:
-            out.append(RecordScore(id=name, error=str(exc)))
-            continue
+        scores = next(scored)
         out.append(RecordScore(id=name, consequence=scores.change, difficulty=scores.difficulty,
                                mode=scores.mode, units=len(scores.units)))
     return out

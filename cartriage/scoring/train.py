@@ -447,7 +447,7 @@ def _copy_encoder(source: Path, out: Path) -> dict[str, Any]:
     if (out / encoder.FOLDER).resolve() != where.resolve():
         shutil.copytree(where, out / encoder.FOLDER, dirs_exist_ok=True)
     return {"folder": encoder.FOLDER, "max_tokens": encoder.MAX_TOKENS,
-            "sha256": hashlib.sha256((where / "model.onnx").read_bytes()).hexdigest(),
+            "sha256": encoder.source_sha256(where),
             "tokenizer_sha256": hashlib.sha256((where / "tokenizer.json").read_bytes()).hexdigest(),
             "model": "all-MiniLM-L6-v2, int8 ONNX (models/encoder/NOTICE.txt)"}
 

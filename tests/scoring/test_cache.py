@@ -90,3 +90,26 @@ def test_a_change_without_repository_is_scored_every_time(tmp_path):
     scores = cache.score(change, analyze(change, settings), settings)
     assert [u.unit_id for u in scores.units] == ["x.py"]
     assert not list(Path(tmp_path).rglob(cache.FILE))
+
+
+def test_score_batches_serve_cached_changes_and_compute_the_rest_together(repo, monkeypatch):
+    from cartriage.scoring import predict
+
+    _project(repo)
+    repo.commit("more", {"app/util.py": "def clamp(x):\n    return min(max(0, x), 9)\n"})
+    settings = configuration.load(cwd=repo.path, env={})
+    pairs = []
+    for rev in ("HEAD~1^!", "HEAD^!", "HEAD~1^!"):
+        change = read_change(ChangeRequest(repo=repo.path, rev=rev), settings)
+        pairs.append((change, analyze(change, settings)))
+    first = cache.score(*pairs[0], settings)  # cached on its own
+    computed, compute = [], predict.score_many
+    monkeypatch.setattr(predict, "score_many",
+                        lambda items, config: computed.append(len(items)) or compute(items, config))
+    monkeypatch.setattr(cache, "BATCH", 2)
+    got = list(cache.score_batches(iter(pairs), settings))
+    assert [g[0] for g in got] == [c for c, _ in pairs]
+    assert got[0][2] == got[2][2] == first
+    assert computed == [1]  # one batch computed HEAD^! only; the third change was cached
+    assert got[1][2] == cache.score(*pairs[1], settings)
+    assert computed == [1]  # and is now cached too

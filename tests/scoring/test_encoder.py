@@ -1,3 +1,5 @@
+import hashlib
+import json
 import shutil
 
 import numpy as np
@@ -57,12 +59,30 @@ def test_long_text_is_cut_not_refused():
 def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
     folder = tmp_path / "models"
     shutil.copytree(model_dir() / encoder.FOLDER, folder / encoder.FOLDER)
-    (folder / encoder.FOLDER / "model.onnx").write_bytes(b"not a graph")
-    with pytest.raises(ModelError) as info:
+    with pytest.raises(ModelError) as info:  # the card names another upstream encoder
         encoder.encode(["x"], folder, sha256="0" * 64)
     assert "sha256" in str(info.value) and "\n" not in str(info.value)
+    for name in ("model.onnx", "weights.bin"):
+        broken = folder / encoder.FOLDER / name
+        saved = broken.read_bytes()
+        broken.write_bytes(saved[:-1] + bytes([saved[-1] ^ 1]))
+        with pytest.raises(ModelError, match=f"{name}: does not match the sha256"):
+            encoder.encode(["x"], folder)
+        broken.write_bytes(saved)
+    card_path = folder / encoder.FOLDER / "encoder.json"
+    card = json.loads(card_path.read_text())
+    card["sha256"]["model.onnx"] = hashlib.sha256(b"not a graph").hexdigest()
+    card_path.write_text(json.dumps(card))
+    (folder / encoder.FOLDER / "model.onnx").write_bytes(b"not a graph")
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         encoder.encode(["x"], folder)
     shutil.rmtree(folder / encoder.FOLDER)
     with pytest.raises(ModelError, match="sentence encoder unreadable"):
         encoder.encode(["x"], folder)
+
+
+def test_derived_encoder_matches_its_source_card():
+    where = model_dir() / encoder.FOLDER
+    from cartriage.scoring import model
+
+    assert encoder.source_sha256(where) == model.load("consequence").card["encoder"]["sha256"]

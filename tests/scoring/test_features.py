@@ -88,3 +88,23 @@ def test_rubric_words_read_the_text_and_the_title_apart():
     assert found["rubric word:auth"] == 0.0  # "author" is not auth
     assert found["rubric word:typo"] == found["rubric word:docs"] == 1.0
     assert found["rubric word:data loss"] == 1.0 and found["rubric word in title:typo"] == 0.0
+
+
+def test_numeric_only_is_the_numeric_part_of_the_full_vector():
+    for text, scope in [*_scoped(), (_scoped()[0][0], None)]:
+        full = features.consequence_features(text, scope)
+        numeric = features.consequence_features(text, scope, numeric_only=True)
+        width = features.numeric_dimension("consequence")
+        assert np.array_equal(numeric.vector, full.vector[:width])
+        assert numeric.names == {j: n for j, n in full.names.items() if j < width}
+
+
+def test_control_flow_is_counted_line_by_line():
+    # A conditional expression's `? :` counts only when both are on one changed line.
+    lines = ["x = a ? b : c", "y = ready ?", "  z : w", "if (a && b || c) {", "}"]
+    change = to_change(record("c1", "Refactor", {"src/app.js": lines}), CONFIG)
+    f = features.difficulty_features(features.read_text(change),
+                                     features.whole_change(change, analyze(change, CONFIG)))
+    values = dict(zip(features.DIFFICULTY_NUMERIC, f.vector, strict=False))
+    assert np.isclose(values["log_control_flow"], np.log1p(4))  # ?:, if, &&, ||
+    assert np.isclose(values["control_flow_density"], 4 / 5)

@@ -167,3 +167,41 @@ def test_predict_records_in_batches_matches_scoring_one_record_at_a_time(tmp_pat
                        - alone.change.probabilities[name]) < 2e-4
             assert abs(got.difficulty.probabilities[name]
                        - alone.difficulty.probabilities[name]) < 2e-4
+
+
+def _close(a, b) -> bool:
+    """Two consequences or difficulties alike up to the encoder's padding (float tolerance)."""
+    return a.tier == b.tier and all(abs(a.probabilities[t] - b.probabilities[t]) < 2e-4
+                                    for t in TIERS)
+
+
+def test_score_many_equals_scoring_each_change_alone(tmp_path, monkeypatch):
+    from cartriage.scoring import predict
+    from cartriage.scoring.predict import score_many
+
+    config = _config(tmp_path, '[[rules]]\npath = "billing/**"\nconsequence = "high"\n')
+    rows = [MIXED, AUTH_WITH_TESTS, record("i1", "Login page crashes when the cookie expires"),
+            record("d1", "Document the export " + "format " * 300, {"docs/export.md": ["x"]}),
+            AUTH_WITH_TESTS]
+    changes = [to_change(r, config) for r in rows]
+    pairs = [(c, analyze(c, config)) for c in changes]
+    together = score_many(pairs, config)
+    assert score_many([], config) == []
+    for (change, facts), got in zip(pairs, together, strict=True):
+        alone = score(change, facts, config)
+        assert got.mode == alone.mode and got.model_version == alone.model_version
+        assert _close(got.change, alone.change) and got.change.override == alone.change.override
+        assert _close(got.difficulty, alone.difficulty)
+        assert [u.unit_id for u in got.units] == [u.unit_id for u in alone.units]
+        for a, b in zip(got.units, alone.units, strict=True):
+            assert _close(a.consequence, b.consequence) and _close(a.difficulty, b.difficulty)
+            assert a.consequence.override == b.consequence.override
+            assert [n for n, _ in a.consequence.top_features] == [
+                n for n, _ in b.consequence.top_features]
+    assert together[0].unit("billing/invoices.py").consequence.override.startswith("rules[0]")
+    assert together[2].mode == "issue" and together[1] == together[4]
+    monkeypatch.setattr(predict, "ROWS", 2)  # the models run on two feature rows at a time
+    for a, b in zip(score_many(pairs, config), together, strict=True):
+        assert _close(a.change, b.change) and _close(a.difficulty, b.difficulty)
+        assert all(_close(x.difficulty, y.difficulty) and _close(x.consequence, y.consequence)
+                   for x, y in zip(a.units, b.units, strict=True))
