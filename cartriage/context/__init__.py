@@ -71,8 +71,9 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
     once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
-    grep` under ("grep", ...), and each other file read, under ("source", path), with its
-    definitions once parsed, under ("defined", path)."""
+    grep` under ("grep", ...), each search of the sources under ("naming", name, limit), and
+    each other file read, under ("source", path), with its definitions once parsed, under
+    ("defined", path)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -265,7 +266,10 @@ class _Source:
         sources = self.shared[("sources",)]
         if sources is None:
             return self._grep("-l", name, source_files=True)[:limit]
-        return sources.naming(name, limit)
+        key = ("naming", name, limit)
+        if key not in self.shared:  # the same names recur across a change's units
+            self.shared[key] = sources.naming(name, limit)
+        return self.shared[key]
 
     def _grep(self, mode: str, name: str, source_files: bool = False) -> list[str]:
         key = ("grep", mode, name, source_files)

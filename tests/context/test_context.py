@@ -142,6 +142,7 @@ def test_a_plan_outlines_each_file_once_for_units_calling_the_same_name(repo, mo
              for path in ("a.py", "b.py")]
     assert all("# prices.py lines 4-7: function net" in b.text for b in built)
     assert sum(b"def net" in data for data in outlined) <= 1
+    assert ("naming", "net", 20) in files  # the sources searched once for the name
     alone = [context.build(change, facts, unit_of(facts, path), "callers")
              for path in ("a.py", "b.py")]
     assert built == alone
