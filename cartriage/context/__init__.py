@@ -261,9 +261,7 @@ class _Source:
     def _naming(self, name: str, limit: int) -> list[str]:
         """The first `limit` source files (path order) using the word `name`, at the new side:
         searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
-        if ("sources",) not in self.shared:
-            self.shared[("sources",)] = _Sources.read(self.change, self.shared)
-        sources = self.shared[("sources",)]
+        sources = self._sources()
         if sources is None:
             return self._grep("-l", name, source_files=True)[:limit]
         key = ("naming", name, limit)
@@ -271,17 +269,34 @@ class _Source:
             self.shared[key] = sources.naming(name, limit)
         return self.shared[key]
 
+    def _sources(self) -> _Sources | None:
+        if ("sources",) not in self.shared:
+            self.shared[("sources",)] = _Sources.read(self.change, self.shared)
+        return self.shared[("sources",)]
+
     def _grep(self, mode: str, name: str, source_files: bool = False) -> list[str]:
         key = ("grep", mode, name, source_files)
         if key not in self.shared:  # the same names recur across a change's units
             self.shared[key] = _grep(self.change, mode, name, source_files)
         return self.shared[key]
 
+    def _lines_using(self, name: str) -> list[str]:
+        """"path\0line\0text" for each line of a source file using the word `name`, at the new
+        side: searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
+        sources = self._sources()
+        if sources is None:
+            return self._grep("-n", name, source_files=True)
+        key = ("lines using", name)
+        if key not in self.shared:
+            self.shared[key] = sources.lines_using(name)
+        return self.shared[key]
+
     def _call_sites(self, name: str) -> list[str]:
-        """Lines that use `name` in other files (importers first), or elsewhere in this one."""
+        """Lines of source files that use `name` in other files (importers first), or elsewhere
+        in this one."""
         importers = set(self.facts.importers) if self.facts is not None else set()
         hits = []
-        for row in self._grep("-n", name):
+        for row in self._lines_using(name):
             path, _, rest = row.partition("\0")
             number, _, text = rest.partition("\0")
             if is_secret_file(path) or (path == self.unit.path and int(number or 0) in
@@ -482,6 +497,30 @@ class _Sources:
             found.append(self.paths[i])
             position = self.starts[i + 1] if i + 1 < len(self.starts) else len(text)
         return found
+
+    def lines_using(self, name: str) -> list[str]:
+        """"path\0line\0text" for each line using `name` as a word, in path and line order
+        (as `git grep -n -w` prints them)."""
+        word, text = name.encode(), self.text
+        rows: list[str] = []
+        position, file, counted, number = 0, -1, 0, 0
+        while True:
+            start = text.find(word, position)
+            if start < 0:
+                return rows
+            end = start + len(word)
+            if (start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS:
+                position = start + 1
+                continue
+            line_start, line_end = text.rfind(b"\n", 0, start) + 1, text.find(b"\n", end)
+            i = bisect.bisect_right(self.starts, start) - 1
+            if i != file:  # line numbers counted on from the last hit in the same file
+                file, counted, number = i, self.starts[i], 1
+            number += text.count(b"\n", counted, line_start)
+            counted = line_start
+            line = text[line_start:line_end].decode("utf-8", "replace").removesuffix("\r")
+            rows.append(f"{self.paths[i]}\0{number}\0{line}")
+            position = line_end + 1
 
 
 def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:

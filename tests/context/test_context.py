@@ -181,11 +181,13 @@ def test_files_using_a_name_are_those_git_grep_finds(repo):
         "a.py": "x = net(1)\n", "a-b/h.py": "net\n", "a/i.py": "y.net = 2\n",
         "b.py": "network = 1\nsubnet = 2\n", "c.py": "_net = net_x = 1\n",
         "d.js": "const v = x.net(1);\n", "e.py": "net\0binary\n", "f.txt": "net\n",
-        "g/h.py": "caf\u00e9net = \u00e9net\n", "z.py": "# net\n", "zz.go": "netnet net9\n"})
+        "g/h.py": "caf\u00e9net = \u00e9net\n", "z.py": "# net\n", "zz.go": "netnet net9\n",
+        "zzz.py": "x = 1\n\nnet = 2  # net\nsubnet(net)\r\n\n\nnet\n"})
     settings = configuration.load(cwd=repo.path, env={})
     change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
                                 settings)
     sources = _Sources.read(change, {})
-    for name in ("net", "x", "y", "v", "binary", "caf"):
+    for name in ("net", "x", "y", "v", "binary", "caf", "subnet", "_net"):
         assert sources.naming(name, 20) == _grep(change, "-l", name, source_files=True), name
+        assert sources.lines_using(name) == _grep(change, "-n", name, source_files=True), name
     assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]
