@@ -11,9 +11,12 @@ numpy and the solver are imported inside the functions: reading a cached Plan (w
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import compress
 from typing import TYPE_CHECKING, NamedTuple
 
 from cartriage import calibration, strategies
@@ -234,6 +237,20 @@ class _Units:
             self.built.append([(made[level].level, made[level].note) for level in levels])
 
 
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector: a plan of 10,000 units makes some 100,000
+    objects and no cycles, and the collections their allocation sets off cost ~15 ms."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+@_collector_paused()
 def allocate(analysis: Analysis, scores: Scores, config: Config, policy: str | None = None,
              change: ChangeSet | None = None) -> Plan:
     """Choose a strategy per unit within the configured budget ([budget] tokens or usd);
@@ -243,6 +260,7 @@ def allocate(analysis: Analysis, scores: Scores, config: Config, policy: str | N
     return _plans(units, config, _policy(config, policy))[0][0]
 
 
+@_collector_paused()
 def plan_batch(changes: Sequence[tuple[str, Analysis, Scores]], config: Config,
                policy: str | None = None) -> BatchPlan:
     """Plan several changes, given as (label, analysis, scores), under one global budget.
@@ -293,14 +311,13 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
     choice = result.choice
     left = (None if caps[0] is None else caps[0] - tokens[rows, choice].sum(),
             None if caps[1] is None else caps[1] - dollars[rows, choice].sum())
-    # Per-unit work reads Python lists: indexing numpy arrays one element at a time is slow.
-    why = _Why(policy, caps, left, None if dollars is None else dollars.tolist(), min_gain)
+    why = _Why(policy, caps, left, dollars, min_gain)
     deepest = np.where(worth, np.arange(worth.shape[1])[None, :], -1).max(axis=1)
     never = [bool(reason) for reason in units.never]
     over, extra, saved = _next_cheaper(tokens, loss, choice)
     cheapest, best = _skip_options(tokens, loss, allowed)
     too_large, room = _skip_budget(tokens, dollars, cheapest, caps, left)
-    rows_of = _Rows(tokens.tolist(), loss.tolist(), choice.tolist(),
+    rows_of = _Rows(tokens, loss, choice.tolist(),
                     result.unmet.tolist(), over.tolist(), extra.tolist(), saved.tolist(),
                     cheapest.tolist(), best.tolist(), worth[:, 1:].any(axis=1).tolist(),
                     too_large.tolist(), room.tolist())
@@ -309,8 +326,9 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
         result=result, min_gain=min_gain, floor_cut=bool(cut.any()),
         held=frozenset(units.ids[u] for u in np.flatnonzero(cut.any(axis=1)
                                                              & (choice == deepest))),
-        never=frozenset(units.ids[u] for u in range(n) if never[u]),
-        unmet=frozenset(units.ids[u] for u in range(n) if rows_of.unmet[u] and not never[u]),
+        never=frozenset(compress(units.ids, never)),
+        unmet=frozenset(compress(units.ids, (np.asarray(result.unmet, bool)
+                                             & ~np.asarray(never, bool)).tolist())),
         miss_source=table.miss_source)
     at = rows, choice  # each unit's chosen option
     picked = _Picked(
@@ -320,14 +338,13 @@ def _plans(units: _Units, config: Config, policy: str, labels: Sequence[str] | N
         miss=base.miss[at].tolist(),
         prompt_tokens=(prompt[at] if prompt.ndim == 2 else prompt).astype(int).tolist())
     assignments = _assignments(units, table, rows_of, why, picked)
-    groups = [None] if labels is None else list(labels)
+    if labels is None:  # one change: its plan is the whole
+        return [_plan(shared, assignments, rows, None)], None
     plans = []
-    for label in groups:
+    for label in labels:
         members = [u for u in range(n) if units.change[u] == label]
         plans.append(_plan(shared, [assignments[u] for u in members], members, label))
-    if labels is None:  # one change: its plan is the whole
-        return plans, None
-    return plans, _plan(shared, assignments, list(rows), None)
+    return plans, _plan(shared, assignments, rows, None)
 
 
 def _worth_buying(problem: policies.Problem, tokens: np.ndarray, min_gain: float) -> np.ndarray:
@@ -402,15 +419,16 @@ class _Why:
     policy: str
     caps: tuple[float | None, float | None]  # (tokens, USD)
     left: tuple[float | None, float | None]  # budget the plan leaves unused
-    dollars: list[list[float]] | None
+    dollars: np.ndarray | None
     min_gain: float
 
 
 class _Rows(NamedTuple):
-    """The plan's arrays as lists of rows, one per unit."""
+    """The plan's figures per unit: lists (reading numpy arrays an element at a time is slow),
+    except the (units, options) arrays that only skipped units' reasons read."""
 
-    tokens: list[list[float]]
-    loss: list[list[float]]
+    tokens: np.ndarray
+    loss: np.ndarray
     choice: list[int]
     unmet: list[bool]
     over: list[int]  # the option each unit's choice is compared with (`_next_cheaper`)
@@ -539,11 +557,11 @@ def _skip_reason(u, table, rows: _Rows, why: _Why) -> str:
     k = rows.cheapest[u]
     if k < 0:
         return "skipped: no review strategy is allowed for this unit"
-    tokens, loss = rows.tokens[u], rows.loss[u]
+    tokens, loss = rows.tokens[u].tolist(), rows.loss[u].tolist()
     if rows.too_large[u] >= 0:
         kind = rows.too_large[u]
         amount, shown = ((tokens[k], "{:,.0f} tokens") if kind == 0
-                         else (why.dollars[u][k], "${:.4f}"))
+                         else (why.dollars[u, k].item(), "${:.4f}"))
         return (f"skipped: too large for the budget: even {names[k]} needs "
                 f"{shown.format(amount)}, more than the whole budget of "
                 f"{shown.format(why.caps[kind])}")
