@@ -148,6 +148,19 @@ def budget_caps(config: Config) -> tuple[float | None, float | None]:
     return (None if tokens is None else float(tokens)), (None if usd is None else float(usd))
 
 
+def _minimum(unit, minimums, facts_by_path, order) -> tuple[int, str | None]:
+    """(the strategy index the rules' minimums set for `unit`, the rule that sets it)."""
+    floor, forced = 0, None
+    facts = facts_by_path.get(unit.path)
+    roles = facts.role_names if facts else ()
+    for rule in minimums:
+        if rule.matches(unit.path, roles):
+            level = order.index(rule.min_strategy)
+            if level > floor:
+                floor, forced = level, rule.describe()
+    return floor, forced
+
+
 @dataclass
 class _Units:
     """Per-unit inputs gathered from analysis and scores (for one or many changes)."""
@@ -157,7 +170,7 @@ class _Units:
     prompt: list[int]
     context: list[list[int]] | None  # per unit and strategy: context tokens (None: none at all)
     built: list[list[tuple[str, str]]]  # per unit and strategy: (context level built, note)
-    difficulty: list[list[float]]
+    difficulty: list[float]  # per unit, its tier probabilities (TIERS), one unit after another
     defect: list[float]
     weight: list[float]
     floor: list[int]
@@ -185,30 +198,23 @@ class _Units:
         order = strategies.names()
         deepest = len(order) - 1
         secret = {path: is_secret_file(path) for path in {unit.path for unit in units}}
-        for unit in units:
-            floor, forced = 0, None
-            if minimums:
-                facts = facts_by_path.get(unit.path)
-                roles = facts.role_names if facts else ()
-                for rule in minimums:
-                    if rule.matches(unit.path, roles):
-                        level = order.index(rule.min_strategy)
-                        if level > floor:
-                            floor, forced = level, rule.describe()
-            # Never sent, so never worth a token: files that may hold secrets, binary files.
-            never = SECRET_REASON if secret[unit.path] else (
-                f"skipped: {unit.skip_reason}" if unit.skip_reason else "")
-            self.never.append(never)
-            self.floor.append(0 if never else floor)
-            self.forced_by.append(None if never else forced)
-            self.ceiling.append(0 if never else deepest)
+        # Never sent, so never worth a token: files that may hold secrets, binary files.
+        never = [SECRET_REASON if secret[unit.path] else (
+                 f"skipped: {unit.skip_reason}" if unit.skip_reason else "") for unit in units]
+        minimum = [(0, None)] * len(units)
+        if minimums:
+            minimum = [_minimum(unit, minimums, facts_by_path, order) for unit in units]
+        self.never += never
+        kept = list(zip(never, minimum, strict=True))
+        self.floor += [0 if reason else floor for reason, (floor, _) in kept]
+        self.forced_by += [None if reason else by for reason, (_, by) in kept]
+        self.ceiling += [0 if reason else deepest for reason in never]
         self.ids += [unit.id for unit in units]
         self.change += [label] * len(units)
         self.prompt += [estimate_prompt_tokens(unit) for unit in units]
         self._add_context(analysis, config, change, len(units))
-        low, medium, high = TIERS  # spelt out: a loop over TIERS per unit costs 5 ms
-        self.difficulty += [[probs.get(low, 0.0), probs.get(medium, 0.0), probs.get(high, 0.0)]
-                            for probs in (s.difficulty.probabilities for s in scored)]
+        self.difficulty += [probs.get(tier, 0.0) for probs in
+                            (s.difficulty.probabilities for s in scored) for tier in TIERS]
         self.defect += [float(s.difficulty.defect_probability) for s in scored]
         self.weight += [float(s.consequence.expected_weight) for s in scored]
 
