@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from itertools import repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,23 @@ class Assignment:
     value_per_token: float | None = None  # loss saved per token over the next cheaper option
     est_prompt_tokens: int | None = None  # one call's prompt estimate, its context included
     context: str = "hunks"  # what each call sees (cartriage.context): hunks, function, callers
+
+
+def assignments(columns: Sequence[Sequence]) -> list[Assignment]:
+    """Assignments from their fields' values, one sequence per field in order: the i-th is
+    `Assignment(*(column[i] for column in columns))`. Built a field at a time through its slot:
+    10,000 Assignments in ~10 ms, where the frozen dataclass's __init__ (an object.__setattr__
+    call per field and Assignment) takes ~20."""
+    count = len(columns[0])
+    made = list(map(object.__new__, repeat(Assignment, count)))
+    for set_field, column in zip(_SET_FIELDS, columns, strict=True):
+        if len(column) != count:
+            raise ValueError(f"{len(column)} values for {count} assignments")
+        deque(map(set_field, made, column), maxlen=0)  # runs every set_field(made[i], value)
+    return made
+
+
+_SET_FIELDS = tuple(Assignment.__dict__[f.name].__set__ for f in fields(Assignment))
 
 
 @dataclass(frozen=True, slots=True)

@@ -285,3 +285,25 @@ def test_a_change_without_units_plans_nothing_with_context_on(repo, tmp_path):
         intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"), settings)
     plan = allocation.allocate(analysis, scores, load(tmp_path), change=change_set)
     assert plan.assignments == () and plan.total_tokens == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_allocate_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled):
+    """allocate() and plan_batch() pause the collector while they run, then restore it, also
+    when they fail."""
+    import gc
+
+    analysis, scores = change(UNITS)
+    config = load(tmp_path, **{"budget.tokens": 9000})
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        allocation.allocate(analysis, scores, config)
+        assert gc.isenabled() is enabled
+        allocation.plan_batch([("a", analysis, scores)], config)
+        assert gc.isenabled() is enabled
+        with pytest.raises(ConfigError):
+            allocation.allocate(analysis, scores, config, policy="no-such-policy")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
