@@ -31,8 +31,8 @@ from cartriage.analysis import languages, minified, store
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
-CACHE_VERSION = 2
-CACHE_FILE = "imports-v2.json"
+CACHE_VERSION = 3  # 3: minified files have no imports
+CACHE_FILE = "imports-v3.json"
 STATE_FILE = "fan-in-v2.pickle"  # the last tree's index (_State); bump when it changes shape
 PARALLEL_FROM = 200  # whole files to parse before worker processes are worth their start-up
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)

@@ -363,10 +363,13 @@ def apply(old: list[str], hunks: tuple[Hunk, ...]) -> list[str] | None:
 
 
 def _old_blobs(change: ChangeSet) -> dict[str, bytes]:
-    from cartriage.analysis import fanin
+    """The old side of every changed source file that context may be built for (a grammar,
+    not a secret file), in one `git cat-file`."""
+    from cartriage.analysis import fanin, languages
 
     shas = sorted({f.old_blob for f in change.files if f.old_blob and len(f.old_blob) == 40
-                   and f.status != "added" and not (f.binary or f.submodule)})
+                   and f.status != "added" and not (f.binary or f.submodule)
+                   and languages.detect(f.path) and not is_secret_file(f.path)})
     try:
         return fanin.read_blobs(change.repo_root, shas) if change.repo_root else {}
     except OSError:
@@ -449,7 +452,8 @@ class _Sources:
     @classmethod
     def read(cls, change: ChangeSet, files: dict) -> _Sources | None:
         """The sources at the change's new side, each also kept in `files` under ("source",
-        path) as `_read_sources` would; None for the working tree or past MAX_SOURCE_BYTES."""
+        path) as `_read_sources` would; None for the working tree, for the index (its listing
+        has no sizes: nothing is read before knowing it fits) or past MAX_SOURCE_BYTES."""
         from cartriage.analysis import fanin, languages
         from cartriage.intake.change import WORKTREE
 
@@ -458,7 +462,8 @@ class _Sources:
         try:
             tree = [(p, blob, size) for p, blob, size in
                     fanin.list_tree(change.repo_root, change.new_rev) if languages.detect(p)]
-            if sum(size or 0 for _, _, size in tree) > MAX_SOURCE_BYTES:
+            if any(size is None for _, _, size in tree) or sum(
+                    size for _, _, size in tree) > MAX_SOURCE_BYTES:
                 return None
             blobs = fanin.read_blobs(change.repo_root, sorted({blob for _, blob, _ in tree}))
         except OSError:

@@ -130,9 +130,18 @@ def models_fingerprint() -> str:
     except OSError:
         return "no models"
     for name in names:
+        path = folder / name
         try:
-            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
-        except OSError:  # a folder, or unreadable: loading the model will say so
+            if path.is_dir():  # the encoder's folder: small files (its card, which names the
+                # large files' sha256, checked at load) by content, large ones by size and time
+                for inner in sorted(path.iterdir()):
+                    stat = inner.stat()
+                    digest.update(f"{name}/{inner.name}\0".encode() + (
+                        inner.read_bytes() if stat.st_size <= 1 << 20
+                        else f"{stat.st_size} {stat.st_mtime_ns}".encode()))
+            else:
+                digest.update(name.encode() + b"\0" + path.read_bytes())
+        except OSError:  # unreadable: loading the model will say so
             digest.update(name.encode() + b"\0?")
     return digest.hexdigest()
 

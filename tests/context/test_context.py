@@ -3,6 +3,7 @@ the definitions the change calls, the call sites of a changed signature; limits 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,20 @@ def test_files_using_a_name_are_those_git_grep_finds(repo):
         assert sources.naming(name, 20) == _grep(change, "-l", name, source_files=True), name
         assert sources.lines_using(name) == _grep(change, "-n", name, source_files=True), name
     assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]
+
+
+def test_staged_changes_are_not_read_whole_into_memory(repo):
+    """The index lists no sizes: its sources are searched with `git grep --cached`, never read
+    all at once; a secret file's old side is not read for context."""
+    from cartriage.context import _old_blobs, _Sources
+
+    repo.commit("base", {"a.py": "x = net(1)\n", ".env": "TOKEN=1\n"})
+    (Path(repo.path) / "a.py").write_text("x = net(2)\n")
+    (Path(repo.path) / ".env").write_text("TOKEN=2\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True)
+    settings = configuration.load(cwd=repo.path, env={})
+    change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), staged=True),
+                                settings)
+    assert _Sources.read(change, {}) is None
+    old = _old_blobs(change)
+    assert [data for data in old.values()] == [b"x = net(1)\n"]

@@ -113,3 +113,18 @@ def test_score_batches_serve_cached_changes_and_compute_the_rest_together(repo, 
     assert computed == [1]  # one batch computed HEAD^! only; the third change was cached
     assert got[1][2] == cache.score(*pairs[1], settings)
     assert computed == [1]  # and is now cached too
+
+
+def test_the_models_fingerprint_reads_the_encoder_folder(tmp_path, monkeypatch):
+    """A re-derived encoder (its card, or a large file's size) is another set of models."""
+    (tmp_path / "consequence.json").write_text("{}")
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "encoder.json").write_text('{"sha256": "a"}')
+    (encoder / "weights.bin").write_bytes(b"\0" * ((1 << 20) + 1))
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path))
+    first = cache.models_fingerprint()
+    (encoder / "encoder.json").write_text('{"sha256": "b"}')
+    second = cache.models_fingerprint()
+    (encoder / "weights.bin").write_bytes(b"\0" * ((1 << 20) + 2))
+    assert len({first, second, cache.models_fingerprint()}) == 3
