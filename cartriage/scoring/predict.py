@@ -247,16 +247,34 @@ def _analysed(record: Any, config: Config) -> tuple[str | None, Any]:
 def _score_chunk(chunk: list[tuple[str | None, Any]], config: Config) -> list[RecordScore]:
     """Score analysed records together (score_many)."""
     usable = [found for _, found in chunk if not isinstance(found, str)]
-    scored = iter(score_many(usable, config))
+    try:
+        scored = iter(score_many(usable, config))
+    except ModelError:
+        raise
+    except CartriageError:  # one record's error: each scored alone, the error kept on it
+        scored = iter(_alone(found, config) for found in usable)
     out = []
     for name, found in chunk:
         if isinstance(found, str):
             out.append(RecordScore(id=name, error=found))
             continue
         scores = next(scored)
+        if isinstance(scores, str):
+            out.append(RecordScore(id=name, error=scores))
+            continue
         out.append(RecordScore(id=name, consequence=scores.change, difficulty=scores.difficulty,
                                mode=scores.mode, units=len(scores.units)))
     return out
+
+
+def _alone(found: tuple[ChangeSet, Analysis], config: Config) -> Scores | str:
+    """`score` of one analysed record, or its error message."""
+    try:
+        return score(*found, config)
+    except ModelError:
+        raise
+    except CartriageError as exc:
+        return str(exc)
 
 
 def to_line(scored: RecordScore) -> dict[str, Any]:

@@ -205,3 +205,24 @@ def test_score_many_equals_scoring_each_change_alone(tmp_path, monkeypatch):
         assert _close(a.change, b.change) and _close(a.difficulty, b.difficulty)
         assert all(_close(x.difficulty, y.difficulty) and _close(x.consequence, y.consequence)
                    for x, y in zip(a.units, b.units, strict=True))
+
+
+def test_a_record_that_fails_to_score_keeps_its_error_and_the_others_are_scored(tmp_path,
+                                                                                 monkeypatch):
+    from cartriage.errors import CartriageError
+    from cartriage.scoring import predict
+
+    config = _config(tmp_path)
+    real = predict._prepare
+
+    def prepare(change, analysis):
+        if change.title.startswith("Broken"):
+            raise CartriageError("cannot read this record's diff")
+        return real(change, analysis)
+
+    monkeypatch.setattr(predict, "_prepare", prepare)
+    rows = [MIXED, record("b1", "Broken record", {"app/x.py": ["x = 1"]}), AUTH_WITH_TESTS]
+    scored = predict_records(rows, config)
+    assert scored[1].error == "cannot read this record's diff" and scored[1].id == "acme/app@b1"
+    assert scored[0] == predict_records([MIXED], config)[0]
+    assert scored[2].error is None and scored[2].consequence.tier in TIERS
