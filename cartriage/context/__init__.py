@@ -71,9 +71,9 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
     once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
-    grep` under ("grep", ...), each search of the sources under ("naming", name, limit), and
-    each other file read, under ("source", path), with its definitions once parsed, under
-    ("defined", path)."""
+    grep` under ("grep", mode, name), each search of the sources under ("naming", name,
+    limit) and ("lines using", name), and each other file read, under ("source", path), with
+    its definitions once parsed, under ("defined", path)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -261,34 +261,24 @@ class _Source:
     def _naming(self, name: str, limit: int) -> list[str]:
         """The first `limit` source files (path order) using the word `name`, at the new side:
         searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
-        sources = self._sources()
+        sources = self._kept(("sources",), lambda: _Sources.read(self.change, self.shared))
         if sources is None:
-            return self._grep("-l", name, source_files=True)[:limit]
-        key = ("naming", name, limit)
-        if key not in self.shared:  # the same names recur across a change's units
-            self.shared[key] = sources.naming(name, limit)
-        return self.shared[key]
-
-    def _sources(self) -> _Sources | None:
-        if ("sources",) not in self.shared:
-            self.shared[("sources",)] = _Sources.read(self.change, self.shared)
-        return self.shared[("sources",)]
-
-    def _grep(self, mode: str, name: str, source_files: bool = False) -> list[str]:
-        key = ("grep", mode, name, source_files)
-        if key not in self.shared:  # the same names recur across a change's units
-            self.shared[key] = _grep(self.change, mode, name, source_files)
-        return self.shared[key]
+            return self._kept(("grep", "-l", name), lambda: _grep(self.change, "-l", name))[:limit]
+        return self._kept(("naming", name, limit), lambda: sources.naming(name, limit))
 
     def _lines_using(self, name: str) -> list[str]:
         """"path\0line\0text" for each line of a source file using the word `name`, at the new
         side: searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
-        sources = self._sources()
+        sources = self._kept(("sources",), lambda: _Sources.read(self.change, self.shared))
         if sources is None:
-            return self._grep("-n", name, source_files=True)
-        key = ("lines using", name)
+            return self._kept(("grep", "-n", name), lambda: _grep(self.change, "-n", name))
+        return self._kept(("lines using", name), lambda: sources.lines_using(name))
+
+    def _kept(self, key: tuple, make):
+        """`make()`, once per plan for each key (the same names recur across a change's
+        units)."""
         if key not in self.shared:
-            self.shared[key] = sources.lines_using(name)
+            self.shared[key] = make()
         return self.shared[key]
 
     def _call_sites(self, name: str) -> list[str]:
@@ -407,10 +397,10 @@ def _changed_lines(hunks) -> tuple[int, ...]:
     return tuple(sorted(lines))
 
 
-def _grep(change: ChangeSet, mode: str, name: str, source_files: bool = False) -> list[str]:
-    """`git grep` for the word `name` at the change's new side: paths (`-l`) or
-    "path\\0line\\0text" rows (`-n`); with `source_files`, only in files with a tree-sitter
-    grammar (by extension, as `languages.detect`)."""
+def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
+    """`git grep` for the word `name` in the source files (a tree-sitter grammar's extension,
+    as `languages.detect`) at the change's new side: paths (`-l`) or "path\\0line\\0text" rows
+    (`-n`)."""
     from cartriage.analysis import languages
     from cartriage.intake import git
     from cartriage.intake.change import INDEX, WORKTREE
@@ -421,8 +411,7 @@ def _grep(change: ChangeSet, mode: str, name: str, source_files: bool = False) -
         args.append("--cached")
     elif rev not in (None, WORKTREE):
         args.append(rev)
-    if source_files:
-        args += ["--", *(f":(icase)*{extension}" for extension in languages.extensions())]
+    args += ["--", *(f":(icase)*{extension}" for extension in languages.extensions())]
     try:
         out = git.git(change.repo_root, *args).decode("utf-8", "replace")
     except git.GitError:  # no match (exit 1), or an unreadable revision: no context from it
@@ -471,7 +460,7 @@ class _Sources:
         paths, starts, parts, at = [], [], [], 0
         for path, blob, _ in tree:
             data = blobs.get(blob)
-            if data is None or len(data) > MAX_SOURCE_BYTES:
+            if data is None:
                 continue
             files[("source", path)] = (blob, data)
             if b"\0" in data[:8000]:  # binary, as `git grep -I` finds (.gitattributes aside)
@@ -480,27 +469,15 @@ class _Sources:
             starts.append(at)
             parts.append(data)
             at += len(data) + 1
-        if at > MAX_SOURCE_BYTES:  # the index's sizes were not known before reading
-            return None
         return cls(paths, starts, b"\n".join(parts) + b"\n")
 
     def naming(self, name: str, limit: int) -> list[str]:
-        """The first `limit` files with `name` as a word (`git grep -w`: not next to an ASCII
-        letter, digit or underscore), in path order."""
-        word, text = name.encode(), self.text
-        found: list[str] = []
-        position = 0
-        while len(found) < limit:
-            start = text.find(word, position)  # a plain find: several times a regex's speed
-            if start < 0:
-                break
-            end = start + len(word)
-            if (start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS:
-                position = start + 1
-                continue
+        """The first `limit` files with `name` as a word, in path order (`git grep -w -l`)."""
+        word, found, position = name.encode(), [], 0
+        while len(found) < limit and (start := self._word(word, position)) >= 0:
             i = bisect.bisect_right(self.starts, start) - 1
             found.append(self.paths[i])
-            position = self.starts[i + 1] if i + 1 < len(self.starts) else len(text)
+            position = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
         return found
 
     def lines_using(self, name: str) -> list[str]:
@@ -509,15 +486,9 @@ class _Sources:
         word, text = name.encode(), self.text
         rows: list[str] = []
         position, file, counted, number = 0, -1, 0, 0
-        while True:
-            start = text.find(word, position)
-            if start < 0:
-                return rows
-            end = start + len(word)
-            if (start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS:
-                position = start + 1
-                continue
-            line_start, line_end = text.rfind(b"\n", 0, start) + 1, text.find(b"\n", end)
+        while (start := self._word(word, position)) >= 0:
+            line_start = text.rfind(b"\n", 0, start) + 1
+            line_end = text.find(b"\n", start + len(word))
             i = bisect.bisect_right(self.starts, start) - 1
             if i != file:  # line numbers counted on from the last hit in the same file
                 file, counted, number = i, self.starts[i], 1
@@ -526,6 +497,18 @@ class _Sources:
             line = text[line_start:line_end].decode("utf-8", "replace").removesuffix("\r")
             rows.append(f"{self.paths[i]}\0{number}\0{line}")
             position = line_end + 1
+        return rows
+
+    def _word(self, word: bytes, position: int) -> int:
+        """Where `word` next stands as a word from `position` (`git grep -w`: not next to an
+        ASCII letter, digit or underscore), or -1."""
+        text = self.text
+        while (start := text.find(word, position)) >= 0:  # a plain find: faster than a regex
+            end = start + len(word)
+            if not ((start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS):
+                return start
+            position = start + 1
+        return -1
 
 
 def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:

@@ -189,8 +189,8 @@ def test_files_using_a_name_are_those_git_grep_finds(repo):
                                 settings)
     sources = _Sources.read(change, {})
     for name in ("net", "x", "y", "v", "binary", "caf", "subnet", "_net"):
-        assert sources.naming(name, 20) == _grep(change, "-l", name, source_files=True), name
-        assert sources.lines_using(name) == _grep(change, "-n", name, source_files=True), name
+        assert sources.naming(name, 20) == _grep(change, "-l", name), name
+        assert sources.lines_using(name) == _grep(change, "-n", name), name
     assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]
 
 
