@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 
+from cartriage import regex_literals
 from cartriage.analysis.facts import RoleHit
 
 if sys.version_info >= (3, 11):
@@ -231,6 +232,8 @@ def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | Non
 def _search(regexes: tuple[str, ...], segments) -> str | None:
     for text, first_line, label in segments:
         for source in regexes:
+            if not _may_match(source, text):
+                continue
             match = _regex(source).search(text)
             if match is None:
                 continue
@@ -240,6 +243,28 @@ def _search(regexes: tuple[str, ...], segments) -> str | None:
             line = first_line + text.count("\n", 0, match.start())
             return f"{label} has {snippet!r} at line {line}"
     return None
+
+
+def _may_match(source: str, text: str) -> bool:
+    """False when `text` lacks every literal of the regex's most selective required set
+    (`regex_literals.required`): then the regex cannot match, and the search of the whole
+    text (most of a plan's role time, the case-insensitive alternations above all) is spared."""
+    literals = _required(source)
+    if not literals:
+        return True
+    folds = bool(_regex(source).flags & re.IGNORECASE)
+    haystack = _folded(text) if folds else text
+    return any(literal in haystack for literal in literals)
+
+
+@functools.cache
+def _required(source: str) -> frozenset[str]:
+    return next(iter(regex_literals.required(_regex(source))), frozenset())
+
+
+@functools.lru_cache(maxsize=16)  # the segments of the file being detected
+def _folded(text: str) -> str:
+    return regex_literals.fold(text)
 
 
 def from_rules(path: str, hits: list[RoleHit], rules) -> list[RoleHit]:
