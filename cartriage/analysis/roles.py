@@ -162,6 +162,7 @@ def detect(path: str, language: str | None, content: Content | None) -> list[Rol
         if evidence is not None:
             seen.add((pattern.role, pattern.what))
             found.append((pattern, RoleHit(pattern.role, f"{pattern.what}: {evidence}")))
+    _folded.cache_clear()
     unconditional = {hit.role for pattern, hit in found if not pattern.unless_role}
     return [hit for pattern, hit in found if not pattern.unless_role & unconditional]
 
@@ -262,7 +263,7 @@ def _required(source: str) -> frozenset[str]:
     return next(iter(regex_literals.required(_regex(source))), frozenset())
 
 
-@functools.lru_cache(maxsize=16)  # the segments of the file being detected
+@functools.lru_cache(maxsize=1024)  # the segments of the file being detected; cleared after
 def _folded(text: str) -> str:
     return regex_literals.fold(text)
 
