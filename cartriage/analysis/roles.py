@@ -24,7 +24,7 @@ class Glob:
     config.glob_match. Globs made of literals and `*` (nearly all of roles.toml) are matched
     with string operations: compiling hundreds of regexes would cost a plan 0.2 s."""
 
-    __slots__ = ("text", "_variants", "_regex", "_tail")
+    __slots__ = ("text", "_variants", "_regex", "tail")
 
     def __init__(self, pattern: str) -> None:
         self.text = pattern
@@ -35,15 +35,15 @@ class Glob:
         self._variants: tuple[tuple[str, ...], ...] = ()
         if any(c in pattern for c in "?["):
             self._regex = re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
-            self._tail = ""
+            self.tail = ""
         else:
             self._variants = tuple(_pieces(v) for v in variants)
             ends = [pieces[-1][::-1] for pieces in self._variants]
-            self._tail = os.path.commonprefix(ends)[::-1]
+            self.tail = os.path.commonprefix(ends)[::-1]  # what every match ends with
 
     def match(self, path: str) -> bool:
         """Whether `path` (already lower-cased) matches, with fnmatch's `*` (crossing `/`)."""
-        if not path.endswith(self._tail):  # what every variant ends with: a quick no
+        if not path.endswith(self.tail):  # a quick no
             return False
         if self._regex is not None:
             return self._regex.match(path) is not None
@@ -94,6 +94,16 @@ class Pattern:
     text: tuple[str, ...] = ()
     unless_role: frozenset[str] = frozenset()
     changed_lines: bool = False  # `text` searched in the changed lines only, not the file's head
+
+    @functools.cached_property
+    def path_tails(self) -> tuple[str, ...]:
+        """What a path matching one of `path` ends with: most paths end with none (one
+        `str.endswith` spares trying each glob)."""
+        return tuple(g.tail for g in self.path)
+
+    @functools.cached_property
+    def not_path_tails(self) -> tuple[str, ...]:
+        return tuple(g.tail for g in self.not_path)
 
     @property
     def needs_content(self) -> bool:
@@ -191,7 +201,8 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
         if not (pattern.path or pattern.path_re or pattern.needs_content):
             parts.append(f"language {language}")
     if pattern.path:
-        glob = next((g for g in pattern.path if g.match(lowered)), None)
+        glob = next((g for g in pattern.path if g.match(lowered)), None) \
+            if lowered.endswith(pattern.path_tails) else None
         if glob is None:
             return None
         parts.append(f"path matches {glob.text!r}")
@@ -201,7 +212,8 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
-    if any(g.match(lowered) for g in pattern.not_path):
+    if lowered.endswith(pattern.not_path_tails) and any(g.match(lowered)
+                                                         for g in pattern.not_path):
         return None
     return tuple(parts)
 
@@ -250,17 +262,19 @@ def _may_match(source: str, text: str) -> bool:
     """False when `text` lacks every literal of the regex's most selective required set
     (`regex_literals.required`): then the regex cannot match, and the search of the whole
     text (most of a plan's role time, the case-insensitive alternations above all) is spared."""
-    literals = _required(source)
+    folds, literals = _required(source)
     if not literals:
         return True
-    folds = bool(_regex(source).flags & re.IGNORECASE)
     haystack = _folded(text) if folds else text
     return any(literal in haystack for literal in literals)
 
 
 @functools.cache
-def _required(source: str) -> frozenset[str]:
-    return next(iter(regex_literals.required(_regex(source))), frozenset())
+def _required(source: str) -> tuple[bool, frozenset[str]]:
+    """Whether the regex ignores case, and its most selective set of required literals."""
+    regex = _regex(source)
+    return (bool(regex.flags & re.IGNORECASE),
+            next(iter(regex_literals.required(regex)), frozenset()))
 
 
 @functools.lru_cache(maxsize=1024)  # the segments of the file being detected; cleared after
