@@ -24,7 +24,7 @@ class Glob:
     config.glob_match. Globs made of literals and `*` (nearly all of roles.toml) are matched
     with string operations: compiling hundreds of regexes would cost a plan 0.2 s."""
 
-    __slots__ = ("text", "_variants", "_regex", "tail")
+    __slots__ = ("text", "_variants", "_regex", "tail", "needle")
 
     def __init__(self, pattern: str) -> None:
         self.text = pattern
@@ -35,11 +35,13 @@ class Glob:
         self._variants: tuple[tuple[str, ...], ...] = ()
         if any(c in pattern for c in "?["):
             self._regex = re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
-            self.tail = ""
+            self.tail = self.needle = ""
         else:
             self._variants = tuple(_pieces(v) for v in variants)
             ends = [pieces[-1][::-1] for pieces in self._variants]
             self.tail = os.path.commonprefix(ends)[::-1]  # what every match ends with
+            # and holds: each variant holds the pieces of the last (`**/` taken off the front)
+            self.needle = max(self._variants[-1], key=len)
 
     def match(self, path: str) -> bool:
         """Whether `path` (already lower-cased) matches, with fnmatch's `*` (crossing `/`)."""
@@ -96,14 +98,14 @@ class Pattern:
     changed_lines: bool = False  # `text` searched in the changed lines only, not the file's head
 
     @functools.cached_property
-    def path_tails(self) -> tuple[str, ...]:
-        """What a path matching one of `path` ends with: most paths end with none (one
-        `str.endswith` spares trying each glob)."""
-        return tuple(g.tail for g in self.path)
+    def path_marks(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a path matching one of `path` ends with and holds (`Glob.tail`, `needle`):
+        most paths end with or hold none, and one check spares trying each glob."""
+        return tuple(g.tail for g in self.path), tuple(g.needle for g in self.path)
 
     @functools.cached_property
-    def not_path_tails(self) -> tuple[str, ...]:
-        return tuple(g.tail for g in self.not_path)
+    def not_path_marks(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(g.tail for g in self.not_path), tuple(g.needle for g in self.not_path)
 
     @property
     def needs_content(self) -> bool:
@@ -202,7 +204,7 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
             parts.append(f"language {language}")
     if pattern.path:
         glob = next((g for g in pattern.path if g.match(lowered)), None) \
-            if lowered.endswith(pattern.path_tails) else None
+            if _may_hold(lowered, pattern.path_marks) else None
         if glob is None:
             return None
         parts.append(f"path matches {glob.text!r}")
@@ -212,10 +214,17 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
-    if lowered.endswith(pattern.not_path_tails) and any(g.match(lowered)
-                                                         for g in pattern.not_path):
+    if _may_hold(lowered, pattern.not_path_marks) and any(g.match(lowered)
+                                                           for g in pattern.not_path):
         return None
     return tuple(parts)
+
+
+def _may_hold(path: str, marks: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
+    """Whether one of a pattern's globs may match `path` (it ends with a tail and holds a
+    needle of theirs)."""
+    tails, needles = marks
+    return path.endswith(tails) and any(needle in path for needle in needles)
 
 
 def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | None) -> str | None:
