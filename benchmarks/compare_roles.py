@@ -11,14 +11,13 @@ evidence, file by file.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+from benchmarks.variant import run_json  # noqa: E402 - the benchmarks folder, from a script
 
 CHILD = """
 import json, sys, time
@@ -48,13 +47,7 @@ print(json.dumps({"cpu": time.process_time() - start, "roles_cpu": spent[0],
 
 
 def measure(code: Path, repo: Path, span: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"PYTHONPATH": str(code), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(repo), span], env=env, cwd=code,
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the analysis failed under {code}: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout)
+    return run_json(code, CHILD, str(repo), span, what="the analysis")
 
 
 def main() -> None:
