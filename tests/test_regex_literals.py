@@ -6,7 +6,7 @@ import re
 import string
 import sys
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartriage import regex_literals
@@ -33,7 +33,7 @@ def test_sets_are_read_from_runs_branches_and_repeats():
     assert regex_literals.required(re.compile(r"(?i:pass)word")) == (frozenset({"word"}),)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(PATTERNS), st.data())
 def test_every_match_of_a_role_pattern_holds_a_literal_of_each_set(pattern, data):
     text = data.draw(st.from_regex(pattern))
