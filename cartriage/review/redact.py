@@ -14,7 +14,9 @@ Speed: a text is not run through every rule line by line. Each rule is first loc
 whole text: by a literal every match of the rule must contain (read from the regex's own parse
 tree), else by the rule's regex searched once over the text. Only the lines a rule may match are
 then checked with that rule, so the result is the same as checking every rule on every line
-(tests/review/test_secret_speed.py holds the two paths equal).
+(tests/review/test_secret_speed.py holds the two paths equal). What a line may hold and holds
+depends on its text alone, so each distinct text is located and checked once (a range's lines
+repeat); key blocks are still followed line by line.
 """
 
 from __future__ import annotations
@@ -175,9 +177,10 @@ def scan_blocks(blocks: list[list[str]], wanted: Callable[[str], bool] | None = 
     """(block index, line index, secrets) for every line holding a secret, in blocks of lines
     (hunks) scanned apart (a key block does not run on into the next) but located in one go.
 
-    With `wanted`, only the lines it accepts are searched for secrets (a caller that reports
-    added lines only); the others are searched only for the start of a key block, whose body
-    may run on into wanted lines. What is found in wanted lines is what a full scan finds."""
+    With `wanted` (a test of a line's text), only the lines it accepts are searched for
+    secrets (a caller that reports added lines only); the others are searched only for the
+    start of a key block, whose body may run on into wanted lines. What is found in wanted
+    lines is what a full scan finds."""
     distinct = dict.fromkeys(line for block in blocks for line in block)
     if wanted is None:
         candidates = _candidates_of(list(distinct), _locators())
