@@ -16,8 +16,6 @@ CPU second. Both must report the same findings (a digest of them is compared).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+from benchmarks.variant import run_json  # noqa: E402 - the benchmarks folder, from a script
 
 CHILD = """
 import hashlib, json, sys, time
@@ -47,13 +47,7 @@ print(json.dumps({"load": load, "cpu": cpu, "wall": wall, "lines": lines,
 
 
 def measure(code: Path, diff: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"PYTHONPATH": str(code), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(diff)], env=env, cwd=code,
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the scan failed under {code}: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout)
+    return run_json(code, CHILD, str(diff), what="the scan")
 
 
 def spread(values: list[float]) -> str:

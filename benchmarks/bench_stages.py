@@ -6,7 +6,9 @@ Runs `pipeline.plan` of a range, or `pipeline.triage_batch` and `allocation.plan
 the last N first-parent commits, with the plan and score caches of PATH's `.git/cartriage/`
 removed first (`--cold`: the whole folder), and prints the CPU seconds (this process and its
 children) spent in each stage: reading the change (intake), the fan-in index, the rest of
-the analysis, scoring, allocation, secret findings, and the peak resident memory.
+the analysis, scoring, allocation, secret findings, and the peak resident memory: how much
+each stage raised the peak, the most resident while it ran (sampled every 5 ms) and what was
+resident when it ended.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -25,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SPENT: dict[str, float] = defaultdict(float)
 GREW: dict[str, float] = defaultdict(float)  # MB the peak resident memory rose by, per stage
+HELD: dict[str, float] = {}  # MB resident when the stage (last) ended: what it left behind
+HIGHEST: dict[str, float] = defaultdict(float)  # MB resident at most while the stage ran
+RUNNING = ["other"]  # the stages running now, innermost last (read by the memory sampler)
 
 
 def cpu() -> float:
@@ -37,18 +43,40 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def resident_mb() -> float:
+    """Resident memory now (Linux's /proc/self/statm; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def timed(stage: str, function, inner: str | None = None):
     """`function`, adding its CPU time to `stage` (less what `inner` stages spent inside)."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         start, before, peak = cpu(), SPENT[inner] if inner else 0.0, peak_mb()
         grew = GREW[inner] if inner else 0.0
+        RUNNING.append(stage)
         try:
             return function(*args, **kwargs)
         finally:
+            RUNNING.pop()
             SPENT[stage] += cpu() - start - ((SPENT[inner] - before) if inner else 0.0)
             GREW[stage] += peak_mb() - peak - ((GREW[inner] - grew) if inner else 0.0)
+            HELD[stage] = resident_mb()
     return wrapper
+
+
+def sample_memory(every: float = 0.005) -> None:
+    """Note the resident memory every few ms against the stage running (a daemon thread)."""
+    def sample() -> None:
+        while True:
+            stage, now = RUNNING[-1], resident_mb()
+            HIGHEST[stage] = max(HIGHEST[stage], now)
+            time.sleep(every)
+    threading.Thread(target=sample, daemon=True).start()
 
 
 def timed_iterator(stage: str, function):
@@ -108,6 +136,7 @@ def main() -> None:
     for store in [*folder.glob("scores-*"), *folder.glob("plans-*")]:
         store.unlink()
     instrument()
+    sample_memory()
     settings = configuration.load(cwd=repo, env={})
     wall, begun = time.perf_counter(), cpu()
     if args.batch:
@@ -127,11 +156,13 @@ def main() -> None:
     print(f"CPU {total + SPENT['start-up (imports)']:.2f} s, wall "
           f"{time.perf_counter() - wall:.2f} s after imports, peak {peak_mb():.0f} MB "
           f"({startup_mb:.0f} MB after imports)\n")
-    print("| stage | CPU s | share | peak memory rose by, MB |\n|---|---|---|---|")
+    print("| stage | CPU s | share | peak memory rose by, MB | resident at most / after, MB |"
+          "\n|---|---|---|---|---|")
     everything = total + SPENT["start-up (imports)"]
     for stage, seconds in sorted(SPENT.items(), key=lambda item: -item[1]):
         print(f"| {stage} | {seconds:.2f} | {100 * seconds / everything:.0f}% "
-              f"| {GREW.get(stage, 0.0):.0f} |")
+              f"| {GREW.get(stage, 0.0):.0f} | {HIGHEST.get(stage, 0.0):.0f} / "
+              f"{f'{HELD[stage]:.0f}' if stage in HELD else ''} |")
 
 
 if __name__ == "__main__":

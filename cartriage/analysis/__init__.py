@@ -381,11 +381,22 @@ def _content(file: FileChange, old: bytes | None, new: bytes | None,
         limit = HEAD_BYTES if parsed else TEXT_BYTES
         segments.append((current[:limit].decode("utf-8", errors="replace"), 1, "line"))
     for hunk in file.hunks:
-        for side, lines in (("added", hunk.added()), ("removed", hunk.removed())):
-            if lines:
-                segments.append(("\n".join(t for _, t in lines), None,
-                                 f"{side} lines near line {lines[0][0]}"))
+        segments += _changed_segments(hunk)
     return roles.Content(imports=tuple(imports), segments=tuple(segments))
+
+
+def _changed_segments(hunk: Hunk) -> list[tuple[str, None, str]]:
+    """The added, then the removed lines of a hunk as role pattern segments, labelled with the
+    first one's line number (`Hunk.added()` and `removed()` would number every line: 0.5 s of
+    a 145,000-line range's analysis)."""
+    out = []
+    for side, mark, start in (("added", "+", hunk.new_start), ("removed", "-", hunk.old_start)):
+        texts = [line[1:] for line in hunk.lines if line[:1] == mark]
+        if texts:
+            first = next(i for i, line in enumerate(hunk.lines) if line[:1] == mark)
+            before = sum(line[:1] == " " for line in hunk.lines[:first])
+            out.append(("\n".join(texts), None, f"{side} lines near line {start + before}"))
+    return out
 
 
 def _core(fan_in: int, percentile: float, indexed: int, status: str) -> list[RoleHit]:

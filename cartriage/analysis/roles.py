@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 
+from cartriage import regex_literals
 from cartriage.analysis.facts import RoleHit
 
 if sys.version_info >= (3, 11):
@@ -23,7 +24,7 @@ class Glob:
     config.glob_match. Globs made of literals and `*` (nearly all of roles.toml) are matched
     with string operations: compiling hundreds of regexes would cost a plan 0.2 s."""
 
-    __slots__ = ("text", "_variants", "_regex", "_tail")
+    __slots__ = ("text", "_variants", "_regex", "tail", "needle")
 
     def __init__(self, pattern: str) -> None:
         self.text = pattern
@@ -34,15 +35,17 @@ class Glob:
         self._variants: tuple[tuple[str, ...], ...] = ()
         if any(c in pattern for c in "?["):
             self._regex = re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
-            self._tail = ""
+            self.tail = self.needle = ""
         else:
             self._variants = tuple(_pieces(v) for v in variants)
             ends = [pieces[-1][::-1] for pieces in self._variants]
-            self._tail = os.path.commonprefix(ends)[::-1]
+            self.tail = os.path.commonprefix(ends)[::-1]  # what every match ends with
+            # and holds: each variant holds the pieces of the last (`**/` taken off the front)
+            self.needle = max(self._variants[-1], key=len)
 
     def match(self, path: str) -> bool:
         """Whether `path` (already lower-cased) matches, with fnmatch's `*` (crossing `/`)."""
-        if not path.endswith(self._tail):  # what every variant ends with: a quick no
+        if not path.endswith(self.tail):  # a quick no
             return False
         if self._regex is not None:
             return self._regex.match(path) is not None
@@ -93,6 +96,16 @@ class Pattern:
     text: tuple[str, ...] = ()
     unless_role: frozenset[str] = frozenset()
     changed_lines: bool = False  # `text` searched in the changed lines only, not the file's head
+
+    @functools.cached_property
+    def path_marks(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a path matching one of `path` ends with and holds (`Glob.tail`, `needle`):
+        most paths end with or hold none, and one check spares trying each glob."""
+        return tuple(g.tail for g in self.path), tuple(g.needle for g in self.path)
+
+    @functools.cached_property
+    def not_path_marks(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(g.tail for g in self.not_path), tuple(g.needle for g in self.not_path)
 
     @property
     def needs_content(self) -> bool:
@@ -161,6 +174,7 @@ def detect(path: str, language: str | None, content: Content | None) -> list[Rol
         if evidence is not None:
             seen.add((pattern.role, pattern.what))
             found.append((pattern, RoleHit(pattern.role, f"{pattern.what}: {evidence}")))
+    _folded.cache_clear()
     unconditional = {hit.role for pattern, hit in found if not pattern.unless_role}
     return [hit for pattern, hit in found if not pattern.unless_role & unconditional]
 
@@ -189,7 +203,8 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
         if not (pattern.path or pattern.path_re or pattern.needs_content):
             parts.append(f"language {language}")
     if pattern.path:
-        glob = next((g for g in pattern.path if g.match(lowered)), None)
+        glob = next((g for g in pattern.path if g.match(lowered)), None) \
+            if _may_hold(lowered, pattern.path_marks) else None
         if glob is None:
             return None
         parts.append(f"path matches {glob.text!r}")
@@ -199,9 +214,17 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
-    if any(g.match(lowered) for g in pattern.not_path):
+    if _may_hold(lowered, pattern.not_path_marks) and any(g.match(lowered)
+                                                           for g in pattern.not_path):
         return None
     return tuple(parts)
+
+
+def _may_hold(path: str, marks: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
+    """Whether one of a pattern's globs may match `path` (it ends with a tail and holds a
+    needle of theirs)."""
+    tails, needles = marks
+    return path.endswith(tails) and any(needle in path for needle in needles)
 
 
 def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | None) -> str | None:
@@ -231,6 +254,8 @@ def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | Non
 def _search(regexes: tuple[str, ...], segments) -> str | None:
     for text, first_line, label in segments:
         for source in regexes:
+            if not _may_match(source, text):
+                continue
             match = _regex(source).search(text)
             if match is None:
                 continue
@@ -240,6 +265,30 @@ def _search(regexes: tuple[str, ...], segments) -> str | None:
             line = first_line + text.count("\n", 0, match.start())
             return f"{label} has {snippet!r} at line {line}"
     return None
+
+
+def _may_match(source: str, text: str) -> bool:
+    """False when `text` lacks every literal of the regex's most selective required set
+    (`regex_literals.required`): then the regex cannot match, and the search of the whole
+    text (most of a plan's role time, the case-insensitive alternations above all) is spared."""
+    folds, literals = _required(source)
+    if not literals:
+        return True
+    haystack = _folded(text) if folds else text
+    return any(literal in haystack for literal in literals)
+
+
+@functools.cache
+def _required(source: str) -> tuple[bool, frozenset[str]]:
+    """Whether the regex ignores case, and its most selective set of required literals."""
+    regex = _regex(source)
+    return (bool(regex.flags & re.IGNORECASE),
+            next(iter(regex_literals.required(regex)), frozenset()))
+
+
+@functools.lru_cache(maxsize=1024)  # the segments of the file being detected; cleared after
+def _folded(text: str) -> str:
+    return regex_literals.fold(text)
 
 
 def from_rules(path: str, hits: list[RoleHit], rules) -> list[RoleHit]:

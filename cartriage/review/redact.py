@@ -14,7 +14,9 @@ Speed: a text is not run through every rule line by line. Each rule is first loc
 whole text: by a literal every match of the rule must contain (read from the regex's own parse
 tree), else by the rule's regex searched once over the text. Only the lines a rule may match are
 then checked with that rule, so the result is the same as checking every rule on every line
-(tests/review/test_secret_speed.py holds the two paths equal).
+(tests/review/test_secret_speed.py holds the two paths equal). What a line may hold and holds
+depends on its text alone, so each distinct text is located and checked once (a range's lines
+repeat); key blocks are still followed line by line.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from re import _constants as sre  # the parse tree's opcodes, to read a rule's literals
-from re import _parser as sre_parse
+
+from cartriage import regex_literals
 
 REDACTED = "[REDACTED]"
 CONTINUED = "private key (continued)"  # the body lines of a key block after its first
@@ -117,9 +119,6 @@ _KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}
 _KEY_END = re.compile(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
 # A line that is only base64 (a key body shown without its BEGIN line).
 _KEY_BODY = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
-# The characters other than ASCII letters that `re` matches to an ASCII letter when ignoring
-# case (`(?i)pass` matches `paſſ`): the text is folded with them before literals are looked for.
-_ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
 _KEY_BODY_RUN = re.compile(r"[A-Za-z0-9+/]{40}")  # what every key body line holds
 _FILE_NAME = re.compile(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
 _QUOTED = re.compile(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
@@ -178,31 +177,39 @@ def scan_blocks(blocks: list[list[str]], wanted: Callable[[str], bool] | None = 
     """(block index, line index, secrets) for every line holding a secret, in blocks of lines
     (hunks) scanned apart (a key block does not run on into the next) but located in one go.
 
-    With `wanted`, only the lines it accepts are searched for secrets (a caller that reports
-    added lines only); the others are searched only for the start of a key block, whose body
-    may run on into wanted lines. What is found in wanted lines is what a full scan finds."""
-    offsets = list(itertools.accumulate((len(block) for block in blocks), initial=0))
-    lines = [line for block in blocks for line in block]
+    With `wanted` (a test of a line's text), only the lines it accepts are searched for
+    secrets (a caller that reports added lines only); the others are searched only for the
+    start of a key block, whose body may run on into wanted lines. What is found in wanted
+    lines is what a full scan finds."""
+    distinct = dict.fromkeys(line for block in blocks for line in block)
     if wanted is None:
-        candidates = _candidates(lines, _locators())
+        candidates = _candidates_of(list(distinct), _locators())
     else:
         kept, rest = [], []
-        for index, line in enumerate(lines):
-            (kept if wanted(line) else rest).append(index)
-        candidates = {kept[at]: rules for at, rules in
-                      _candidates([lines[index] for index in kept], _locators()).items()}
-        candidates |= {rest[at]: rules for at, rules in
-                       _candidates([lines[index] for index in rest], _key_openers()).items()}
+        for line in distinct:
+            (kept if wanted(line) else rest).append(line)
+        candidates = _candidates_of(kept, _locators()) | _candidates_of(rest, _key_openers())
+    found_in: dict[str, list[Secret]] = {}
     for number, block in enumerate(blocks):
-        for index, found in _scan(block, candidates, offsets[number]):
+        for index, found in _scan(block, candidates, found_in):
             yield number, index, found
 
 
-def _scan(lines: list[str], candidates: dict[int, set[re.Pattern]],
-          offset: int) -> Iterator[tuple[int, list[Secret]]]:
+def _candidates_of(lines: list[str], locators: tuple) -> dict[str, set[re.Pattern]]:
+    """`_candidates` keyed by the line's text: a rule may match a line or not whatever its
+    neighbours, so each distinct line is located once (a range's added lines repeat: netbox's
+    145,559 hold 44,373 distinct ones)."""
+    return {lines[at]: rules for at, rules in _candidates(lines, locators).items()}
+
+
+def _scan(lines: list[str], candidates: dict[str, set[re.Pattern]],
+          found_in: dict[str, list[Secret]] | None = None) -> Iterator[tuple[int, list[Secret]]]:
+    """The secrets of each line of one block; `found_in` keeps `find_secrets`' answer per line
+    text across blocks (the same text has the same candidate rules)."""
     in_key = first = False
+    found_in = {} if found_in is None else found_in
     for index, line in enumerate(lines):
-        rules = candidates.get(offset + index)
+        rules = candidates.get(line)
         if rules is None and not in_key:
             continue  # no rule can match this line and no key block is open
         if in_key:
@@ -221,7 +228,9 @@ def _scan(lines: list[str], candidates: dict[int, set[re.Pattern]],
             if inline is None or not inline.group("body").strip():
                 in_key = first = True  # a block: its body is on the lines that follow
                 continue
-        found = find_secrets(line, rules)
+        found = found_in.get(line)
+        if found is None:
+            found = found_in[line] = find_secrets(line, rules)
         if found:
             yield index, found
 
@@ -388,46 +397,12 @@ def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.
     out = []
     for rule in _all_rules():
         fold = bool(rule.flags & re.IGNORECASE)
-        literals = sorted((_shortest(frozenset(x.lower() for x in s) if fold else s)
-                           for s in _literals(sre_parse.parse(rule.pattern, rule.flags))),
-                          key=lambda s: (-min(map(len, s)), len(s)))
-        literals = [s for s in literals if min(map(len, s)) >= 2]
+        literals = [s for s in regex_literals.required(rule) if min(map(len, s)) >= 2]
         if not literals or min(map(len, literals[0])) + len(literals) < 4:
             literals = []  # one set of two-letter literals is found too often to help
         out.append((rule, fold, tuple(literals),
                     re.compile(rule.pattern, rule.flags | re.MULTILINE)))
     return tuple(out)
-
-
-def _shortest(literals: frozenset[str]) -> frozenset[str]:
-    """The literals of a set that hold no other (a line holding `password` holds `pass`)."""
-    return frozenset(a for a in literals if not any(b != a and b in a for b in literals))
-
-
-def _literals(items) -> list[frozenset[str]]:
-    """Sets of literals, each set holding one literal every match contains, read from a parse
-    tree (runs of literal characters, groups, repeats of at least one, branches)."""
-    found: list[frozenset[str]] = []
-    run = ""
-    for op, value in list(items) + [(None, None)]:
-        if op is sre.LITERAL:
-            run += chr(value)
-            continue
-        if run:
-            found.append(frozenset({run}))
-            run = ""
-        if op is sre.SUBPATTERN and not value[1] & re.IGNORECASE:  # not `(?i:...)`
-            found += _literals(value[3])
-        elif op is sre.ATOMIC_GROUP:
-            found += _literals(value)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
-            found += _literals(value[2])
-        elif op is sre.BRANCH:
-            options = [max(_literals(branch), key=lambda s: min(map(len, s)), default=None)
-                       for branch in value[1]]
-            if all(options):
-                found.append(frozenset().union(*options))
-    return found
 
 
 @functools.cache
@@ -441,11 +416,7 @@ def _candidates(lines: list[str], locators: tuple) -> dict[int, set[re.Pattern]]
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:  # a line holding a newline: check it all
         return {index: {locator[0] for locator in locators} for index in range(len(lines))}
-    lowered = text
-    if not text.isascii():
-        for code, ascii_letter in _ASCII_FOLDS.items():  # as `str.translate`, much faster
-            lowered = lowered.replace(chr(code), chr(ascii_letter))
-    lowered = lowered.lower()
+    lowered = regex_literals.fold(text)
     starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     lowered_starts = starts if len(lowered) == len(text) else list(itertools.accumulate(
         (len(line) + 1 for line in lowered.split("\n")), initial=0))

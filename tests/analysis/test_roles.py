@@ -38,6 +38,18 @@ def test_globs_match_like_fnmatch_with_optional_double_star():
             assert glob.match(path.lower()) == expected, (text, path)
 
 
+def test_a_path_a_glob_matches_ends_with_its_tail_and_holds_its_needle():
+    for pattern in roles.catalogue().patterns:
+        for globs, marks in ((pattern.path, pattern.path_marks),
+                             (pattern.not_path, pattern.not_path_marks)):
+            for glob in globs:
+                for path in SAMPLE_PATHS + _examples(glob.text):
+                    if glob.match(path.lower()):
+                        assert roles._may_hold(path.lower(), marks), (glob.text, path)
+                        assert path.lower().endswith(glob.tail) and glob.needle in path.lower()
+    assert not roles._may_hold("src/app.py", (("/docs/",), ("docs/",)))
+
+
 def test_every_regex_of_the_catalogue_compiles():
     for pattern in roles.catalogue().patterns:
         assert pattern.path or pattern.path_re or pattern.language or pattern.needs_content
