@@ -68,19 +68,23 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
-    once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
-    grep` under ("grep", mode, name), each search of the sources under ("naming", name,
-    limit) and ("lines using", name), and each other file read, under ("source", path), with
-    its definitions once parsed, under ("defined", path)."""
+    once, under its path, each unit's changed lines and enclosing definitions, under (unit
+    id, "changed") and (unit id, "enclosing"), each `git grep` under ("grep", mode, name), each
+    search of the sources under ("naming", name, limit) and ("lines using", name), each other
+    file read, under ("source", path), with its definitions once parsed, under ("defined",
+    path), and the definition of a called name found in them under ("defined in", name)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
         return Context("hunks")
-    source = _Source.read(change, analysis, unit, {} if files is None else files)
+    files = {} if files is None else files
+    source = _Source.read(change, analysis, unit, files)
     if source.why_not:
         return Context("hunks", note=f"{level} context not built: {source.why_not}")
-    shown = source.enclosing()
-    function = "\n\n".join(source.render(d) for d in shown)
+    if (unit.id, "enclosing") not in files:
+        shown = source.enclosing()
+        files[(unit.id, "enclosing")] = shown, "\n\n".join(source.render(d) for d in shown)
+    shown, function = files[(unit.id, "enclosing")]
     if tokens(function) > max_tokens:
         return Context("hunks", note=f"{level} context over {max_tokens:,} tokens "
                        f"({tokens(function):,}): hunks only")
@@ -119,11 +123,14 @@ class _Source:
              files: dict) -> _Source:
         from cartriage.analysis import unit_hunks
 
-        file = next((f for f in change.files if f.path == unit.path), None)
+        if ("by path",) not in files:  # the change's files and their facts, by path
+            files[("by path",)] = (_by_path(change.files), _by_path(analysis.files))
+        changed, facts = files[("by path",)]
+        file = changed.get(unit.path)
         if unit.path not in files:
             files[unit.path] = cls._parse(change, file, unit, files)
         parsed = files[unit.path]
-        source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
+        source = cls(change, unit, facts.get(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
                      reach=parsed.reach, shared=files)
         if source.why_not:
@@ -161,10 +168,11 @@ class _Source:
         if source.lines is None:
             source.why_not = "the new file could not be read"
             return source
-        if sum(len(line) + 1 for line in source.lines) > MAX_FILE_BYTES:
+        text = "\n".join(source.lines)
+        if len(text) + 1 > MAX_FILE_BYTES:  # characters, each line with its newline
             source.why_not = f"the new file is over {MAX_FILE_BYTES:,} bytes"
             return source
-        data = "\n".join(source.lines).encode("utf-8", "surrogateescape")
+        data = text.encode("utf-8", "surrogateescape")
         try:
             parsed = _stored(change, file, data, source.language, files) or outline(
                 languages.get(source.language), data, imports=False)
@@ -233,27 +241,32 @@ class _Source:
     def _definition(self, name: str) -> tuple[str, str] | None:
         """`name`'s definition: in the file itself, else in the first of the repository's
         source files (at the new revision, in path order, at most 20; minified ones left out)
-        that defines it."""
-        from cartriage.analysis import minified
-
-        def named(definitions):
-            return next((d for d in definitions
-                         if d.name == name or d.name.endswith("." + name)), None)
-
-        mine = named(self.definitions)
+        that defines it. The latter is looked for once per plan (units call the same names)."""
+        mine = _named(self.definitions or [], name)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
+        found = self._kept(("defined in", name), lambda: self._defined_elsewhere(name, None))
+        if found is not None and found[0] == self.unit.path:  # not shown as from elsewhere
+            found = self._defined_elsewhere(name, self.unit.path)
+        return None if found is None else found[1]
+
+    def _defined_elsewhere(self, name: str, skipped: str | None
+                           ) -> tuple[str, tuple[str, str]] | None:
+        """(path, (title, text)) of `name`'s definition in the first of the first 20 source
+        files using it (but `skipped`) that defines it."""
+        from cartriage.analysis import minified
+
         candidates = [path for path in self._naming(name, 20)
-                      if path != self.unit.path and not is_secret_file(path)]
+                      if path != skipped and not is_secret_file(path)]
         _read_sources(self.change, candidates, self.shared)
         for path in candidates:
             found = self.shared.get(("source", path))
             if found is None or minified(found[1]) or not _may_define(path, found[1], name):
                 continue
-            theirs = named(_definitions(self.change, path, found, self.shared))
+            theirs = _named(_definitions(self.change, path, found, self.shared), name)
             if theirs is not None:
                 lines = found[1].decode("utf-8", "replace").split("\n")
-                return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
+                return path, _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
         return None
 
     def _naming(self, name: str, limit: int) -> list[str]:
@@ -298,6 +311,18 @@ class _Source:
         hits.sort(key=lambda h: h[:2])
         return [f"{path}:{number}: {text.strip()}" for *_, path, number, text
                 in hits[:MAX_CALL_SITES]]
+
+
+def _by_path(items) -> dict:
+    """Files or their facts by path, the first of each path (as a search in order finds)."""
+    found: dict = {}
+    for item in items:
+        found.setdefault(item.path, item)
+    return found
+
+
+def _named(definitions: list[Definition], name: str) -> Definition | None:
+    return next((d for d in definitions if d.name == name or d.name.endswith("." + name)), None)
 
 
 def _render(path: str, lines: list[str], definition: Definition, limit: int | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ MAX_BYTES = 64_000_000  # of source text searched in memory (else `git grep`)
 MAX_CHANGED = 2_000  # source files changed since the kept commit, beyond which all are read
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _WORD_ENDS = frozenset(bytes([b]) for b in _WORD_BYTES)  # one-byte slices, after a word
+_WORD_CHARS = bytes(sorted(_WORD_BYTES))
+_NOT_WORD = bytes(b if b in _WORD_BYTES else 32 for b in range(256))  # other bytes: spaces
+WORD_INDEX_AFTER = 32  # searches of the text, beyond which each file's words are collected
 
 
 @dataclass
@@ -35,10 +38,16 @@ class Sources:
     paths: list[str]
     starts: list[int]  # of each file in `text`
     text: bytes  # the files, each followed by a newline
+    searches: int = field(default=0, compare=False)
+    using: dict[bytes, list[int]] | None = field(default=None, compare=False)  # word: files
 
     def naming(self, name: str, limit: int) -> list[str]:
         """The first `limit` files with `name` as a word, in path order (`git grep -w -l`)."""
-        word, found, position = name.encode(), [], 0
+        word = name.encode()
+        files = self._files_using(word)
+        if files is not None:
+            return [self.paths[i] for i in files[:limit]]
+        found, position = [], 0
         while len(found) < limit and (start := self._word(word, position)) >= 0:
             i = bisect.bisect_right(self.starts, start) - 1
             found.append(self.paths[i])
@@ -49,28 +58,51 @@ class Sources:
         """"path\0line\0text" for each line using `name` as a word, in path and line order
         (as `git grep -n -w` prints them)."""
         word, text = name.encode(), self.text
+        files = self._files_using(word)
+        spans = [(0, len(text))] if files is None else [
+            (self.starts[i], self.starts[i + 1] if i + 1 < len(self.starts) else len(text))
+            for i in files]
         rows: list[str] = []
-        position, file, counted, number = 0, -1, 0, 0
-        while (start := self._word(word, position)) >= 0:
-            line_start = text.rfind(b"\n", 0, start) + 1
-            line_end = text.find(b"\n", start + len(word))
-            i = bisect.bisect_right(self.starts, start) - 1
-            if i != file:  # line numbers counted on from the last hit in the same file
-                file, counted, number = i, self.starts[i], 1
-            number += text.count(b"\n", counted, line_start)
-            counted = line_start
-            line = text[line_start:line_end].decode("utf-8", "replace").removesuffix("\r")
-            rows.append(f"{self.paths[i]}\0{number}\0{line}")
-            position = line_end + 1
+        file, counted, number = -1, 0, 0
+        for position, end in spans:
+            while (start := self._word(word, position, end)) >= 0:
+                line_start = text.rfind(b"\n", 0, start) + 1
+                line_end = text.find(b"\n", start + len(word))
+                i = bisect.bisect_right(self.starts, start) - 1
+                if i != file:  # line numbers counted on from the last hit in the same file
+                    file, counted, number = i, self.starts[i], 1
+                number += text.count(b"\n", counted, line_start)
+                counted = line_start
+                line = text[line_start:line_end].decode("utf-8", "replace").removesuffix("\r")
+                rows.append(f"{self.paths[i]}\0{number}\0{line}")
+                position = line_end + 1
         return rows
 
-    def _word(self, word: bytes, position: int) -> int:
-        """Where `word` next stands as a word from `position` (`git grep -w`: not next to an
-        ASCII letter, digit or underscore), or -1."""
+    def _files_using(self, word: bytes) -> list[int] | None:
+        """The files (indexes, in path order) using `word`, from each file's words once more
+        than WORD_INDEX_AFTER searches were made (collecting them costs about as many
+        searches of the text); None before, or for a `word` that is not one word."""
+        self.searches += 1
+        if self.using is None and self.searches <= WORD_INDEX_AFTER:
+            return None
+        if not word or word.translate(None, _WORD_CHARS):  # empty, or not only word bytes
+            return None
+        if self.using is None:
+            self.using = {}
+            ends = [*self.starts[1:], len(self.text)]
+            for i, (start, end) in enumerate(zip(self.starts, ends, strict=True)):
+                for each in set(self.text[start:end].translate(_NOT_WORD).split()):
+                    self.using.setdefault(each, []).append(i)
+        return self.using.get(word, [])
+
+    def _word(self, word: bytes, position: int, end: int | None = None) -> int:
+        """Where `word` next stands as a word from `position` (before `end`; `git grep -w`:
+        not next to an ASCII letter, digit or underscore), or -1."""
         text = self.text
-        while (start := text.find(word, position)) >= 0:  # a plain find: faster than a regex
-            end = start + len(word)
-            if not ((start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS):
+        while (start := text.find(word, position, end)) >= 0:  # a plain find, not a regex
+            after = start + len(word)
+            if not ((start and text[start - 1] in _WORD_BYTES)
+                    or text[after:after + 1] in _WORD_ENDS):
                 return start
             position = start + 1
         return -1
