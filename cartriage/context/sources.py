@@ -12,6 +12,8 @@ Contract: `read(change, files) -> Sources | None`; each file read is also put in
 from __future__ import annotations
 
 import bisect
+import contextlib
+import os
 import pickle
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -154,7 +156,7 @@ def _tree(repo_root: str, rev: str) -> list[tuple[str, str, bytes]] | None:
     if tree is None:
         tree = _whole(repo_root, rev)
     if tree is not None and folder is not None:
-        fanin.write_bytes(folder / FILE, pickle.dumps((rev, tree), protocol=5))
+        _save(folder / FILE, (rev, tree))
     return tree
 
 
@@ -201,10 +203,25 @@ def _path_bytes(path: str) -> bytes:
     return path.encode("utf-8", errors="surrogateescape")
 
 
+def _save(path: Path, kept: tuple[str, list]) -> None:
+    """Replace the kept sources atomically, streamed to disk; a read-only repository still
+    works, it is just not kept."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("wb") as file:
+            pickle.dump(kept, file, protocol=5)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
 def _load(path: Path) -> tuple[str, list] | None:
     """The kept (commit, sources), or None when there are none or they cannot be read."""
     try:
-        kept = pickle.loads(path.read_bytes())
+        with path.open("rb") as file:  # streamed: no second copy of the text in memory
+            kept = pickle.load(file)
     except Exception:  # noqa: BLE001 - a cache that cannot be read is read again from git
         return None
     if not (isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[0], str)
