@@ -147,12 +147,7 @@ def _tree(repo_root: str, rev: str) -> list[tuple[str, str, bytes]] | None:
     kept = _load(folder / FILE) if folder else None
     if kept is not None and kept[0] == rev:
         return kept[1]
-    tree = None
-    if kept is not None:
-        try:
-            tree = _updated(repo_root, kept, rev)
-        except OSError:  # the kept commit is gone (garbage collected): all are read
-            tree = None
+    tree = _updated(repo_root, kept, rev) if kept is not None else None
     if tree is None:
         tree = _whole(repo_root, rev)
     if tree is not None and folder is not None:
@@ -178,9 +173,13 @@ def _updated(repo_root: str, kept: tuple[str, list], rev: str
     (`git diff-tree`, no rename detection), in `git ls-tree` order (paths by their bytes);
     None when too many changed (then all are read) or past MAX_BYTES."""
     from cartriage.analysis import fanin, languages
+    from cartriage.intake import git
 
     old_rev, old_tree = kept
-    out = fanin._git(repo_root, "diff-tree", "-r", "-z", "--no-renames", old_rev, rev)
+    try:
+        out = git.git(repo_root, "diff-tree", "-r", "-z", "--no-renames", old_rev, rev)
+    except git.GitError:  # the kept commit is gone (garbage collected): all are read
+        return None
     fields = out.split(b"\0")
     changed: dict[str, str | None] = {}  # path: its new blob, None when gone (or no blob)
     for meta, raw in zip(fields[0:-1:2], fields[1::2], strict=False):
