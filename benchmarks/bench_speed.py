@@ -14,6 +14,8 @@ does not count. Cases:
 - warm: `plan SHA^!` of the commit changing about --files files, every cache warm.
 - parent: the same commit, caches warm for its parent only (the pre-commit case).
 - cold: the same commit, `.git/cartriage/` deleted before each run.
+  (parent and cold: before and after take turns run by run, so that drifting load on a shared
+  machine weighs on both alike.)
 - range: `plan A..B` (a large range), fan-in index warm; without the score and plan caches
   (`.git/cartriage/scores-*`, `plans-*` deleted), then planned again (kept).
 - bigfile: a commit adding one --big-lines-line Python file, in a repository made here.
@@ -94,29 +96,34 @@ def case_warm(args, repo: Path, sha: str) -> None:
 
 
 def case_parent(args, repo: Path, sha: str) -> None:
+    """Before and after take turns, run by run (load on a shared machine drifts)."""
     folder = cache_folder(repo)
-    saved = Path(tempfile.mkdtemp(prefix="bench-speed-")) / "cartriage"
+    saved = Path(tempfile.mkdtemp(prefix="bench-speed-"))
     for name, code in variants(args):
         shutil.rmtree(folder, ignore_errors=True)
         run(code, ["plan", f"{sha}^^!", "--format", "json"], repo)  # the parent, planned
-        shutil.copytree(folder, saved)
-        samples = []
-        for _ in range(args.runs):
+        shutil.copytree(folder, saved / name)
+    samples: dict[str, list] = {name: [] for name, _ in variants(args)}
+    for _ in range(args.runs):
+        for name, code in variants(args):
             shutil.rmtree(folder, ignore_errors=True)
-            shutil.copytree(saved, folder)
-            samples.append(run(code, ["plan", f"{sha}^!", "--format", "json"], repo))
-        shutil.rmtree(saved)
-        report("new commit, cached parent", name, samples)
+            shutil.copytree(saved / name, folder)
+            samples[name].append(run(code, ["plan", f"{sha}^!", "--format", "json"], repo))
+    shutil.rmtree(saved)
+    for name, values in samples.items():
+        report("new commit, cached parent", name, values)
 
 
 def case_cold(args, repo: Path, sha: str) -> None:
+    """Before and after take turns, run by run."""
     folder = cache_folder(repo)
-    for name, code in variants(args):
-        samples = []
-        for _ in range(args.runs):
+    samples: dict[str, list] = {name: [] for name, _ in variants(args)}
+    for _ in range(args.runs):
+        for name, code in variants(args):
             shutil.rmtree(folder, ignore_errors=True)
-            samples.append(run(code, ["plan", f"{sha}^!", "--format", "json"], repo))
-        report("cold plan", name, samples)
+            samples[name].append(run(code, ["plan", f"{sha}^!", "--format", "json"], repo))
+    for name, values in samples.items():
+        report("cold plan", name, values)
 
 
 def case_range(args, repo: Path) -> None:

@@ -118,3 +118,41 @@ def _without_cache_counts(facts):
     notes = [n for n in facts.notes if not n.startswith("fan-in from ")]
     assert len(notes) == len(facts.notes) - 1
     return replace(facts, notes=tuple(notes))
+
+
+def test_a_plan_from_the_parents_kept_sources_equals_one_from_scratch(repo, monkeypatch):
+    """Context is priced from the sources kept for the last commit planned, updated from the
+    tree diff (and, past a few searches, from each file's words): the plans of a series of
+    commits equal those planned with nothing kept."""
+    import shutil
+
+    from cartriage.context import sources
+
+    monkeypatch.setattr(sources, "WORD_INDEX_AFTER", 0)
+    _project(repo)
+    repo.commit("views", {"app/views.py": "from app.auth import login\n\n\ndef home(user):\n"
+                                          "    return login(user, 'x', otp=1)\n",
+                          "app/util.js": "export function login(a) { return a; }\n"})
+    repo.git("rm", "-q", "app/util.js")
+    repo.commit("api", {"app/api.py": "from app.views import home\n\n\ndef index(user):\n"
+                                      "    return home(user) or login(user, 'y')\n",
+                        "app/auth.py": "def login(user, password, otp=None, *, token=None):\n"
+                                       "    return otp is not None or token\n"})
+    settings = configuration.load(cwd=repo.path, env={})
+    folder = repo.path / ".git" / "cartriage"
+    commits = repo.git("rev-list", "--reverse", "HEAD").split()[1:]
+    kept = [_plan_and_contexts(repo, sha, settings) for sha in commits]
+    for sha, result in zip(commits, kept, strict=True):
+        shutil.rmtree(folder)
+        assert _plan_and_contexts(repo, sha, settings) == result
+    assert "# app/auth.py lines 1-2: function login" in "\n".join(kept[1][1])
+    assert "# call sites of login" in "\n".join(kept[2][1])
+
+
+def _plan_and_contexts(repo, sha, settings):
+    """The plan of commit `sha` alone, and every unit's context at the largest level."""
+    from cartriage import context
+
+    result = pipeline.plan(ChangeRequest(repo=repo.path, rev=f"{sha}^!"), settings)
+    return result.plan, [context.build(result.change, result.analysis, unit, "callers").text
+                         for unit in result.analysis.units]

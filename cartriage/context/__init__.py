@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cartriage.context import sources
 from cartriage.review.redact import is_secret_file
 from cartriage.strategies import CONTEXT_LEVELS
 
@@ -37,9 +38,6 @@ MAX_CALLEES = 5  # definitions of called functions shown
 MAX_CALL_SITES = 8  # call sites of a changed signature shown
 MAX_DEFINITION_LINES = 60  # of one called function's definition
 MAX_FILE_BYTES = 1_000_000  # a larger new file is not parsed for context (as in analysis)
-MAX_SOURCE_BYTES = 64_000_000  # of source text searched in memory for called names
-_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_WORD_ENDS = frozenset(bytes([b]) for b in _WORD_BYTES)  # one-byte slices, after a word
 CHARS_PER_TOKEN = 3  # conservative for code (tokenizers average 3.5-4 characters)
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _NOT_CALLS = frozenset(keyword.kwlist) | {
@@ -70,19 +68,23 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
           max_tokens: int = MAX_TOKENS, files: dict | None = None) -> Context:
     """The unit's context at `level`, or at the largest smaller level that fits `max_tokens`.
     `files` keeps work across calls (units of one file, levels): each new file read and parsed
-    once, under its path, each unit's changed lines, under (unit id, "changed"), each `git
-    grep` under ("grep", mode, name), each search of the sources under ("naming", name,
-    limit) and ("lines using", name), and each other file read, under ("source", path), with
-    its definitions once parsed, under ("defined", path)."""
+    once, under its path, each unit's changed lines and enclosing definitions, under (unit
+    id, "changed") and (unit id, "enclosing"), each `git grep` under ("grep", mode, name), each
+    search of the sources under ("naming", name, limit) and ("lines using", name), each other
+    file read, under ("source", path), with its definitions once parsed, under ("defined",
+    path), and the definition of a called name found in them under ("defined in", name)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
         return Context("hunks")
-    source = _Source.read(change, analysis, unit, {} if files is None else files)
+    files = {} if files is None else files
+    source = _Source.read(change, analysis, unit, files)
     if source.why_not:
         return Context("hunks", note=f"{level} context not built: {source.why_not}")
-    shown = source.enclosing()
-    function = "\n\n".join(source.render(d) for d in shown)
+    if (unit.id, "enclosing") not in files:
+        shown = source.enclosing()
+        files[(unit.id, "enclosing")] = shown, "\n\n".join(source.render(d) for d in shown)
+    shown, function = files[(unit.id, "enclosing")]
     if tokens(function) > max_tokens:
         return Context("hunks", note=f"{level} context over {max_tokens:,} tokens "
                        f"({tokens(function):,}): hunks only")
@@ -121,11 +123,14 @@ class _Source:
              files: dict) -> _Source:
         from cartriage.analysis import unit_hunks
 
-        file = next((f for f in change.files if f.path == unit.path), None)
+        if ("by path",) not in files:  # the change's files and their facts, by path
+            files[("by path",)] = (_by_path(change.files), _by_path(analysis.files))
+        changed, facts = files[("by path",)]
+        file = changed.get(unit.path)
         if unit.path not in files:
             files[unit.path] = cls._parse(change, file, unit, files)
         parsed = files[unit.path]
-        source = cls(change, unit, analysis.facts(unit.path), parsed.lines, parsed.definitions,
+        source = cls(change, unit, facts.get(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
                      reach=parsed.reach, shared=files)
         if source.why_not:
@@ -163,10 +168,11 @@ class _Source:
         if source.lines is None:
             source.why_not = "the new file could not be read"
             return source
-        if sum(len(line) + 1 for line in source.lines) > MAX_FILE_BYTES:
+        text = "\n".join(source.lines)
+        if len(text) + 1 > MAX_FILE_BYTES:  # characters, each line with its newline
             source.why_not = f"the new file is over {MAX_FILE_BYTES:,} bytes"
             return source
-        data = "\n".join(source.lines).encode("utf-8", "surrogateescape")
+        data = text.encode("utf-8", "surrogateescape")
         try:
             parsed = _stored(change, file, data, source.language, files) or outline(
                 languages.get(source.language), data, imports=False)
@@ -235,44 +241,53 @@ class _Source:
     def _definition(self, name: str) -> tuple[str, str] | None:
         """`name`'s definition: in the file itself, else in the first of the repository's
         source files (at the new revision, in path order, at most 20; minified ones left out)
-        that defines it."""
-        from cartriage.analysis import minified
-
-        def named(definitions):
-            return next((d for d in definitions
-                         if d.name == name or d.name.endswith("." + name)), None)
-
-        mine = named(self.definitions)
+        that defines it. The latter is looked for once per plan (units call the same names)."""
+        mine = _named(self.definitions or [], name)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
+        found = self._kept(("defined in", name), lambda: self._defined_elsewhere(name, None))
+        if found is not None and found[0] == self.unit.path:  # not shown as from elsewhere
+            found = self._defined_elsewhere(name, self.unit.path)
+        return None if found is None else found[1]
+
+    def _defined_elsewhere(self, name: str, skipped: str | None
+                           ) -> tuple[str, tuple[str, str]] | None:
+        """(path, (title, text)) of `name`'s definition in the first of the first 20 source
+        files using it (but `skipped`) that defines it."""
+        from cartriage.analysis import minified
+
         candidates = [path for path in self._naming(name, 20)
-                      if path != self.unit.path and not is_secret_file(path)]
+                      if path != skipped and not is_secret_file(path)]
         _read_sources(self.change, candidates, self.shared)
         for path in candidates:
             found = self.shared.get(("source", path))
             if found is None or minified(found[1]) or not _may_define(path, found[1], name):
                 continue
-            theirs = named(_definitions(self.change, path, found, self.shared))
+            theirs = _named(_definitions(self.change, path, found, self.shared), name)
             if theirs is not None:
                 lines = found[1].decode("utf-8", "replace").split("\n")
-                return _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
+                return path, _title(_render(path, lines, theirs, MAX_DEFINITION_LINES))
         return None
 
     def _naming(self, name: str, limit: int) -> list[str]:
         """The first `limit` source files (path order) using the word `name`, at the new side:
-        searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
-        sources = self._kept(("sources",), lambda: _Sources.read(self.change, self.shared))
-        if sources is None:
+        searched in memory (`sources.read`) when the sources fit, else with `git grep`."""
+        searched = self._sources()
+        if searched is None:
             return self._kept(("grep", "-l", name), lambda: _grep(self.change, "-l", name))[:limit]
-        return self._kept(("naming", name, limit), lambda: sources.naming(name, limit))
+        return self._kept(("naming", name, limit), lambda: searched.naming(name, limit))
 
     def _lines_using(self, name: str) -> list[str]:
         """"path\0line\0text" for each line of a source file using the word `name`, at the new
-        side: searched in memory (`_Sources`) when the sources fit, else with `git grep`."""
-        sources = self._kept(("sources",), lambda: _Sources.read(self.change, self.shared))
-        if sources is None:
+        side: searched in memory (`sources.read`) when the sources fit, else with `git grep`."""
+        searched = self._sources()
+        if searched is None:
             return self._kept(("grep", "-n", name), lambda: _grep(self.change, "-n", name))
-        return self._kept(("lines using", name), lambda: sources.lines_using(name))
+        return self._kept(("lines using", name), lambda: searched.lines_using(name))
+
+    def _sources(self) -> sources.Sources | None:
+        """The new side's source files as one text, read once per plan."""
+        return self._kept(("sources",), lambda: sources.read(self.change, self.shared))
 
     def _kept(self, key: tuple, make):
         """`make()`, once per plan for each key (the same names recur across a change's
@@ -296,6 +311,18 @@ class _Source:
         hits.sort(key=lambda h: h[:2])
         return [f"{path}:{number}: {text.strip()}" for *_, path, number, text
                 in hits[:MAX_CALL_SITES]]
+
+
+def _by_path(items) -> dict:
+    """Files or their facts by path, the first of each path (as a search in order finds)."""
+    found: dict = {}
+    for item in items:
+        found.setdefault(item.path, item)
+    return found
+
+
+def _named(definitions: list[Definition], name: str) -> Definition | None:
+    return next((d for d in definitions if d.name == name or d.name.endswith("." + name)), None)
 
 
 def _render(path: str, lines: list[str], definition: Definition, limit: int | None) -> str:
@@ -426,89 +453,6 @@ def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:
             path = parts[0].removeprefix(prefix)
             rows.append(f"{path}\0{parts[1]}\0{chr(0).join(parts[2:])}")
     return rows
-
-
-@dataclass
-class _Sources:
-    """Every source file (a tree-sitter grammar's extension) at a commit or the index, as one
-    text, to find the files using a word: one `git cat-file` for all of them instead of one
-    `git grep` (which inflates every blob again) per word looked for."""
-
-    paths: list[str]
-    starts: list[int]  # of each file in `text`
-    text: bytes  # the files, each followed by a newline
-
-    @classmethod
-    def read(cls, change: ChangeSet, files: dict) -> _Sources | None:
-        """The sources at the change's new side, each also kept in `files` under ("source",
-        path) as `_read_sources` would; None for the working tree, for the index (its listing
-        has no sizes: nothing is read before knowing it fits) or past MAX_SOURCE_BYTES."""
-        from cartriage.analysis import fanin, languages
-        from cartriage.intake.change import WORKTREE
-
-        if change.repo_root is None or change.new_rev in (None, WORKTREE):
-            return None
-        try:
-            tree = [(p, blob, size) for p, blob, size in
-                    fanin.list_tree(change.repo_root, change.new_rev) if languages.detect(p)]
-            if any(size is None for _, _, size in tree) or sum(
-                    size for _, _, size in tree) > MAX_SOURCE_BYTES:
-                return None
-            blobs = fanin.read_blobs(change.repo_root, sorted({blob for _, blob, _ in tree}))
-        except OSError:
-            return None
-        paths, starts, parts, at = [], [], [], 0
-        for path, blob, _ in tree:
-            data = blobs.get(blob)
-            if data is None:
-                continue
-            files[("source", path)] = (blob, data)
-            if b"\0" in data[:8000]:  # binary, as `git grep -I` finds (.gitattributes aside)
-                continue
-            paths.append(path)
-            starts.append(at)
-            parts.append(data)
-            at += len(data) + 1
-        return cls(paths, starts, b"\n".join(parts) + b"\n")
-
-    def naming(self, name: str, limit: int) -> list[str]:
-        """The first `limit` files with `name` as a word, in path order (`git grep -w -l`)."""
-        word, found, position = name.encode(), [], 0
-        while len(found) < limit and (start := self._word(word, position)) >= 0:
-            i = bisect.bisect_right(self.starts, start) - 1
-            found.append(self.paths[i])
-            position = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
-        return found
-
-    def lines_using(self, name: str) -> list[str]:
-        """"path\0line\0text" for each line using `name` as a word, in path and line order
-        (as `git grep -n -w` prints them)."""
-        word, text = name.encode(), self.text
-        rows: list[str] = []
-        position, file, counted, number = 0, -1, 0, 0
-        while (start := self._word(word, position)) >= 0:
-            line_start = text.rfind(b"\n", 0, start) + 1
-            line_end = text.find(b"\n", start + len(word))
-            i = bisect.bisect_right(self.starts, start) - 1
-            if i != file:  # line numbers counted on from the last hit in the same file
-                file, counted, number = i, self.starts[i], 1
-            number += text.count(b"\n", counted, line_start)
-            counted = line_start
-            line = text[line_start:line_end].decode("utf-8", "replace").removesuffix("\r")
-            rows.append(f"{self.paths[i]}\0{number}\0{line}")
-            position = line_end + 1
-        return rows
-
-    def _word(self, word: bytes, position: int) -> int:
-        """Where `word` next stands as a word from `position` (`git grep -w`: not next to an
-        ASCII letter, digit or underscore), or -1."""
-        text = self.text
-        while (start := text.find(word, position)) >= 0:  # a plain find: faster than a regex
-            end = start + len(word)
-            if not ((start and text[start - 1] in _WORD_BYTES) or text[end:end + 1] in _WORD_ENDS):
-                return start
-            position = start + 1
-        return -1
 
 
 def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:

@@ -174,9 +174,13 @@ def test_a_called_definition_is_found_past_files_that_only_call_it_and_stored(re
     assert "net" in {d.name for d in stored[f"{blob}:python"].definitions}
 
 
-def test_files_using_a_name_are_those_git_grep_finds(repo):
-    """The in-memory search of the sources finds what `git grep -w` does, in its order."""
-    from cartriage.context import _grep, _Sources
+@pytest.mark.parametrize("index_after", [0, 1_000])
+def test_files_using_a_name_are_those_git_grep_finds(repo, monkeypatch, index_after):
+    """The in-memory search of the sources finds what `git grep -w` does, in its order, by
+    each file's words (after `index_after` searches) as by a search of the whole text."""
+    from cartriage.context import _grep, sources
+
+    monkeypatch.setattr(sources, "WORD_INDEX_AFTER", index_after)
 
     repo.commit("sources", {
         "a.py": "x = net(1)\n", "a-b/h.py": "net\n", "a/i.py": "y.net = 2\n",
@@ -187,17 +191,19 @@ def test_files_using_a_name_are_those_git_grep_finds(repo):
     settings = configuration.load(cwd=repo.path, env={})
     change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
                                 settings)
-    sources = _Sources.read(change, {})
-    for name in ("net", "x", "y", "v", "binary", "caf", "subnet", "_net"):
-        assert sources.naming(name, 20) == _grep(change, "-l", name), name
-        assert sources.lines_using(name) == _grep(change, "-n", name), name
-    assert sources.naming("net", 2) == ["a-b/h.py", "a.py"]
+    found = sources.read(change, {})
+    for name in ("net", "x", "y", "v", "binary", "caf", "subnet", "_net", "net9", "nothing",
+                 "x.net", "net ", "2"):
+        assert found.naming(name, 20) == _grep(change, "-l", name), name
+        assert found.lines_using(name) == _grep(change, "-n", name), name
+    assert found.naming("net", 2) == ["a-b/h.py", "a.py"]
+    assert (found.using is None) == (index_after > 0)
 
 
 def test_staged_changes_are_not_read_whole_into_memory(repo):
     """The index lists no sizes: its sources are searched with `git grep --cached`, never read
     all at once; a secret file's old side is not read for context."""
-    from cartriage.context import _old_blobs, _Sources
+    from cartriage.context import _old_blobs, sources
 
     repo.commit("base", {"a.py": "x = net(1)\n", ".env": "TOKEN=1\n"})
     (Path(repo.path) / "a.py").write_text("x = net(2)\n")
@@ -206,6 +212,6 @@ def test_staged_changes_are_not_read_whole_into_memory(repo):
     settings = configuration.load(cwd=repo.path, env={})
     change = intake.read_change(intake.ChangeRequest(repo=Path(repo.path), staged=True),
                                 settings)
-    assert _Sources.read(change, {}) is None
+    assert sources.read(change, {}) is None
     old = _old_blobs(change)
     assert [data for data in old.values()] == [b"x = net(1)\n"]
