@@ -229,8 +229,10 @@ def test_malformed_twice_fails_the_unit_and_keeps_other_units(llm_server, tmp_pa
         return findings(finding("app/auth.py", 13, "Empty password"))
 
     llm_server.responder = responder
-    result = run(llm_server, tmp_path, result_for(patch))
+    # One unit at a time: the first unit (auth) pays the model's probe, whatever the load.
+    result = run(llm_server, tmp_path, result_for(patch), llm={"max_concurrency": 1})
     units = {u.unit_id: u for u in result.units}
+    assert units["app/auth.py"].calls == 1 + len(llm_server.probes)
     assert units["app/util.py"].status == "failed"
     assert "malformed JSON after one repair" in units["app/util.py"].reason
     assert units["app/util.py"].calls == 2
