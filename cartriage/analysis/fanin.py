@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartriage.analysis import languages, minified, store
+from cartriage.analysis import languages, minified, store, trees
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
@@ -38,6 +38,7 @@ PARALLEL_FROM = 200  # whole files to parse before worker processes are worth th
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
 _HEX = frozenset("0123456789abcdef")
+_KEPT = trees.Kept()  # the last trees parsed whole here: the next versions are reparsed
 _BARRELS = ("__init__.py", "index.js", "index.ts", "index.tsx", "index.mjs", "index.jsx",
             "mod.rs", "lib.rs")
 
@@ -141,7 +142,8 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
         if missing:
             parsed, parsed_bytes = list(missing), _extract_missing(
                 repo_root, rev, missing, cache, workers,
-                cache_path.parent if cache_path else None, outlined, blobs)
+                cache_path.parent if cache_path else None, outlined, blobs,
+                _versions_before(base[1]) if base is not None else {})
         state.resolver.update({path: entry and entry[1] for path, entry in changed.items()},
                               {path: cache.get(f"{blob}:{lang}", []) for path, (blob, lang)
                                in ((p, e) for p, e in changed.items() if e is not None)})
@@ -380,9 +382,22 @@ def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None
     return found
 
 
+def _versions_before(files: tuple) -> dict[str, tuple[str, str, tuple]]:
+    """New version ("blob:language") of each changed file: (its old version, the old blob,
+    the hunks between them), for the reparse of the new from the old."""
+    found = {}
+    for f in files:
+        lang = _language(f.path)
+        if (f.status in ("modified", "renamed") and f.old_blob and f.new_blob and f.hunks
+                and lang is not None and _language(f.old_path or f.path) == lang):
+            found[f"{f.new_blob}:{lang}"] = (f"{f.old_blob}:{lang}", f.old_blob, f.hunks)
+    return found
+
+
 def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,
                      folder: Path | None = None, outlined: frozenset[str] = frozenset(),
-                     blobs: dict[str, bytes] | None = None) -> int:
+                     blobs: dict[str, bytes] | None = None,
+                     before: dict[str, tuple[str, str, tuple]] | None = None) -> int:
     by_sha = {blob: (blobs or {})[blob] for blob, _, _ in missing.values()
               if blob in (blobs or {})}
     by_sha.update(read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()
@@ -405,13 +420,17 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.imap_unordered(_extract, whole, chunksize=8)
             _collect(results, cache, outlines)
-        jobs = light
-    _collect(map(_extract, jobs), cache, outlines)
-    if outlines and folder is not None:
-        db = store.connect(folder)
+        whole = []
+    db = store.connect(folder) if folder is not None else None
+    _collect(map(_extract, light), cache, outlines)
+    if whole:
+        before = before or {}
+        stored = store.get(db, [before[job[0]][0] for job in whole if job[0] in before])
+        _collect((_extract_kept(job, before.get(job[0]), blobs or {}, stored, outlines)
+                  for job in whole), cache, outlines)
+    if db is not None:
         store.put(db, outlines)
-        if db is not None:
-            db.close()
+        db.close()
     return total
 
 
@@ -447,6 +466,32 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
         return key, [], None
     imports = [[i.spec, list(i.symbols)] for i in result.imports]
     return key, imports, store.encode(result) if whole else None
+
+
+def _extract_kept(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
+                  blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
+                  ) -> tuple[str, list, str | None]:
+    """`_extract` of a whole file in this process, reparsed from its old version's tree when
+    one is kept, or when the old version's outline is wanted and not stored (it is parsed
+    first and stored too); its tree is kept for its next version."""
+    key, lang, data, whole = job
+    if not whole or lang in _EMBEDDED.values() or minified(data):
+        return _extract(job)
+    language = languages.get(lang)
+    try:
+        previous = _KEPT.take(before[0]) if before is not None else None
+        if previous is None and before is not None and before[0] not in stored:
+            old = blobs.get(before[1])
+            if old is not None and not minified(old):
+                tree = trees.parse(language, old)
+                outlines[before[0]] = store.encode(outline(language, old, tree=tree))
+                previous = (old, tree)
+        tree = trees.parse(language, data, previous, before[2] if before else ())
+        result = outline(language, data, tree=tree)
+    except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
+        return key, [], None
+    _KEPT.keep(key, data, tree)
+    return key, [[i.spec, list(i.symbols)] for i in result.imports], store.encode(result)
 
 
 class _Reader:
