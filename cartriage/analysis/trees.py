@@ -3,7 +3,8 @@ from its last tree with the diff's hunks as edits (tree-sitter's incremental par
 gives the same tree as a whole parse for about half the work.
 
 The trees are kept by "blob:language" in a `Kept` bounded by count and source bytes, so
-memory stays flat however many commits a batch walks.
+memory stays flat however many commits a batch walks (netbox, 100 commits: 19 of about 250
+new versions found their old tree kept, for 17 MB; 53 with 64 trees and 8 MB, for 52 MB).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import operator
 from collections import OrderedDict
 from itertools import accumulate, repeat
 
-MAX_TREES = 64
-MAX_BYTES = 8_000_000  # of kept sources; a tree takes a few times its source
+MAX_TREES = 16
+MAX_BYTES = 1_000_000  # of kept sources: a Python tree takes about 23 times its source
 
 
 class Kept:
