@@ -270,6 +270,11 @@ def _language(path: str) -> str | None:
 
 def ignore_pattern(globs: list[str]) -> re.Pattern | None:
     """One compiled regex for [ignore] globs, with config.glob_match's `**/` semantics."""
+    return _ignore_pattern(tuple(globs))
+
+
+@functools.lru_cache(maxsize=16)  # `plan --batch` asks for every commit
+def _ignore_pattern(globs: tuple[str, ...]) -> re.Pattern | None:
     variants = []
     for glob in globs:
         variants.append(glob)
@@ -364,7 +369,7 @@ def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None
         return []
     reader = _READERS.get(repo_root)
     if reader is not None:
-        return [reader.read(name) for name in names]
+        return reader.read(names)
     data = _git(repo_root, "cat-file", "--batch", data="\n".join(names).encode() + b"\n")
     found: list[tuple[str, bytes] | None] = []
     position = 0
@@ -502,18 +507,32 @@ class _Reader:
             ["git", "-C", repo_root, "cat-file", "--batch"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-    def read(self, name: str) -> tuple[str, bytes] | None:
+    def read(self, names: list[str]) -> list[tuple[str, bytes] | None]:
+        """(sha, contents) of each object named, in order (None: missing or not a blob); the
+        names are written a chunk at a time: a chunk fits the pipe's buffer, so writing it
+        never waits for git, which may be waiting for its answers to be read."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(name.encode() + b"\n")
-        stdin.flush()
-        header = stdout.readline().split()
-        if not header:
-            raise OSError("git cat-file stopped")
-        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
-            return None
-        data = stdout.read(int(header[2]) + 1)[:-1]
-        return (header[0].decode(), data) if header[1] == b"blob" else None
+        found: list[tuple[str, bytes] | None] = []
+        lines, start = [name.encode() + b"\n" for name in names], 0
+        while start < len(lines):
+            end, size = start + 1, len(lines[start])
+            while end < len(lines) and size + len(lines[end]) <= 16_384:
+                size += len(lines[end])
+                end += 1
+            chunk, start = lines[start:end], end
+            stdin.write(b"".join(chunk))
+            stdin.flush()
+            for _ in chunk:
+                header = stdout.readline().split()
+                if not header:
+                    raise OSError("git cat-file stopped")
+                if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+                    found.append(None)
+                    continue
+                data = stdout.read(int(header[2]) + 1)[:-1]
+                found.append((header[0].decode(), data) if header[1] == b"blob" else None)
+        return found
 
     def close(self) -> None:
         if self.process.stdin is not None:
