@@ -431,8 +431,8 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
             results = pool.imap_unordered(_extract, whole, chunksize=8)
             _collect(results, cache, outlines)
         whole = []
-    db = store.connect(folder) if folder is not None else None
     _collect(map(_extract, light), cache, outlines)
+    db = store.connect(folder) if folder is not None and (whole or outlines) else None
     if whole:
         before = before or {}
         stored = store.get(db, [before[job[0]][0] for job in whole if job[0] in before])
