@@ -4,10 +4,11 @@ Imports are extracted with tree-sitter from every source file at the change's ne
 Python, from its import statements alone: `languages/python.py`, `import_statements`) and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
 the blobs it has not seen. The parse of a changed file also gives its definitions, kept in the
-outline store (store.py) so that analysing the change does not parse it again. Imports are
-joined to files (module keys, relative paths, package re-exports) by a `Resolver` kept for the
-last tree built (in memory and in `.git/cartriage/`): the next tree, usually a commit on top of
-it, updates it from the files that differ.
+outline store (store.py) so that analysing the change does not parse it again; its old version
+is parsed first when the store lacks it, and the new one reparsed from its tree (trees.py).
+Imports are joined to files (module keys, relative paths, package re-exports) by a `Resolver`
+kept for the last tree built (in memory and in `.git/cartriage/`): the next tree, usually a
+commit on top of it, updates it from the files that differ.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ PARALLEL_FROM = 200  # whole files to parse before worker processes are worth th
 _SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 _EMBEDDED = {".vue": "vue", ".svelte": "svelte"}
 _HEX = frozenset("0123456789abcdef")
-_KEPT = trees.Kept()  # the last trees parsed whole here: the next versions are reparsed
 _BARRELS = ("__init__.py", "index.js", "index.ts", "index.tsx", "index.mjs", "index.jsx",
             "mod.rs", "lib.rs")
 
@@ -436,7 +436,7 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
     if whole:
         before = before or {}
         stored = store.get(db, [before[job[0]][0] for job in whole if job[0] in before])
-        _collect((_extract_kept(job, before.get(job[0]), blobs or {}, stored, outlines)
+        _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines)
                   for job in whole), cache, outlines)
     if db is not None:
         store.put(db, outlines)
@@ -478,34 +478,31 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     return key, imports, store.encode(result) if whole else None
 
 
-def _extract_kept(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
-                  blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
-                  ) -> tuple[str, list, str | None]:
-    """`_extract` of a whole file in this process, reparsed from its old version's tree when
-    one is kept, or when the old version's outline is wanted and not stored (it is parsed
-    first and stored too); its tree is kept for its next version."""
+def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
+                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
+                      ) -> tuple[str, list, str | None]:
+    """`_extract` of a whole file in this process; when the old version's outline is wanted
+    and not stored, the old version is parsed first (and stored) and the new one reparsed from
+    its tree."""
     key, lang, data, whole = job
-    if not whole or lang in _EMBEDDED.values() or minified(data):
+    old = blobs.get(before[1]) if before is not None and before[0] not in stored else None
+    if (not whole or old is None or lang in _EMBEDDED.values() or minified(data)
+            or minified(old)):
         return _extract(job)
     language = languages.get(lang)
     try:
-        previous = _KEPT.take(before[0]) if before is not None else None
-        if previous is None and before is not None and before[0] not in stored:
-            old = blobs.get(before[1])
-            if old is not None and not minified(old):
-                tree = trees.parse(language, old)
-                outlines[before[0]] = store.encode(outline(language, old, tree=tree))
-                previous = (old, tree)
-        tree = trees.parse(language, data, previous, before[2] if before else ())
-        result = outline(language, data, tree=tree)
-    except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
-        return key, [], None
-    _KEPT.keep(key, data, tree)
+        tree = trees.parse(language, old)
+        outlines[before[0]] = store.encode(outline(language, old, tree=tree))
+        result = outline(language, data, tree=trees.parse(language, data, (old, tree),
+                                                          before[2]))
+    except Exception:  # noqa: BLE001 - as `_extract` does, alone
+        outlines.pop(before[0], None)
+        return _extract(job)
     return key, [[i.spec, list(i.symbols)] for i in result.imports], store.encode(result)
 
 
 class _Reader:
-    """One `git cat-file --batch` process answering object names one at a time."""
+    """One `git cat-file --batch` process kept open, answering object names."""
 
     def __init__(self, repo_root: str) -> None:
         self.process = subprocess.Popen(

@@ -1,45 +1,16 @@
-"""Syntax trees kept between the commits of `plan --batch`: a file's next version is reparsed
-from its last tree with the diff's hunks as edits (tree-sitter's incremental parse), which
-gives the same tree as a whole parse for about half the work.
+"""Incremental reparse: a changed file's new version is reparsed from its old version's tree
+with the diff's hunks as edits (tree-sitter's incremental parse), which gives the same tree as
+a whole parse for about a third of the work.
 
-The trees are kept by "blob:language" in a `Kept` bounded by count and source bytes, so
-memory stays flat however many commits a batch walks (netbox, 100 commits: 19 of about 250
-new versions found their old tree kept, for 17 MB; 53 with 64 trees and 8 MB, for 52 MB).
+Trees are not kept between commits: a tree takes about 23 times its source, and on netbox's
+last 100 commits a bounded store of 16 trees (17 MB) served 19 of about 250 new versions.
 """
 
 from __future__ import annotations
 
 import bisect
 import operator
-from collections import OrderedDict
 from itertools import accumulate, repeat
-
-MAX_TREES = 16
-MAX_BYTES = 1_000_000  # of kept sources: a Python tree takes about 23 times its source
-
-
-class Kept:
-    """The last trees parsed, oldest first; a tree taken out is edited, so it is not kept."""
-
-    def __init__(self, most: int = MAX_TREES, most_bytes: int = MAX_BYTES) -> None:
-        self.trees: OrderedDict[str, tuple[bytes, object]] = OrderedDict()
-        self.most, self.most_bytes, self.size = most, most_bytes, 0
-
-    def take(self, key: str) -> tuple[bytes, object] | None:
-        found = self.trees.pop(key, None)
-        if found is not None:
-            self.size -= len(found[0])
-        return found
-
-    def keep(self, key: str, source: bytes, tree) -> None:
-        self.take(key)
-        if len(source) > self.most_bytes:
-            return
-        self.trees[key] = (source, tree)
-        self.size += len(source)
-        while len(self.trees) > self.most or self.size > self.most_bytes:
-            _, (dropped, _) = self.trees.popitem(last=False)
-            self.size -= len(dropped)
 
 
 def parse(language, source: bytes, previous: tuple[bytes, object] | None = None,

@@ -61,19 +61,6 @@ def test_hunks_that_are_not_the_pairs_diff_give_a_whole_parse():
     assert str(tree.root_node) == str(PYTHON.parser().parse(new).root_node)
 
 
-def test_kept_trees_are_bounded_by_count_and_bytes():
-    kept = trees.Kept(most=3, most_bytes=100)
-    for n in range(5):
-        kept.keep(f"b{n}:python", b"x" * 10, object())
-    assert list(kept.trees) == ["b2:python", "b3:python", "b4:python"] and kept.size == 30
-    kept.keep("big:python", b"x" * 95, object())
-    assert list(kept.trees) == ["big:python"] and kept.size == 95
-    kept.keep("huge:python", b"x" * 101, object())  # alone over the bound: not kept
-    assert "huge:python" not in kept.trees
-    assert kept.take("big:python") is not None and kept.take("big:python") is None
-    assert kept.size == 0
-
-
 def test_reparsed_outlines_equal_whole_parses_on_this_projects_history(tmp_path):
     """Every modified Python file of the last 30 first-parent commits, from the hunks of the
     `git log -p` stream `plan --batch` reads."""
