@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -124,8 +125,6 @@ def test_a_plan_from_the_parents_kept_sources_equals_one_from_scratch(repo, monk
     """Context is priced from the sources kept for the last commit planned, updated from the
     tree diff (and, past a few searches, from each file's words): the plans of a series of
     commits equal those planned with nothing kept."""
-    import shutil
-
     from cartriage.context import sources
 
     monkeypatch.setattr(sources, "WORD_INDEX_AFTER", 0)
@@ -156,3 +155,36 @@ def _plan_and_contexts(repo, sha, settings):
     result = pipeline.plan(ChangeRequest(repo=repo.path, rev=f"{sha}^!"), settings)
     return result.plan, [context.build(result.change, result.analysis, unit, "callers").text
                          for unit in result.analysis.units]
+
+
+def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo, monkeypatch):
+    """A new version reparsed from its old tree (the hunks as edits) gives the facts a whole
+    parse gives: a file changed in several places, twice, against plans parsing it whole."""
+    from cartriage.analysis import fanin, trees
+
+    body = "".join(f"def f{n}(a):\n    return a + {n}\n\n\n" for n in range(30))
+    repo.commit("base", {"app/calc.py": body, "app/use.py": "from app.calc import f1\n"})
+    repo.commit("two hunks", {"app/calc.py": body.replace("def f3(a)", "def f3(a, b)")
+                              .replace("return a + 20", "return a - 20\n\n\ndef g(): pass")})
+    repo.commit("again", {"app/calc.py": body.replace("def f3(a)", "def f3(a, b)")
+                          .replace("def f9(a):\n    return a + 9\n\n\n", "")})
+    reparsed, whole = [], []  # whole: parse every version whole (the plans alone)
+    parse = trees.parse
+    monkeypatch.setattr(trees, "parse", lambda language, source, previous=None, hunks=(): (
+        reparsed.append(previous is not None and not whole
+                        and trees.edits(previous[0], source, hunks) is not None)
+        or parse(language, source, None if whole else previous, hunks)))
+    settings = configuration.load(cwd=repo.path, env={})
+    root = repo.git("rev-list", "--max-parents=0", "HEAD").strip()
+    batch = list(pipeline.triage_batch(repo.path, f"{root}..HEAD", settings))
+    assert reparsed == [False, True]  # the first change; at the second, the old outline is
+    # stored (the first's new version) and the new version is parsed whole
+    assert [s.name for s in batch[0][1].files[0].symbols] == ["f3", "f20", "g"]
+    whole.append(True)
+    for change, facts, scores in batch:
+        fanin._STATES.clear()
+        shutil.rmtree(repo.path / ".git" / "cartriage")  # no outline stored by the batch
+        alone = pipeline.triage(ChangeRequest(repo=repo.path, rev=f"{change.new_rev}^!"),
+                                settings)
+        assert alone[0] == change and alone[2] == scores
+        assert _without_cache_counts(alone[1]) == _without_cache_counts(facts)

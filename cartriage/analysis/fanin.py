@@ -4,10 +4,11 @@ Imports are extracted with tree-sitter from every source file at the change's ne
 Python, from its import statements alone: `languages/python.py`, `import_statements`) and
 cached under `.git/cartriage/` keyed by blob hash (and language), so a second run parses only
 the blobs it has not seen. The parse of a changed file also gives its definitions, kept in the
-outline store (store.py) so that analysing the change does not parse it again. Imports are
-joined to files (module keys, relative paths, package re-exports) by a `Resolver` kept for the
-last tree built (in memory and in `.git/cartriage/`): the next tree, usually a commit on top of
-it, updates it from the files that differ.
+outline store (store.py) so that analysing the change does not parse it again; its old version
+is parsed first when the store lacks it, and the new one reparsed from its tree (trees.py).
+Imports are joined to files (module keys, relative paths, package re-exports) by a `Resolver`
+kept for the last tree built (in memory and in `.git/cartriage/`): the next tree, usually a
+commit on top of it, updates it from the files that differ.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import fnmatch
 import functools
 import gc
 import json
+import operator
 import os
 import pickle
 import posixpath
@@ -25,9 +27,10 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
-from cartriage.analysis import languages, minified, store
+from cartriage.analysis import languages, minified, store, trees
 from cartriage.analysis.symbols import outline
 from cartriage.intake.change import INDEX, WORKTREE
 
@@ -63,8 +66,11 @@ class Index:
 
     def percentile(self, count: int) -> float:
         """Share of indexed files (in %) whose fan-in is lower than `count`."""
-        if not self._sorted:
-            self._sorted = sorted(self.fan_in(p) or 0 for p in self.files)
+        if not self._sorted:  # every file's fan_in, counted in C (a batch asks per commit)
+            files = list(self.files)
+            self._sorted = sorted(map(operator.add, *(
+                map(len, map(table.get, files, repeat(())))
+                for table in (self.importers, self.via_package))))
         return round(100.0 * bisect.bisect_left(self._sorted, count) / len(self._sorted), 1)
 
     def symbol_fan_in(self, path: str, name: str) -> int | None:
@@ -141,7 +147,8 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
         if missing:
             parsed, parsed_bytes = list(missing), _extract_missing(
                 repo_root, rev, missing, cache, workers,
-                cache_path.parent if cache_path else None, outlined, blobs)
+                cache_path.parent if cache_path else None, outlined, blobs,
+                _versions_before(base[1]) if base is not None else {})
         state.resolver.update({path: entry and entry[1] for path, entry in changed.items()},
                               {path: cache.get(f"{blob}:{lang}", []) for path, (blob, lang)
                                in ((p, e) for p, e in changed.items() if e is not None)})
@@ -268,6 +275,11 @@ def _language(path: str) -> str | None:
 
 def ignore_pattern(globs: list[str]) -> re.Pattern | None:
     """One compiled regex for [ignore] globs, with config.glob_match's `**/` semantics."""
+    return _ignore_pattern(tuple(globs))
+
+
+@functools.lru_cache(maxsize=16)  # `plan --batch` asks for every commit
+def _ignore_pattern(globs: tuple[str, ...]) -> re.Pattern | None:
     variants = []
     for glob in globs:
         variants.append(glob)
@@ -362,7 +374,7 @@ def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None
         return []
     reader = _READERS.get(repo_root)
     if reader is not None:
-        return [reader.read(name) for name in names]
+        return reader.read(names)
     data = _git(repo_root, "cat-file", "--batch", data="\n".join(names).encode() + b"\n")
     found: list[tuple[str, bytes] | None] = []
     position = 0
@@ -380,9 +392,22 @@ def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None
     return found
 
 
+def _versions_before(files: tuple) -> dict[str, tuple[str, str, tuple]]:
+    """New version ("blob:language") of each changed file: (its old version, the old blob,
+    the hunks between them), for the reparse of the new from the old."""
+    found = {}
+    for f in files:
+        lang = _language(f.path)
+        if (f.status in ("modified", "renamed") and f.old_blob and f.new_blob and f.hunks
+                and lang is not None and _language(f.old_path or f.path) == lang):
+            found[f"{f.new_blob}:{lang}"] = (f"{f.old_blob}:{lang}", f.old_blob, f.hunks)
+    return found
+
+
 def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, workers: int,
                      folder: Path | None = None, outlined: frozenset[str] = frozenset(),
-                     blobs: dict[str, bytes] | None = None) -> int:
+                     blobs: dict[str, bytes] | None = None,
+                     before: dict[str, tuple[str, str, tuple]] | None = None) -> int:
     by_sha = {blob: (blobs or {})[blob] for blob, _, _ in missing.values()
               if blob in (blobs or {})}
     by_sha.update(read_blobs(repo_root, sorted({blob for blob, _, _ in missing.values()
@@ -405,13 +430,17 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.imap_unordered(_extract, whole, chunksize=8)
             _collect(results, cache, outlines)
-        jobs = light
-    _collect(map(_extract, jobs), cache, outlines)
-    if outlines and folder is not None:
-        db = store.connect(folder)
+        whole = []
+    _collect(map(_extract, light), cache, outlines)
+    db = store.connect(folder) if folder is not None and (whole or outlines) else None
+    if whole:
+        before = before or {}
+        stored = store.get(db, [before[job[0]][0] for job in whole if job[0] in before])
+        _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines)
+                  for job in whole), cache, outlines)
+    if db is not None:
         store.put(db, outlines)
-        if db is not None:
-            db.close()
+        db.close()
     return total
 
 
@@ -449,26 +478,63 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     return key, imports, store.encode(result) if whole else None
 
 
+def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
+                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
+                      ) -> tuple[str, list, str | None]:
+    """`_extract` of a whole file in this process; when the old version's outline is wanted
+    and not stored, the old version is parsed first (and stored) and the new one reparsed from
+    its tree."""
+    key, lang, data, whole = job
+    old = blobs.get(before[1]) if before is not None and before[0] not in stored else None
+    if (not whole or old is None or lang in _EMBEDDED.values() or minified(data)
+            or minified(old)):
+        return _extract(job)
+    language = languages.get(lang)
+    try:
+        tree = trees.parse(language, old)
+        outlines[before[0]] = store.encode(outline(language, old, tree=tree))
+        result = outline(language, data, tree=trees.parse(language, data, (old, tree),
+                                                          before[2]))
+    except Exception:  # noqa: BLE001 - as `_extract` does, alone
+        outlines.pop(before[0], None)
+        return _extract(job)
+    return key, [[i.spec, list(i.symbols)] for i in result.imports], store.encode(result)
+
+
 class _Reader:
-    """One `git cat-file --batch` process answering object names one at a time."""
+    """One `git cat-file --batch` process kept open, answering object names."""
 
     def __init__(self, repo_root: str) -> None:
         self.process = subprocess.Popen(
             ["git", "-C", repo_root, "cat-file", "--batch"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-    def read(self, name: str) -> tuple[str, bytes] | None:
+    def read(self, names: list[str]) -> list[tuple[str, bytes] | None]:
+        """(sha, contents) of each object named, in order (None: missing or not a blob); the
+        names are written a chunk at a time: a chunk fits the pipe's buffer, so writing it
+        never waits for git, which may be waiting for its answers to be read."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(name.encode() + b"\n")
-        stdin.flush()
-        header = stdout.readline().split()
-        if not header:
-            raise OSError("git cat-file stopped")
-        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
-            return None
-        data = stdout.read(int(header[2]) + 1)[:-1]
-        return (header[0].decode(), data) if header[1] == b"blob" else None
+        found: list[tuple[str, bytes] | None] = []
+        lines, start = [name.encode() + b"\n" for name in names], 0
+        while start < len(lines):
+            end, size = start + 1, len(lines[start])
+            while end < len(lines) and size + len(lines[end]) <= 16_384:
+                size += len(lines[end])
+                end += 1
+            chunk, start = lines[start:end], end
+            stdin.write(b"".join(chunk))
+            stdin.flush()
+            for _ in chunk:
+                header = stdout.readline().split()
+                if not header:
+                    raise OSError("git cat-file stopped")
+                if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+                    found.append(None)
+                    continue
+                data = stdout.read(int(header[2]) + 1)[:-1]
+                found.append((header[0].decode(), data) if header[1] == b"blob" else None)
+        return found
 
     def close(self) -> None:
         if self.process.stdin is not None:

@@ -59,22 +59,21 @@ class Outline:
 
 
 def outline(language: Language, source: bytes, definitions: bool = True,
-            imports: bool = True, reduce: bool = True) -> Outline:
+            imports: bool = True, reduce: bool = True, tree=None) -> Outline:
     """Parse `source` and extract its definitions and/or imports.
 
     For imports alone, a language module's `import_statements` (when it has one and `reduce`)
     gives the parser the file's import statements instead of the whole file; `syntax_error`
-    then speaks of those."""
+    then speaks of those. `tree`: `source`'s tree, already parsed (`trees.parse`)."""
     from tree_sitter import QueryCursor
 
     statements = getattr(language.module, "import_statements", None) if reduce else None
-    if imports and not definitions and statements is not None:
+    if imports and not definitions and statements is not None and tree is None:
         reduced = statements(source)  # None: the scan cannot be sure of every statement
         source = source if reduced is None else reduced
     if _nesting(source) > MAX_NESTING:  # no outline: its queries could take minutes
         return Outline(syntax_error=True)
-    tree = language.parser().parse(source)
-    root = tree.root_node
+    root = (tree or language.parser().parse(source)).root_node
     result = Outline(syntax_error=root.has_error)
     if definitions and imports:
         split = language.query("DEFINITIONS").pattern_count

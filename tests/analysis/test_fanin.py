@@ -156,3 +156,16 @@ def test_a_minified_bundle_is_indexed_without_its_imports(repo):
     index = fanin.build(repo.path, repo.git("rev-parse", "HEAD").strip(), workers=1)
     assert "bundle.js" in index.files
     assert index.importers["util.js"] == {"app.js"}
+
+
+def test_blobs_read_through_the_kept_reader_equal_blobs_read_at_once(repo):
+    """More names than one chunk of the pipe, a missing one and a tree among them."""
+    repo.commit("files", {f"pkg/m{n}.py": f"x = {n}\n" * (n + 1) for n in range(400)})
+    names = [s for s in repo.git("rev-parse", *(f"HEAD:pkg/m{n}.py" for n in range(400)))
+             .split()] + ["0" * 40, repo.git("rev-parse", "HEAD^{tree}").strip()]
+    alone = fanin._cat_file(str(repo.path), names)
+    with fanin.held(str(repo.path)):
+        kept = fanin._cat_file(str(repo.path), names)
+        assert fanin._cat_file(str(repo.path), names[:3]) == alone[:3]
+    assert kept == alone and alone[-2:] == [None, None]
+    assert alone[7] is not None and alone[7][1] == b"x = 7\n" * 8
