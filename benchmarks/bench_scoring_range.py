@@ -5,7 +5,9 @@
 
 For each checkout (this one, and --base if given, each in a fresh process with its own code and
 models): the change (or each of the last N first-parent commits) is read and analysed first,
-the models and the encoder are loaded on a one-file slice, then scoring is timed: `score()` of
+the models and the encoder are loaded on a one-file slice (for a batch, a first batch of
+`cache.BATCH` copies of it, as `plan --batch`'s first batch loads them: the encoder's weights
+prepacked, see encoder.PREPACK_TEXTS), then scoring is timed: `score()` of
 the range's change, or of each commit, and `score_many` in `cache.BATCH` batches where the
 checkout has it. Prints CPU and wall seconds and the peak resident memory before and after.
 No score cache is used.
@@ -40,7 +42,12 @@ else:
     pairs = [(dataclasses.replace(change, repo_root=None), analysis.analyze(change, config))]
 from cartriage.scoring import predict
 first, facts = pairs[0]
-predict.score(dataclasses.replace(first, files=first.files[:1]), facts, config)  # loads
+loads = [(dataclasses.replace(first, files=first.files[:1]), facts)]
+if len(pairs) > 1 and hasattr(predict, "score_many"):  # as the first batch of plan --batch
+    from cartriage.scoring.cache import BATCH  # loads the encoder (prepacked: many texts)
+    predict.score_many(loads * BATCH, config)
+else:
+    predict.score(*loads[0], config)  # loads
 units = sum(len(a.units) for _, a in pairs)
 
 def timed(label, fn):
