@@ -9,7 +9,8 @@ with this one's, in the same run (e.g. `git worktree add --detach /tmp/base cf7d
 - load: imports (numpy, onnxruntime, tokenizers, cartriage's scoring modules), each of the three
   models, then the sentence encoder (tokenizer, session, first pass on "warm up");
 - `score()` of a 50-file change and of an 850-file range: cold (imports, models, encoder, one
-  encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats);
+  encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats),
+  and of the warm time, the encoder's pass over the change's text alone;
 - a batch: the 200 largest records' changes scored one `score()` at a time, and with
   `score_many` (where the code has it), models loaded;
 - the 50-file change served from the score cache (scoring.cache).
@@ -118,6 +119,11 @@ print(f"score_{files}_files_cold_({len(scores.units)}_units)", cpu, wall)
 from cartriage.scoring import predict
 runs = [timed(lambda: predict.score(change, analysis, config))[1:] for _ in range(repeats)]
 print(f"score_{files}_files_warm_(median_of_{repeats})",
+      statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+from cartriage.scoring import model
+models = [model.load("consequence"), model.load("difficulty")]
+runs = [timed(lambda: predict.text_embeddings([change], models))[1:] for _ in range(repeats)]
+print(f"..._of_which_the_encoder's_pass_over_the_change's_text_(median_of_{repeats})",
       statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
 """
 
