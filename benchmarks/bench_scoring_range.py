@@ -1,11 +1,13 @@
 """Scoring alone of a real range, or of a batch of commits, in one process per checkout.
 
     python benchmarks/bench_scoring_range.py --repo PATH (--range A..B | --batch N)
-        [--base /path/to/older/checkout]
+        [--base /path/to/older/checkout] [--repeats 3]
 
 For each checkout (this one, and --base if given, each in a fresh process with its own code and
 models): the change (or each of the last N first-parent commits) is read and analysed first,
-the models and the encoder are loaded on a one-file slice, then scoring is timed: `score()` of
+the models and the encoder are loaded on a one-file slice (for a batch, a first batch of
+`cache.BATCH` copies of it, as `plan --batch`'s first batch loads them: the encoder's weights
+prepacked, see encoder.PREPACK_TEXTS), then scoring is timed: `score()` of
 the range's change, or of each commit, and `score_many` in `cache.BATCH` batches where the
 checkout has it. Prints CPU and wall seconds and the peak resident memory before and after.
 No score cache is used.
@@ -40,7 +42,12 @@ else:
     pairs = [(dataclasses.replace(change, repo_root=None), analysis.analyze(change, config))]
 from cartriage.scoring import predict
 first, facts = pairs[0]
-predict.score(dataclasses.replace(first, files=first.files[:1]), facts, config)  # loads
+loads = [(dataclasses.replace(first, files=first.files[:1]), facts)]
+if len(pairs) > 1 and hasattr(predict, "score_many"):  # as the first batch of plan --batch
+    from cartriage.scoring.cache import BATCH  # loads the encoder (prepacked: many texts)
+    predict.score_many(loads * BATCH, config)
+else:
+    predict.score(*loads[0], config)  # loads
 units = sum(len(a.units) for _, a in pairs)
 
 def timed(label, fn):
@@ -49,11 +56,12 @@ def timed(label, fn):
     print(f"| {label} | {len(pairs)} | {units} | {time.process_time() - c:.2f} | "
           f"{time.perf_counter() - w:.2f} | {before:.0f} -> {peak():.0f} |")
 
-timed("score() each", lambda: [predict.score(c, a, config) for c, a in pairs])
-if hasattr(predict, "score_many") and len(pairs) > 1:
-    from cartriage.scoring.cache import BATCH
-    timed(f"score_many(), {BATCH} a batch", lambda: [
-        predict.score_many(pairs[k:k + BATCH], config) for k in range(0, len(pairs), BATCH)])
+for _ in range(int(sys.argv[3])):
+    timed("score() each", lambda: [predict.score(c, a, config) for c, a in pairs])
+    if hasattr(predict, "score_many") and len(pairs) > 1:
+        from cartriage.scoring.cache import BATCH
+        timed(f"score_many(), {BATCH} a batch", lambda: [
+            predict.score_many(pairs[k:k + BATCH], config) for k in range(0, len(pairs), BATCH)])
 """
 
 
@@ -63,6 +71,8 @@ def main() -> None:
     parser.add_argument("--range")
     parser.add_argument("--batch", type=int)
     parser.add_argument("--base", type=Path)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="time the scoring this many times in each process")
     args = parser.parse_args()
     what = f"batch:{args.batch}" if args.batch else args.range
     if not what:
@@ -75,7 +85,8 @@ def main() -> None:
             ("after", here)]:
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(tree)}
         env.pop("CARTRIAGE_MODEL_DIR", None)
-        done = subprocess.run([sys.executable, "-c", RUN, str(args.repo.resolve()), what],
+        done = subprocess.run([sys.executable, "-c", RUN, str(args.repo.resolve()), what,
+                               str(args.repeats)],
                               capture_output=True, text=True, check=True, env=env, cwd=tree)
         for row in done.stdout.splitlines():
             print(f"| {label} {row}")

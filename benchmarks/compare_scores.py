@@ -7,7 +7,8 @@
 Each checkout scores in its own process (its code and its models): `predict_records` of the
 first --records records of each data file, and with --repo, `scoring.score` of the range's
 change (no cache). Prints, per part, how many scores were compared, the largest difference of
-any probability, expected weight or defect probability, and how many tiers or overrides differ.
+any probability, expected weight or defect probability, and how many tiers or overrides differ;
+then how many scores' top features (the explanations) differ at all.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def values(value):
         yield value
 
 
+def tops(value) -> list:
+    """Every top_features list inside `value` (explanations: compared apart, exactly)."""
+    if not isinstance(value, dict):
+        return []
+    return [inner if key == "top_features" else tops(inner) for key, inner in value.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True)
@@ -87,6 +95,7 @@ def main() -> None:
     before, after = scores(args.base.resolve(), args), scores(here, args)
     assert [(b["part"], b["id"]) for b in before] == [(a["part"], a["id"]) for a in after]
     parts: dict[str, tuple[int, float, int]] = {}
+    explained = sum(tops(b) != tops(a) for b, a in zip(before, after, strict=True))
     for b, a in zip(before, after, strict=True):
         gap, differ = 0.0, 0
         for x, y in zip(values(b), values(a), strict=True):
@@ -100,6 +109,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for part, (count, largest, changed) in parts.items():
         print(f"| {part} | {count} | {largest:.2g} | {changed} |")
+    print(f"\nscores whose top features differ (names or rounded values): {explained}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,8 @@ def _load(folder: Path, sha256: str | None, prepack: bool) -> tuple[Any, Any]:
 def session(where: Path, sha256: str | None = None, prepack: bool = True) -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
     its files): each file checked against encoder.json, the MatMul weights multiplied back from
-    int8 and scale, the graph run as optimised. `sha256`: the upstream encoder the model card
+    int8 and scale, the int8 embedding tables handed over as they lie in weights.bin, the graph
+    run as optimised. `sha256`: the upstream encoder the model card
     names (its embeddings are the ones the models were trained on); `prepack`: see
     PREPACK_TEXTS."""
     try:
@@ -122,10 +124,9 @@ def session(where: Path, sha256: str | None = None, prepack: bool = True) -> Any
             if hashlib.sha256(data).hexdigest() != card["sha256"][name]:
                 raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
                                  "(corrupt or replaced)")
-        weights = {w["name"]: np.multiply(_array(blob, w["offset"], w["shape"], np.int8),
-                                          _array(blob, w["scale_offset"], w["scale_shape"],
-                                                 np.float32), dtype=np.float32)
-                   for w in card["weights"]}
+        weights = _dequantised(blob, card["weights"])
+        weights.update({a["name"]: _array(blob, a["offset"], a["shape"], np.dtype(a["dtype"]))
+                        for a in card["arrays"]})
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{where / 'encoder.json'}: incomplete or inconsistent with "
                          f"weights.bin ({exc.__class__.__name__}: {exc})") from None
@@ -145,6 +146,21 @@ def source_sha256(where: Path) -> str:
     except (ValueError, KeyError, TypeError):
         raise ModelError(f"{where / 'encoder.json'}: no source sha256; reinstall cartriage or "
                          "restore models/encoder/") from None
+
+
+def _dequantised(blob: bytes, layout: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Each MatMul weight of `layout`: its int8 values times its scales, as float32 (the
+    products the upstream graph computes), all in one buffer (one allocation, not 36)."""
+    sizes = [math.prod(w["shape"]) for w in layout]
+    buffer = np.empty(sum(sizes), dtype=np.float32)
+    out, at = {}, 0
+    for w, size in zip(layout, sizes, strict=True):
+        out[w["name"]] = np.multiply(
+            _array(blob, w["offset"], w["shape"], np.int8),
+            _array(blob, w["scale_offset"], w["scale_shape"], np.float32),
+            out=buffer[at:at + size].reshape(w["shape"]), dtype=np.float32)
+        at += size
+    return out
 
 
 def _array(blob: bytes, offset: int, shape: list[int], dtype) -> np.ndarray:

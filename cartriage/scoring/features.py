@@ -221,12 +221,14 @@ def consequence_features(text: Text, scope: _Scope | None, numeric_only: bool = 
         numeric["log_removed_symbols"] = math.log1p(sum(s.change == "removed" for s in symbols))
         numeric["parsed"] = sum(f.parsed for f in facts) / n
         numeric["scope_share"] = n / max(scope.change_files, 1)
+        roles = [f.role_names for f in facts]  # a property: its tuple is built at each call
+        counts = Counter(r for names in roles for r in names)  # each name once per file
         for role in ROLES:
-            numeric[f"files_with_role:{role}"] = sum(role in f.role_names for f in facts) / n
+            numeric[f"files_with_role:{role}"] = counts[role] / n
         _fan_in(numeric, facts, n)
         if numeric_only:
             return _assemble(CONSEQUENCE_NUMERIC, numeric, None)
-        tokens["role"] = [r for f in facts for r in f.role_names]
+        tokens["role"] = [r for names in roles for r in names]
         tokens["sym"] = [f"{s.kind}:{s.change}:{'public' if s.public else 'private'}"
                          for s in symbols]
         tokens["sym"] += [f"{s.kind}:signature" for s in symbols if s.signature_changed]
@@ -260,10 +262,11 @@ def difficulty_features(text: Text, scope: _Scope | None) -> Features:
         numeric["control_flow_density"] = control / max(changed, 1)
         languages = {_language(file, fact) for file, fact, _ in scope.files}
         numeric["log_languages"] = math.log1p(len(languages))
-        numeric["share_tests"] = sum("tests" in f.role_names for f in facts) / n
-        numeric["share_docs"] = sum("docs" in f.role_names for f in facts) / n
+        roles = [f.role_names for f in facts]
+        numeric["share_tests"] = sum("tests" in names for names in roles) / n
+        numeric["share_docs"] = sum("docs" in names for names in roles) / n
         tokens["lang"] = sorted(languages)
-        tokens["role"] = [r for f in facts for r in f.role_names]
+        tokens["role"] = [r for names in roles for r in names]
         tokens["ext"] = [_extension(file.path) for file, _, _ in scope.files]
     return _assemble(DIFFICULTY_NUMERIC, numeric, tokens)
 
@@ -305,22 +308,13 @@ def _hunk_lines(scope: _Scope, hunk: Hunk) -> _HunkLines:
 
 
 def _read_lines(hunk: Hunk) -> _HunkLines:
-    added = removed = 0
-    bodies = []
-    for line in hunk.lines:
-        kind = line[:1]
-        if kind == "+":
-            added += 1
-        elif kind == "-":
-            removed += 1
-        else:
-            continue
-        if line[1:].strip():
-            bodies.append(line[1:].expandtabs(4))
+    changed = [line for line in hunk.lines if line[:1] in ("+", "-")]
+    added = sum(line[0] == "+" for line in changed)
+    bodies = [body.expandtabs(4) for line in changed if (body := line[1:]).strip()]
     indents = [len(body) - len(body.lstrip()) for body in bodies]
     # One search over the changed lines joined (a match never crosses a line's end).
-    return _HunkLines(added, removed, len(bodies), sum(indents), max(indents, default=0),
-                      len(CONTROL.findall("\n".join(bodies))))
+    return _HunkLines(added, len(changed) - added, len(bodies), sum(indents),
+                      max(indents, default=0), len(CONTROL.findall("\n".join(bodies))))
 
 
 def _entropy(sizes: list[int]) -> float:
@@ -333,11 +327,10 @@ def _entropy(sizes: list[int]) -> float:
 def _assemble(names: tuple[str, ...], numeric: dict[str, float], tokens) -> Features:
     """The vector: numeric features, then (unless `tokens` is None) the hashed tokens."""
     vector = np.zeros(len(names) + (0 if tokens is None else HASH_DIM), dtype=np.float32)
-    labels: dict[int, str] = {}
-    for i, name in enumerate(names):
-        vector[i] = numeric[name]
-        if numeric[name]:
-            labels[i] = name
+    values = [numeric[name] for name in names]
+    vector[:len(names)] = values
+    labels = {i: name for i, (name, value) in enumerate(zip(names, values, strict=True))
+              if value}
     if tokens is None:
         return Features(vector, labels)
     offset = len(names)

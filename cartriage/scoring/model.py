@@ -101,21 +101,30 @@ class Model:
         outputs = self.session.run(None, {"features": rows.astype(np.float32, copy=False)})
         return np.asarray(outputs[1], dtype=np.float64)
 
+    @cached_property
+    def pulls(self) -> np.ndarray:
+        """(3, dim): each tier's coefficients less their mean over the tiers."""
+        return self.coefficients - self.coefficients.mean(axis=0)
+
     def top_features(self, feats: features.Features, tier_index: int, row: np.ndarray,
                      k: int = 5) -> tuple[tuple[str, float], ...]:
         """Features pushing toward `tier_index` most: x_j * (w_tier,j - mean_c w_c,j); the
         embedding's entries count as one, `text (sentence embedding)`. `row` is the input row."""
-        pull = self.coefficients[tier_index] - self.coefficients.mean(axis=0)
+        pull = self.pulls[tier_index]
         width = self.width
-        items = [(name, float(row[j] * pull[j])) for j, name in feats.names.items() if j < width]
+        named = [(j, name) for j, name in feats.names.items() if j < width]
+        at = np.fromiter((j for j, _ in named), dtype=np.intp, count=len(named))
+        items = list(zip((name for _, name in named), (row[at] * pull[at]).tolist(),
+                         strict=True))
         end = width + (encoder.DIMENSION if self.reads_embedding else 0)
         if self.reads_embedding:
             items.append(("text (sentence embedding)", float(row[width:end] @ pull[width:end])))
         if self.reads_rubric_words:
-            items += [(name, float(row[end + j] * pull[end + j]))
-                      for j, name in enumerate(features.RUBRIC_NAMES)]
-        items = [(n, round(v, 4)) for n, v in sorted(items, key=lambda kv: -kv[1]) if v > 0]
-        return tuple(items[:k])
+            words = slice(end, end + len(features.RUBRIC_NAMES))
+            items += zip(features.RUBRIC_NAMES, (row[words] * pull[words]).tolist(),
+                         strict=True)
+        items = sorted(((n, v) for n, v in items if v > 0), key=lambda kv: -kv[1])[:k]
+        return tuple((n, round(v, 4)) for n, v in items)
 
 
 def load(name: str) -> Model:

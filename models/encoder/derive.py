@@ -11,10 +11,13 @@ session is created (about 200 ms and 200 MB). Here that is done once:
    product transposed) is found, exactly;
 3. a MatMul weight becomes an external initializer: its int8 values and scales go to
    weights.bin, and cartriage multiplies them back at load (numpy, the same float32 products);
-4. an embedding table read by a Gather stays int8 in the graph: Gather the int8 rows and their
-   scales, then Cast and Mul (the same values, without a float copy of the 30,522-word table);
+4. an embedding table read by a Gather stays int8: Gather the int8 rows and their scales, then
+   Cast and Mul (the same values, without a float copy of the 30,522-word table); the int8
+   table and its scales are external initializers in weights.bin too, handed to onnxruntime
+   as they lie there (no copy, and no 12 MB protobuf to parse at each load);
 5. encoder.json records the upstream file's sha256 (what the model cards name), the derived
-   files' sha256 and where each weight lies in weights.bin.
+   files' sha256 and where each weight (`weights`) and each table (`arrays`) lies in
+   weights.bin.
 The embeddings equal the upstream graph's (checked at the end on a few texts).
 Needs the `onnx` package (the train extra) and onnxruntime; the same versions give the same bytes.
 """
@@ -52,7 +55,7 @@ def main() -> None:
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         graph = onnx.load(options.optimized_model_filepath)
-    blob, layout = derive(graph, int8_weights(upstream))
+    blob, layout, arrays = derive(graph, int8_weights(upstream))
     model_bytes = graph.SerializeToString()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "model.onnx").write_bytes(model_bytes)
@@ -67,6 +70,7 @@ def main() -> None:
         "sha256": {"model.onnx": hashlib.sha256(model_bytes).hexdigest(),
                    "weights.bin": hashlib.sha256(blob).hexdigest()},
         "weights": layout,
+        "arrays": arrays,
     }
     (args.out / "encoder.json").write_text(json.dumps(card, indent=1) + "\n")
     check(data, args.out)
@@ -92,7 +96,8 @@ def int8_weights(model: onnx.ModelProto) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def derive(graph: onnx.ModelProto, weights: list[tuple[np.ndarray, np.ndarray]]):
-    """Rewrite `graph` in place (see the module's steps 2-4); weights.bin and its layout."""
+    """Rewrite `graph` in place (see the module's steps 2-4); weights.bin, the layout of its
+    MatMul weights and the layout of its other arrays (the embedding tables)."""
     users: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.graph.node:
         for name in node.input:
@@ -100,6 +105,15 @@ def derive(graph: onnx.ModelProto, weights: list[tuple[np.ndarray, np.ndarray]])
     blob = bytearray()
     layout = []
     kept = []
+    tables = []
+
+    def place(array: np.ndarray) -> int:
+        """Append `array` to weights.bin at the next aligned offset; that offset."""
+        blob.extend(b"\0" * (-len(blob) % ALIGN))
+        offset = len(blob)
+        blob.extend(np.ascontiguousarray(array).tobytes())
+        return offset
+
     for init in graph.graph.initializer:
         found = _source(numpy_helper.to_array(init), weights) if init.data_type == 1 else None
         if found is None:
@@ -108,25 +122,34 @@ def derive(graph: onnx.ModelProto, weights: list[tuple[np.ndarray, np.ndarray]])
         values, scale = found
         kinds = {node.op_type for node in users[init.name]}
         if kinds == {"Gather"}:
-            kept += _gather_int8(graph, init.name, values, scale, users[init.name])
+            tables += _gather_int8(graph, init.name, values, scale, users[init.name])
             continue
         assert kinds == {"MatMul"}, (init.name, kinds)
         entry = {"name": init.name, "shape": list(values.shape),
                  "scale_shape": list(scale.shape)}
-        for key, array in (("offset", values), ("scale_offset", scale)):
-            blob += b"\0" * (-len(blob) % ALIGN)
-            entry[key] = len(blob)
-            blob += np.ascontiguousarray(array).tobytes()
+        entry["offset"] = place(values)
+        entry["scale_offset"] = place(scale)
         layout.append(entry)
-        init.ClearField("raw_data")
-        init.data_location = onnx.TensorProto.EXTERNAL
-        for key, value in (("location", "weights.bin"), ("offset", str(entry["offset"])),
-                           ("length", str(values.size * 4))):
-            init.external_data.add(key=key, value=value)
+        _external(init, entry["offset"], values.size * 4)
         kept.append(init)
+    arrays = []
+    for init in tables:  # the int8 embedding tables and their scales
+        array = numpy_helper.to_array(init)
+        arrays.append({"name": init.name, "dtype": array.dtype.name,
+                       "shape": list(array.shape), "offset": place(array)})
+        _external(init, arrays[-1]["offset"], array.nbytes)
     del graph.graph.initializer[:]
-    graph.graph.initializer.extend(kept)
-    return bytes(blob), layout
+    graph.graph.initializer.extend(kept + tables)
+    return bytes(blob), layout, arrays
+
+
+def _external(init: onnx.TensorProto, offset: int, length: int) -> None:
+    """Mark `init` as stored in weights.bin (cartriage hands its array to onnxruntime)."""
+    init.ClearField("raw_data")
+    init.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in (("location", "weights.bin"), ("offset", str(offset)),
+                       ("length", str(length))):
+        init.external_data.add(key=key, value=value)
 
 
 def _source(value: np.ndarray, weights):

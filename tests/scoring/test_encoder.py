@@ -71,6 +71,11 @@ def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
         broken.write_bytes(saved)
     card_path = folder / encoder.FOLDER / "encoder.json"
     card = json.loads(card_path.read_text())
+    tables = card.pop("arrays")  # where the embedding tables lie in weights.bin
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="encoder.json: incomplete or inconsistent"):
+        encoder.encode(["x"], folder)
+    card["arrays"] = tables
     card["sha256"]["model.onnx"] = hashlib.sha256(b"not a graph").hexdigest()
     card_path.write_text(json.dumps(card))
     (folder / encoder.FOLDER / "model.onnx").write_bytes(b"not a graph")

@@ -1,10 +1,11 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from cartriage.errors import ModelError
-from cartriage.scoring import features, model
+from cartriage.scoring import encoder, features, model
 
 
 @pytest.fixture
@@ -69,3 +70,29 @@ def test_missing_or_broken_card_is_refused(models):
     assert "model card unreadable" in _one_line_error("consequence-issue", models)
     (models / "consequence-issue.json").unlink()
     assert "model card missing" in _one_line_error("consequence-issue", models)
+
+
+def test_top_features_are_the_largest_positive_pulls_toward_the_tier():
+    for name in ("consequence-issue", "difficulty"):  # embedding, rubric words; hashed tokens
+        found = model.load(name)
+        width, size = found.width, found.coefficients.shape[1]
+        rng = np.random.default_rng(7)
+        row = rng.normal(size=size).astype(np.float32)
+        used = np.flatnonzero(np.abs(found.coefficients[:, :width]).sum(axis=0))
+        picked = rng.choice(used, min(len(used), 30), replace=False).tolist()
+        names = {j: f"feature {j}" for j in picked}
+        feats = features.Features(np.zeros(width, dtype=np.float32), names)
+        for tier in range(3):
+            pull = found.coefficients[tier] - found.coefficients.mean(axis=0)
+            expected = [(n, float(row[j] * pull[j])) for j, n in names.items()]
+            end = width + (encoder.DIMENSION if found.reads_embedding else 0)
+            if found.reads_embedding:
+                expected.append(("text (sentence embedding)",
+                                 float(row[width:end] @ pull[width:end])))
+            if found.reads_rubric_words:
+                expected += [(n, float(row[end + j] * pull[end + j]))
+                             for j, n in enumerate(features.RUBRIC_NAMES)]
+            expected = sorted((kv for kv in expected if kv[1] > 0), key=lambda kv: -kv[1])[:5]
+            assert expected  # random entries: some pull toward each tier
+            assert found.top_features(feats, tier, row) == tuple(
+                (n, round(v, 4)) for n, v in expected)
