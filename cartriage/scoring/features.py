@@ -146,6 +146,16 @@ def change_text(change: ChangeSet) -> str:
     return "\n".join(t for t in (change.title, change.description, change.issue) if t)
 
 
+# What a model's sentence embedding reads (its card's `encoder.text`): the change's whole text,
+# or its title alone (a shorter, cheaper encoder pass).
+EMBEDDED_TEXTS = ("text", "title")
+
+
+def embedded_text(change: ChangeSet, which: str) -> str:
+    """The text a model embeds: `which` is one of EMBEDDED_TEXTS."""
+    return change_text(change) if which == "text" else change.title or ""
+
+
 # Rubric words (RUBRIC.md: what makes an error costly, and what is low) looked for in the
 # change's text and, separately, its title: one 0/1 entry each, read by the consequence models
 # next to the sentence embedding (train.RUBRIC_WORDS; chosen on the grouped folds, docs/scoring.md).

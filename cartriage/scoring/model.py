@@ -167,7 +167,18 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"model card incomplete ({exc.__class__.__name__}: {exc})", card_path) from None
     if card.get("input_dim") != dim or shape != (3, dim):
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
+    if "encoder" in card and not _embeds_known_text(card["encoder"]):
+        raise fail("model card's encoder entry needs a positive integer max_tokens and a text "
+                   f"among {features.EMBEDDED_TEXTS}", card_path)
     return Model(name, path, card, rule, coefficients, onnx_session(data, fail))
+
+
+def _embeds_known_text(entry: Any) -> bool:
+    """A card's `encoder` entry names what it embeds and where the text is cut (its `text`
+    defaults to the whole text)."""
+    cut = entry.get("max_tokens") if isinstance(entry, dict) else None
+    return (isinstance(cut, int) and not isinstance(cut, bool) and cut > 0
+            and entry.get("text", "text") in features.EMBEDDED_TEXTS)
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,

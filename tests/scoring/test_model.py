@@ -69,3 +69,13 @@ def test_missing_or_broken_card_is_refused(models):
     assert "model card unreadable" in _one_line_error("consequence-issue", models)
     (models / "consequence-issue.json").unlink()
     assert "model card missing" in _one_line_error("consequence-issue", models)
+
+
+@pytest.mark.parametrize("entry", [{"max_tokens": 0}, {"max_tokens": "64"},
+                                   {"max_tokens": 64, "text": "diff"}])
+def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry):
+    card_path = models / "consequence.json"
+    card = json.loads(card_path.read_text())
+    card["encoder"].update(entry)
+    card_path.write_text(json.dumps(card))
+    assert "encoder entry" in _one_line_error("consequence", models)

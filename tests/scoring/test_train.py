@@ -158,3 +158,61 @@ def test_malformed_training_data_is_one_clear_line(tmp_path, line, message):
     data = write_jsonl(tmp_path / "data.jsonl", ['{"id": "a/b@1"}', line])
     with pytest.raises(InputError, match=f"--data .*{message}"):
         train.train([data], tmp_path / "out", CONFIG, log=lambda _: None)
+
+
+def test_the_diff_model_can_embed_a_shorter_text_and_run_time_follows_its_card(tmp_path,
+                                                                               monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import model, predict, train
+
+    monkeypatch.setattr(train, "EMBEDDED", {"consequence": ("title", 8),
+                                            "consequence-issue": ("text", 256)})
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    card = json.loads((tmp_path / "models" / "consequence.json").read_text())
+    assert (card["encoder"]["text"], card["encoder"]["max_tokens"]) == ("title", 8)
+    row = json.loads(data.read_text().splitlines()[-1])
+    row["message"] = row["title"] + "\n\nA long description that the title-only model never reads."
+    (p,) = train.prepare([row], CONFIG, analyze, folder=tmp_path / "models")
+    change = to_change(row, CONFIG)
+    title = encoder.encode([change.title], tmp_path / "models", max_tokens=8)[0]
+    assert np.array_equal(p.diff_e, title) and not np.allclose(p.diff_e, p.text_e)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    try:
+        found = predict.text_embeddings([change, change], {
+            "consequence": (model.load("consequence"), [0]),
+            "consequence-issue": (model.load("consequence-issue"), [1])})
+    finally:
+        model.clear_cache()
+    assert np.allclose(found["consequence"][0], title, atol=1e-5)
+    assert np.allclose(found["consequence-issue"][1], p.text_e, atol=1e-5)
+    assert not found["consequence"][1].any() and not found["consequence-issue"][0].any()
+
+
+def test_a_diff_model_without_the_embedding_never_loads_the_encoder(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import model, score, train
+
+    monkeypatch.setattr(train, "ENCODED", {"consequence-issue": 1.0})
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    assert "encoder" not in json.loads((tmp_path / "models" / "consequence.json").read_text())
+    row = json.loads(data.read_text().splitlines()[-1])
+    change = to_change(row, CONFIG)
+    issue = to_change({k: v for k, v in row.items() if k != "diff"}, CONFIG)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    encoder.clear_cache()
+    try:
+        scores = score(change, analyze(change, CONFIG), CONFIG)
+        loaded_for_the_diff = bool(encoder._LOADED)
+        score(issue, analyze(issue, CONFIG), CONFIG)  # the text model still reads it
+        loaded_for_the_issue = bool(encoder._LOADED)
+    finally:
+        model.clear_cache()
+        encoder.clear_cache()
+    assert scores.units and scores.change.tier == "high"
+    assert (loaded_for_the_diff, loaded_for_the_issue) == (False, True)
