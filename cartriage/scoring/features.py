@@ -187,6 +187,24 @@ def rubric_words(change: ChangeSet) -> np.ndarray:
                     + [bool(p.search(title)) for p in _RUBRIC], dtype=np.float32)
 
 
+# The text model's neighbour features: the tiers of the most similar training issues.
+NEIGHBOUR_NAMES = ("similar issues: low", "similar issues: medium", "similar issues: high")
+
+
+def neighbour_shares(embeddings: np.ndarray, pool: np.ndarray, tiers: np.ndarray, k: int,
+                     exclude: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3): for each embedding row, the tiers (0-2) of its `k` most similar `pool` rows
+    (cosine similarity: the embeddings have norm 1) as shares weighted by similarity (a negative
+    similarity weighs 0). `exclude[i, j]` keeps pool row j out of row i's neighbours."""
+    similar = np.atleast_2d(embeddings).astype(np.float32) @ pool.astype(np.float32).T
+    if exclude is not None:
+        similar = np.where(exclude, -np.inf, similar)
+    top = np.argsort(-similar, axis=1, kind="stable")[:, :k]
+    weight = np.maximum(np.take_along_axis(similar, top, axis=1), 0).astype(np.float64)
+    shares = np.stack([(weight * (tiers[top] == t)).sum(axis=1) for t in range(3)], axis=1)
+    return (shares / np.maximum(weight.sum(axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Text:
     """The change's shared text (title, description, issue), parsed once per change."""

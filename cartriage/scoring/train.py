@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import json
 import platform
 import shutil
@@ -75,6 +76,12 @@ EMBEDDED = {"consequence": ("text", encoder.MAX_TOKENS),
 # diff model with them scored 0.641 macro-F1 deployed against 0.646 without (2/532 and 3/532
 # high->low), 0.419 against 0.426 for issues with their patch.
 RUBRIC_WORDS = {"consequence-issue": 0.3}
+# Models that read the tiers of the training issues most similar to the text (cosine of the
+# embeddings; features.neighbour_shares) and how many: the text model, k=20 (chosen on the
+# grouped folds: k=10-40 picked per fold on the other folds gave 0.503 macro-F1 from issue text
+# against 0.468 without; docs/scoring.md, "Similar issues"). Its training rows see only other
+# repositories' issues, as a text from an unseen repository does.
+NEIGHBOURS = {"consequence-issue": 20}
 # Models that read only the numeric features besides the embedding, not the hashed tokens.
 NUMERIC_ONLY = {"consequence", "consequence-issue"}
 
@@ -158,16 +165,18 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
 
 
 def inputs(name: str, vectors: np.ndarray, embedding: np.ndarray,
-           words: np.ndarray) -> np.ndarray:
+           words: np.ndarray, shares: np.ndarray | None = None) -> np.ndarray:
     """Model `name`'s input rows, as model.Model.rows builds them at run time: the feature
     vectors (numeric part only for NUMERIC_ONLY), then the scaled text embedding (ENCODED),
-    then the scaled rubric words (RUBRIC_WORDS). `embedding` and `words` are one row for all
-    vectors (a record's units) or one row per vector."""
+    then the scaled rubric words (RUBRIC_WORDS), then the similar issues' tier shares
+    (NEIGHBOURS: `shares`). `embedding`, `words` and `shares` are one row for all vectors (a
+    record's units) or one row per vector."""
     if name in NUMERIC_ONLY:
         kind = "difficulty" if name == "difficulty" else "consequence"
         vectors = vectors[:, :features.numeric_dimension(kind)]
     parts = [vectors]
-    for scales, values in ((ENCODED, embedding), (RUBRIC_WORDS, words)):
+    for scales, values in ((ENCODED, embedding), (RUBRIC_WORDS, words),
+                           ({name: 1.0} if name in NEIGHBOURS else {}, shares)):
         if name in scales:
             scaled = np.float32(scales[name]) * values.astype(np.float32)
             parts.append(np.broadcast_to(scaled, (vectors.shape[0], scaled.shape[-1]))
@@ -236,7 +245,8 @@ def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
             oof["consequence"][i] = (oof["consequence-diff"][i] if p.units_c_facts is None
                                      else deployed(mc, p, p.units_c_facts))
             oof["issue"][i] = _proba(mi, inputs("consequence-issue", p.text_c[None, :],
-                                                p.text_e, p.text_k))[0]
+                                                p.text_e, p.text_k,
+                                                shares("consequence-issue", [p], train)))[0]
             oof["difficulty"][i] = _proba(md, inputs("difficulty", p.record_d[None, :],
                                                      p.text_e, p.text_k))[0]
     oof["fold"] = fold
@@ -257,10 +267,30 @@ EMBEDDING_FIELD = {"consequence": "diff_e", "consequence-issue": "text_e", "diff
 
 
 def rows(name: str, data: list[Prepared]) -> np.ndarray:
-    """Model `name`'s training rows (inputs)."""
+    """Model `name`'s training rows (inputs); each record's similar issues from the other
+    repositories (NEIGHBOURS)."""
     return inputs(name, np.vstack([getattr(p, FIELD[name]) for p in data]),
                   np.vstack([getattr(p, EMBEDDING_FIELD[name]) for p in data]),
-                  np.vstack([p.text_k for p in data]))
+                  np.vstack([p.text_k for p in data]), shares(name, data, data, own=False))
+
+
+def pool(data: list[Prepared]) -> list[Prepared]:
+    """The records a text model finds similar issues among: the issues."""
+    return [p for p in data if p.issue]
+
+
+def shares(name: str, records: list[Prepared], training: list[Prepared],
+           own: bool = True) -> np.ndarray | None:
+    """The similar issues' tier shares of `records`' texts among `training`'s issues (None
+    when model `name` reads none); `own=False` leaves out a record's own repository."""
+    if name not in NEIGHBOURS:
+        return None
+    found = pool(training)
+    exclude = None if own else np.array([[p.repo == q.repo for q in found] for p in records])
+    return features.neighbour_shares(np.vstack([p.text_e for p in records]),
+                                     np.vstack([q.text_e for q in found]),
+                                     np.array([q.consequence for q in found]),
+                                     NEIGHBOURS[name], exclude)
 
 
 def fit_consequence(data: list[Prepared]) -> LogisticRegression:
@@ -452,6 +482,9 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
         if name in RUBRIC_WORDS:
             card["rubric_words"] = {"scale": RUBRIC_WORDS[name],
                                     "names": list(features.RUBRIC_NAMES)}
+        if name in NEIGHBOURS:
+            card["neighbours"] = _write_neighbours(out / f"{name}.neighbours.npy", data,
+                                                   NEIGHBOURS[name])
         if label == "difficulty":
             card["defect_rates"] = DEFECT_RATES
         (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -468,6 +501,19 @@ def _copy_encoder(source: Path, out: Path) -> dict[str, Any]:
             "sha256": encoder.source_sha256(where),
             "tokenizer_sha256": hashlib.sha256((where / "tokenizer.json").read_bytes()).hexdigest(),
             "model": "all-MiniLM-L6-v2, int8 ONNX (models/encoder/NOTICE.txt)"}
+
+
+def _write_neighbours(path: Path, data: list[Prepared], k: int) -> dict[str, Any]:
+    """Save the issues a text model finds similar ones among (embedding, then tier: one float32
+    row each; np.save writes the same bytes for the same array); their card entry."""
+    found = pool(data)
+    table = np.hstack([np.vstack([p.text_e for p in found]),
+                       np.array([[p.consequence] for p in found])]).astype(np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    path.write_bytes(buffer.getvalue())
+    return {"file": path.name, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+            "k": k, "issues": len(found), "names": list(features.NEIGHBOUR_NAMES)}
 
 
 def _facts(path: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:

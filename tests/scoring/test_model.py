@@ -79,3 +79,11 @@ def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry)
     card["encoder"].update(entry)
     card_path.write_text(json.dumps(card))
     assert "encoder entry" in _one_line_error("consequence", models)
+
+
+def test_a_corrupt_or_missing_similar_issue_table_is_refused(models):
+    table = models / "consequence-issue.neighbours.npy"
+    table.write_bytes(table.read_bytes()[:-4])
+    assert "sha256" in _one_line_error("consequence-issue", models)
+    table.unlink()
+    assert "similar-issue table unreadable" in _one_line_error("consequence-issue", models)

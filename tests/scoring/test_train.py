@@ -67,6 +67,8 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
     assert first["issues"] == 24 and first["records_with_repo_facts"] == 30
     assert {"diff", "issue text", "issue with its patch", "changes -> issues with patch",
             "issues -> changes", "difficulty, changes"} <= set(first["modes"])
+    table = (tmp_path / "one" / "consequence-issue.neighbours.npy").read_bytes()
+    assert table == (tmp_path / "two" / "consequence-issue.neighbours.npy").read_bytes()
     for name in ("consequence", "consequence-issue", "difficulty"):
         a = (tmp_path / "one" / f"{name}.onnx").read_bytes()
         b = (tmp_path / "two" / f"{name}.onnx").read_bytes()
@@ -90,6 +92,11 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
         if name in train.RUBRIC_WORDS:
             assert card["rubric_words"] == {"scale": train.RUBRIC_WORDS[name],
                                             "names": list(features.RUBRIC_NAMES)}
+        if name in train.NEIGHBOURS:
+            assert card["neighbours"] == {
+                "file": "consequence-issue.neighbours.npy", "k": train.NEIGHBOURS[name],
+                "sha256": hashlib.sha256(table).hexdigest(), "issues": 24,
+                "names": list(features.NEIGHBOUR_NAMES)}
 
 
 def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monkeypatch):
@@ -104,6 +111,7 @@ def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monke
     try:
         rows = [json.loads(line) for line in data.read_text().splitlines()]
         lines = predict_records(rows, CONFIG)
+        everyone = train.prepare(rows, CONFIG, analyze, folder=tmp_path / "models")
         # the run-time input rows of a high record (a migration) are its training rows
         (p,) = train.prepare([rows[-1]], CONFIG, analyze, folder=tmp_path / "models")
         change = to_change(rows[-1], CONFIG)
@@ -119,8 +127,11 @@ def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monke
     truth = np.array([row["labels"]["consequence"] == "high" for row in rows])
     assert predicted[truth].min() > predicted[~truth].max()
     assert np.array_equal(units, train.inputs("consequence", p.units_c, p.text_e, p.text_k))
-    assert np.array_equal(issue, train.inputs("consequence-issue", p.text_c[None, :], p.text_e,
-                                              p.text_k))
+    # the similar issues at run time are all the training issues, the record's own included
+    assert np.allclose(issue, train.inputs("consequence-issue", p.text_c[None, :], p.text_e,
+                                           p.text_k,
+                                           train.shares("consequence-issue", [p], everyone)),
+                       atol=1e-6)
     assert p.text_k[features.RUBRIC_NAMES.index("rubric word:migration")] == 1.0
 
 
@@ -216,3 +227,4 @@ def test_a_diff_model_without_the_embedding_never_loads_the_encoder(tmp_path, mo
         encoder.clear_cache()
     assert scores.units and scores.change.tier == "high"
     assert (loaded_for_the_diff, loaded_for_the_issue) == (False, True)
+
