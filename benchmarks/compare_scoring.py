@@ -68,11 +68,11 @@ def load(changes: Path, issues: Path, cache: Path | None, encoder: bool, sample:
 
 def with_text_features(s) -> list:
     """The cached records with their text embedding and rubric words set (train.Prepared's
-    text_e and text_k; the cache predates them): the words are read from the cached text, its
-    first line as the title."""
+    text_e, diff_e and text_k; the cache predates them): the words are read from the cached
+    text, its first line as the title."""
     for p, row, text in zip(s["data"], s["embeddings"], s["texts"], strict=True):
         title, _, rest = text.partition("\n")
-        p.text_e = row
+        p.text_e = p.diff_e = row
         p.text_k = features.rubric_words(ChangeSet(source="cache", title=title, description=rest))
     return s["data"]
 

@@ -46,10 +46,10 @@ def unit_probabilities(data, fold):
             if not p.units_c.shape[0]:
                 rows = [train._proba(before, p.record_c[None, :]),
                         train._proba(now, train.inputs("consequence", p.record_c[None, :],
-                                                       p.text_e, p.text_k))]
+                                                       p.diff_e, p.text_k))]
             else:
                 rows = [train._proba(before, p.units_c),
-                        train._proba(now, train.inputs("consequence", p.units_c, p.text_e,
+                        train._proba(now, train.inputs("consequence", p.units_c, p.diff_e,
                                                        p.text_k))]
                 for r in rows:
                     for j in np.flatnonzero(p.minor):

@@ -36,14 +36,17 @@ PREPACK_TEXTS = 10
 _LOADED: dict[str, tuple[Any, Any]] = {}
 
 
-def encode(texts: list[str], folder: Path, sha256: str | None = None) -> np.ndarray:
+def encode(texts: list[str], folder: Path, sha256: str | None = None,
+           max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """(len(texts), DIMENSION) float32 embeddings; an empty text embeds as a single space.
 
-    `sha256` (from the consequence model card) is checked once when the encoder loads."""
+    `sha256` (from the consequence model card) is checked once when the encoder loads;
+    `max_tokens`: where each text is cut (a model card's `encoder.max_tokens`)."""
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return out
     tokenizer, session = _load(folder, sha256, prepack=len(texts) >= PREPACK_TEXTS)
+    tokenizer.enable_truncation(max_tokens)
     encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
     for rows in batches([len(e.ids) for e in encodings]):
         batch = [encodings[i] for i in rows]
@@ -95,7 +98,6 @@ def _load(folder: Path, sha256: str | None, prepack: bool) -> tuple[Any, Any]:
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
         raise ModelError(f"{where / 'tokenizer.json'}: not a tokenizer ({exc})") from None
     tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_TOKENS)
     _LOADED[key] = (tokenizer, session_)
     return _LOADED[key]
 

@@ -146,6 +146,16 @@ def change_text(change: ChangeSet) -> str:
     return "\n".join(t for t in (change.title, change.description, change.issue) if t)
 
 
+# What a model's sentence embedding reads (its card's `encoder.text`): the change's whole text,
+# or its title alone (a shorter, cheaper encoder pass).
+EMBEDDED_TEXTS = ("text", "title")
+
+
+def embedded_text(change: ChangeSet, which: str) -> str:
+    """The text a model embeds: `which` is one of EMBEDDED_TEXTS."""
+    return change_text(change) if which == "text" else change.title or ""
+
+
 # Rubric words (RUBRIC.md: what makes an error costly, and what is low) looked for in the
 # change's text and, separately, its title: one 0/1 entry each, read by the consequence models
 # next to the sentence embedding (train.RUBRIC_WORDS; chosen on the grouped folds, docs/scoring.md).
@@ -175,6 +185,24 @@ def rubric_words(change: ChangeSet) -> np.ndarray:
     text, title = change_text(change), change.title or ""
     return np.array([bool(p.search(text)) for p in _RUBRIC]
                     + [bool(p.search(title)) for p in _RUBRIC], dtype=np.float32)
+
+
+# The text model's neighbour features: the tiers of the most similar training issues.
+NEIGHBOUR_NAMES = ("similar issues: low", "similar issues: medium", "similar issues: high")
+
+
+def neighbour_shares(embeddings: np.ndarray, pool: np.ndarray, tiers: np.ndarray, k: int,
+                     exclude: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3): for each embedding row, the tiers (0-2) of its `k` most similar `pool` rows
+    (cosine similarity: the embeddings have norm 1) as shares weighted by similarity (a negative
+    similarity weighs 0). `exclude[i, j]` keeps pool row j out of row i's neighbours."""
+    similar = np.atleast_2d(embeddings).astype(np.float32) @ pool.astype(np.float32).T
+    if exclude is not None:
+        similar = np.where(exclude, -np.inf, similar)
+    top = np.argsort(-similar, axis=1, kind="stable")[:, :k]
+    weight = np.maximum(np.take_along_axis(similar, top, axis=1), 0).astype(np.float64)
+    shares = np.stack([(weight * (tiers[top] == t)).sum(axis=1) for t in range(3)], axis=1)
+    return (shares / np.maximum(weight.sum(axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class Model:
     rule: Rule
     coefficients: np.ndarray  # (3, dim): for explanations only; predictions come from ONNX
     session: Any
+    # the training issues whose tiers the model reads for similar texts (card `neighbours`):
+    # their embeddings and tiers
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def version(self) -> str:
@@ -72,13 +76,15 @@ class Model:
     def width(self) -> int:
         """How many entries of a feature vector the model reads."""
         return (self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
-                - (len(features.RUBRIC_NAMES) if self.reads_rubric_words else 0))
+                - (len(features.RUBRIC_NAMES) if self.reads_rubric_words else 0)
+                - (len(features.NEIGHBOUR_NAMES) if self.neighbours else 0))
 
     def rows(self, feats: list[features.Features], embeddings: np.ndarray | None,
              words: np.ndarray | None = None) -> np.ndarray:
         """The model's input rows: each feature vector, then its text's embedding and rubric
-        words (features.rubric_words), each scaled, when the model reads them (`embeddings`
-        and `words` have one row per feature vector)."""
+        words (features.rubric_words), each scaled, then the tier shares of the training issues
+        most similar to its text (features.neighbour_shares), when the model reads them
+        (`embeddings` and `words` have one row per feature vector)."""
         width = self.width
         if not (self.reads_embedding or self.reads_rubric_words):
             return np.vstack([f.vector[:width] for f in feats])
@@ -92,6 +98,9 @@ class Model:
                 X[:, end:end + size] = np.float32(self.card[key]["scale"]) * values.astype(
                     np.float32)
                 end += size
+        if self.neighbours:
+            X[:, end:] = features.neighbour_shares(embeddings, *self.neighbours,
+                                                   self.card["neighbours"]["k"])
         return X
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -119,10 +128,10 @@ class Model:
         end = width + (encoder.DIMENSION if self.reads_embedding else 0)
         if self.reads_embedding:
             items.append(("text (sentence embedding)", float(row[width:end] @ pull[width:end])))
-        if self.reads_rubric_words:
-            words = slice(end, end + len(features.RUBRIC_NAMES))
-            items += zip(features.RUBRIC_NAMES, (row[words] * pull[words]).tolist(),
-                         strict=True)
+        names = (features.RUBRIC_NAMES if self.reads_rubric_words else ()) + (
+            features.NEIGHBOUR_NAMES if self.neighbours else ())
+        items += zip(names, (row[end:end + len(names)] * pull[end:end + len(names)]).tolist(),
+                     strict=True)
         items = sorted(((n, v) for n, v in items if v > 0), key=lambda kv: -kv[1])[:k]
         return tuple((n, round(v, 4)) for n, v in items)
 
@@ -166,7 +175,8 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
     dim = (features.numeric_dimension(kind) if card.get("features") == "numeric"
            else features.dimension(kind)) + (encoder.DIMENSION if "encoder" in card else 0) + (
-               len(features.RUBRIC_NAMES) if "rubric_words" in card else 0)
+               len(features.RUBRIC_NAMES) if "rubric_words" in card else 0) + (
+               len(features.NEIGHBOUR_NAMES) if "neighbours" in card else 0)
     try:
         rule = Rule.from_dict(card["rule"])
         shape = tuple(card["coefficients"]["shape"])
@@ -176,7 +186,45 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"model card incomplete ({exc.__class__.__name__}: {exc})", card_path) from None
     if card.get("input_dim") != dim or shape != (3, dim):
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
-    return Model(name, path, card, rule, coefficients, onnx_session(data, fail))
+    if "encoder" in card and not _embeds_known_text(card["encoder"]):
+        raise fail("model card's encoder entry needs a positive integer max_tokens and a text "
+                   f"among {features.EMBEDDED_TEXTS}", card_path)
+    if "neighbours" in card and "encoder" not in card:
+        raise fail("model card has neighbours but no encoder entry", card_path)
+    neighbours = _neighbours(path.parent, card["neighbours"], fail) if "neighbours" in card \
+        else None
+    return Model(name, path, card, rule, coefficients, onnx_session(data, fail), neighbours)
+
+
+def _neighbours(folder: Path, entry: Any, fail: Callable[..., ModelError]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The similar-issue table a card names (train._write_neighbours): embeddings and tiers,
+    checked against the card's sha256."""
+    try:
+        where = folder / entry["file"]
+        data = where.read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise fail("does not match the sha256 in its model card (corrupt or replaced)",
+                       where)
+        if not (isinstance(entry["k"], int) and entry["k"] > 0):
+            raise ValueError("k is not a positive integer")
+        table = np.load(io.BytesIO(data), allow_pickle=False)
+        if table.ndim != 2 or table.shape[1] != encoder.DIMENSION + 1:
+            raise ValueError(f"shape {table.shape}")
+    except OSError as exc:
+        raise fail(f"similar-issue table unreadable ({exc.strerror})",
+                   folder / str(entry.get("file"))) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"model card's neighbours entry or table unusable ({exc})") from None
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def _embeds_known_text(entry: Any) -> bool:
+    """A card's `encoder` entry names what it embeds and where the text is cut (its `text`
+    defaults to the whole text)."""
+    cut = entry.get("max_tokens") if isinstance(entry, dict) else None
+    return (isinstance(cut, int) and not isinstance(cut, bool) and cut > 0
+            and entry.get("text", "text") in features.EMBEDDED_TEXTS)
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,

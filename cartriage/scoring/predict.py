@@ -45,12 +45,16 @@ def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) ->
     prepared = [_prepare(change, analysis) for change, analysis in changes]
     consequence_models = {name: model.load(name) for name in
                           sorted({p.consequence_model for p in prepared})}
-    embeddings = text_embeddings([change for change, _ in changes],
-                                 (*consequence_models.values(), difficulty_model))
+    everyone = range(len(prepared))
+    embeddings = text_embeddings([change for change, _ in changes], {
+        **{name: (found, [i for i in everyone if prepared[i].consequence_model == name])
+           for name, found in consequence_models.items()},
+        "difficulty": (difficulty_model, list(everyone))})
     # Every scope a model scores, with the change it belongs to (its text and embedding).
     hard_jobs = [(i, p.whole if p.whole.files else None) for i, p in enumerate(prepared)]
     hard_jobs += [(i, scope) for i, p in enumerate(prepared) for _, scope in p.scoped]
-    difficulties = iter(_difficulties(difficulty_model, prepared, embeddings, hard_jobs))
+    difficulties = iter(_difficulties(difficulty_model, prepared, embeddings["difficulty"],
+                                      hard_jobs))
     change_difficulty = [next(difficulties) for _ in prepared]
     found = {}
     for name, consequence_model in consequence_models.items():
@@ -58,8 +62,8 @@ def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) ->
                 for scope in ([s for _, s in p.scoped] or [None])]
         words = np.vstack([features.rubric_words(change) for change, _ in changes]) \
             if consequence_model.reads_rubric_words else None
-        found[name] = iter(_consequences(consequence_model, prepared, embeddings, jobs, weights,
-                                         words))
+        found[name] = iter(_consequences(consequence_model, prepared, embeddings[name], jobs,
+                                         weights, words))
     out = []
     for p, (_, analysis), difficulty in zip(prepared, changes, change_difficulty, strict=True):
         version = f"{consequence_models[p.consequence_model].version} {difficulty_model.version}"
@@ -108,17 +112,35 @@ def _unit(unit, found: Consequence, hard: Difficulty, analysis: Analysis, config
     return UnitScore(unit_id=unit.id, consequence=found, difficulty=hard)
 
 
-def text_embeddings(changes: list[ChangeSet],
-                    models: Iterable[model.Model]) -> np.ndarray | None:
-    """The sentence embeddings of the changes' texts (one row each, encoded in batches) when
-    one of `models` reads them, else None (the encoder is then never loaded)."""
-    reading = [m for m in models if m.reads_embedding]
-    if not reading:
-        return None
-    from cartriage.scoring import encoder
+def text_embeddings(changes: list[ChangeSet], models: dict[str, tuple[model.Model, list[int]]]
+                    ) -> dict[str, np.ndarray | None]:
+    """For each model name, given with the model and the indices of the changes it scores: one
+    row per change (encoded in batches), each scored change's text as the model's card says
+    (`encoder.text`, cut at `encoder.max_tokens`), when the model reads an embedding, else None.
+    Each text and cut is encoded once; the encoder loads only when some model reads one."""
+    wanted: dict[tuple[str, int], tuple[set[int], str]] = {}
+    for found, which in models.values():
+        if found.reads_embedding and which:
+            rows, _ = wanted.setdefault(_embedded(found), (set(), found.card["encoder"]["sha256"]))
+            rows.update(which)
+    vectors = {}
+    for (text, cut), (which, sha256) in wanted.items():
+        from cartriage.scoring import encoder
 
-    return encoder.encode([features.change_text(c) for c in changes], model.model_dir(),
-                          reading[0].card["encoder"]["sha256"])
+        rows = sorted(which)
+        vectors[text, cut] = np.zeros((len(changes), encoder.DIMENSION), dtype=np.float32)
+        vectors[text, cut][rows] = encoder.encode(
+            [features.embedded_text(changes[i], text) for i in rows], model.model_dir(), sha256,
+            max_tokens=cut)
+    return {name: vectors.get(_embedded(found)) if found.reads_embedding else None
+            for name, (found, _) in models.items()}
+
+
+def _embedded(found: model.Model) -> tuple[str, int]:
+    """What a model embeds and where it is cut (its card's `encoder` entry; cards without
+    `text` embed the whole text)."""
+    card = found.card["encoder"]
+    return card.get("text", "text"), int(card["max_tokens"])
 
 
 def _consequences(found: model.Model, prepared, embeddings, jobs, weights,

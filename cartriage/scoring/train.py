@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import json
 import platform
 import shutil
@@ -63,11 +64,24 @@ TEXT_WEIGHT_CHANGES = 0.5
 # Models that read the sentence embedding of the change's text (encoder.py), and the factor it
 # is multiplied by next to the features (the embedding has norm 1).
 ENCODED = {"consequence": 1.0, "consequence-issue": 1.0}
+# What each of them embeds (features.embedded_text: "text" or "title") and where it is cut, in
+# tokens (encoder.encode's max_tokens); the card's `encoder` entry records both for run time.
+# Cheaper texts for the diff model were measured as deployed (docs/scoring.md, "A cheaper text
+# for the diff model"): the title alone 0.639 macro-F1 with a diff, 64 tokens 0.637, 128 tokens
+# 0.641, against 0.646 for the whole text cut at 256 tokens.
+EMBEDDED = {"consequence": ("text", encoder.MAX_TOKENS),
+            "consequence-issue": ("text", encoder.MAX_TOKENS)}
 # Models that read the rubric words of the change's text and title (features.rubric_words), and
 # their factor (0.3 beat 0.5 and 1 on the grouped folds; docs/scoring.md). Issue text only: the
 # diff model with them scored 0.641 macro-F1 deployed against 0.646 without (2/532 and 3/532
 # high->low), 0.419 against 0.426 for issues with their patch.
 RUBRIC_WORDS = {"consequence-issue": 0.3}
+# Models that read the tiers of the training issues most similar to the text (cosine of the
+# embeddings; features.neighbour_shares) and how many: the text model, k=20 (chosen on the
+# grouped folds: k=10-40 picked per fold on the other folds gave 0.503 macro-F1 from issue text
+# against 0.468 without; docs/scoring.md, "Similar issues"). Its training rows see only other
+# repositories' issues, as a text from an unseen repository does.
+NEIGHBOURS = {"consequence-issue": 20}
 # Models that read only the numeric features besides the embedding, not the hashed tokens.
 NUMERIC_ONLY = {"consequence", "consequence-issue"}
 
@@ -79,7 +93,8 @@ class Prepared:
     `units_c` are the record's review units as deployed (diff-only analysis); `minor` marks the
     units whose files are all tests or docs (low by the rubric, whatever the change around them);
     `units_c_facts` the same units with the record's stored repository facts, where it has them;
-    `text_e` the sentence embedding of the record's text (title, description/issue);
+    `text_e` the sentence embedding of the record's text as the text model reads it (EMBEDDED),
+    `diff_e` as the diff model reads it (the same array when both read the same);
     `text_k` its rubric words (features.rubric_words).
     """
 
@@ -96,6 +111,7 @@ class Prepared:
     text_e: np.ndarray
     text_k: np.ndarray
     units_c_facts: np.ndarray | None = None
+    diff_e: np.ndarray | None = None
 
 
 def is_issue(record: dict[str, Any]) -> bool:
@@ -108,7 +124,7 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
     """Featurise labelled records from diff-only analysis (and, for the validation's
     with-repository-facts condition, the stored facts where a record has them); their texts
     are embedded with the encoder in `folder` (default: the model folder)."""
-    out, texts = [], []
+    out, changes = [], []
     for record in records:
         labels = record.get("labels") or {}
         try:
@@ -122,7 +138,7 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
         whole = features.whole_change(change, analysis)
         scoped = [scope for _, scope in features.scopes(change, analysis)]
         known = (facts or {}).get(record["id"])
-        texts.append(features.change_text(change))
+        changes.append(change)
         out.append(Prepared(
             id=record["id"], repo=str(record.get("repo") or record["id"].split("@")[0]),
             issue=is_issue(record),
@@ -138,22 +154,29 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
             units_c_facts=None if known is None else _unit_rows(text, [
                 s for _, s in features.scopes(change, repo_facts.apply(analysis, known))]),
         ))
-    for p, row in zip(out, encoder.encode(texts, folder or model_folder()), strict=True):
-        p.text_e = row
+    vectors = {spec: encoder.encode([features.embedded_text(c, spec[0]) for c in changes],
+                                    folder or model_folder(), max_tokens=spec[1])
+               for spec in sorted({EMBEDDED[name] for name in ENCODED})}
+    empty = np.zeros((len(out), 0), dtype=np.float32)
+    for i, p in enumerate(out):
+        p.text_e, p.diff_e = (vectors.get(EMBEDDED.get(name), empty)[i]
+                              for name in ("consequence-issue", "consequence"))
     return out
 
 
 def inputs(name: str, vectors: np.ndarray, embedding: np.ndarray,
-           words: np.ndarray) -> np.ndarray:
+           words: np.ndarray, shares: np.ndarray | None = None) -> np.ndarray:
     """Model `name`'s input rows, as model.Model.rows builds them at run time: the feature
     vectors (numeric part only for NUMERIC_ONLY), then the scaled text embedding (ENCODED),
-    then the scaled rubric words (RUBRIC_WORDS). `embedding` and `words` are one row for all
-    vectors (a record's units) or one row per vector."""
+    then the scaled rubric words (RUBRIC_WORDS), then the similar issues' tier shares
+    (NEIGHBOURS: `shares`). `embedding`, `words` and `shares` are one row for all vectors (a
+    record's units) or one row per vector."""
     if name in NUMERIC_ONLY:
         kind = "difficulty" if name == "difficulty" else "consequence"
         vectors = vectors[:, :features.numeric_dimension(kind)]
     parts = [vectors]
-    for scales, values in ((ENCODED, embedding), (RUBRIC_WORDS, words)):
+    for scales, values in ((ENCODED, embedding), (RUBRIC_WORDS, words),
+                           ({name: 1.0} if name in NEIGHBOURS else {}, shares)):
         if name in scales:
             scaled = np.float32(scales[name]) * values.astype(np.float32)
             parts.append(np.broadcast_to(scaled, (vectors.shape[0], scaled.shape[-1]))
@@ -172,8 +195,8 @@ def deployed(model, p: Prepared, units: np.ndarray | None = None) -> np.ndarray:
     tests/docs-only units never high (decision.minor_unit)."""
     units = p.units_c if units is None else units
     if not units.shape[0]:
-        return _proba(model, inputs("consequence", p.record_c[None, :], p.text_e, p.text_k))[0]
-    rows = _proba(model, inputs("consequence", units, p.text_e, p.text_k))
+        return _proba(model, inputs("consequence", p.record_c[None, :], p.diff_e, p.text_k))[0]
+    rows = _proba(model, inputs("consequence", units, p.diff_e, p.text_k))
     for i in np.flatnonzero(p.minor):
         rows[i] = decision.minor_unit(rows[i])
     return np.array(decision.envelope(rows))
@@ -215,14 +238,15 @@ def out_of_fold(data: list[Prepared]) -> dict[str, np.ndarray]:
         for i in test:
             p = data[i]
             if p.units_c.shape[0] > 1 and p.minor.any():
-                units = _proba(mc, inputs("consequence", p.units_c[p.minor], p.text_e,
+                units = _proba(mc, inputs("consequence", p.units_c[p.minor], p.diff_e,
                                           p.text_k))
                 minor.extend((p.consequence, *row) for row in units)
             oof["consequence-diff"][i] = deployed(mc, p)
             oof["consequence"][i] = (oof["consequence-diff"][i] if p.units_c_facts is None
                                      else deployed(mc, p, p.units_c_facts))
             oof["issue"][i] = _proba(mi, inputs("consequence-issue", p.text_c[None, :],
-                                                p.text_e, p.text_k))[0]
+                                                p.text_e, p.text_k,
+                                                shares("consequence-issue", [p], train)))[0]
             oof["difficulty"][i] = _proba(md, inputs("difficulty", p.record_d[None, :],
                                                      p.text_e, p.text_k))[0]
     oof["fold"] = fold
@@ -236,14 +260,37 @@ def fit_all(data: list[Prepared]) -> tuple[Any, Any, Any]:
             fit("difficulty", rows("difficulty", data), np.array([p.difficulty for p in data])))
 
 
-# The training rows of each model: which Prepared field holds its feature vectors.
+# The training rows of each model: which Prepared fields hold its feature vectors and the
+# embedding it reads.
 FIELD = {"consequence": "record_c", "consequence-issue": "text_c", "difficulty": "record_d"}
+EMBEDDING_FIELD = {"consequence": "diff_e", "consequence-issue": "text_e", "difficulty": "text_e"}
 
 
 def rows(name: str, data: list[Prepared]) -> np.ndarray:
-    """Model `name`'s training rows (inputs)."""
+    """Model `name`'s training rows (inputs); each record's similar issues from the other
+    repositories (NEIGHBOURS)."""
     return inputs(name, np.vstack([getattr(p, FIELD[name]) for p in data]),
-                  np.vstack([p.text_e for p in data]), np.vstack([p.text_k for p in data]))
+                  np.vstack([getattr(p, EMBEDDING_FIELD[name]) for p in data]),
+                  np.vstack([p.text_k for p in data]), shares(name, data, data, own=False))
+
+
+def pool(data: list[Prepared]) -> list[Prepared]:
+    """The records a text model finds similar issues among: the issues."""
+    return [p for p in data if p.issue]
+
+
+def shares(name: str, records: list[Prepared], training: list[Prepared],
+           own: bool = True) -> np.ndarray | None:
+    """The similar issues' tier shares of `records`' texts among `training`'s issues (None
+    when model `name` reads none); `own=False` leaves out a record's own repository."""
+    if name not in NEIGHBOURS:
+        return None
+    found = pool(training)
+    exclude = None if own else np.array([[p.repo == q.repo for q in found] for p in records])
+    return features.neighbour_shares(np.vstack([p.text_e for p in records]),
+                                     np.vstack([q.text_e for q in found]),
+                                     np.array([q.consequence for q in found]),
+                                     NEIGHBOURS[name], exclude)
 
 
 def fit_consequence(data: list[Prepared]) -> LogisticRegression:
@@ -430,10 +477,14 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
             "coefficients": _encode(model),
         }
         if name in ENCODED:
-            card["encoder"] = {**encoder_card, "scale": ENCODED[name]}
+            card["encoder"] = {**encoder_card, "scale": ENCODED[name], "text": EMBEDDED[name][0],
+                               "max_tokens": EMBEDDED[name][1]}
         if name in RUBRIC_WORDS:
             card["rubric_words"] = {"scale": RUBRIC_WORDS[name],
                                     "names": list(features.RUBRIC_NAMES)}
+        if name in NEIGHBOURS:
+            card["neighbours"] = _write_neighbours(out / f"{name}.neighbours.npy", data,
+                                                   NEIGHBOURS[name])
         if label == "difficulty":
             card["defect_rates"] = DEFECT_RATES
         (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -446,10 +497,23 @@ def _copy_encoder(source: Path, out: Path) -> dict[str, Any]:
     where = source / encoder.FOLDER
     if (out / encoder.FOLDER).resolve() != where.resolve():
         shutil.copytree(where, out / encoder.FOLDER, dirs_exist_ok=True)
-    return {"folder": encoder.FOLDER, "max_tokens": encoder.MAX_TOKENS,
+    return {"folder": encoder.FOLDER,
             "sha256": encoder.source_sha256(where),
             "tokenizer_sha256": hashlib.sha256((where / "tokenizer.json").read_bytes()).hexdigest(),
             "model": "all-MiniLM-L6-v2, int8 ONNX (models/encoder/NOTICE.txt)"}
+
+
+def _write_neighbours(path: Path, data: list[Prepared], k: int) -> dict[str, Any]:
+    """Save the issues a text model finds similar ones among (embedding, then tier: one float32
+    row each; np.save writes the same bytes for the same array); their card entry."""
+    found = pool(data)
+    table = np.hstack([np.vstack([p.text_e for p in found]),
+                       np.array([[p.consequence] for p in found])]).astype(np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    path.write_bytes(buffer.getvalue())
+    return {"file": path.name, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+            "k": k, "issues": len(found), "names": list(features.NEIGHBOUR_NAMES)}
 
 
 def _facts(path: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:

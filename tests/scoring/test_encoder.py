@@ -91,3 +91,11 @@ def test_derived_encoder_matches_its_source_card():
     from cartriage.scoring import model
 
     assert encoder.source_sha256(where) == model.load("consequence").card["encoder"]["sha256"]
+
+
+def test_a_text_is_cut_where_the_caller_says():
+    long = "word " * 100
+    cut = encoder.encode([long], model_dir(), max_tokens=16)[0]
+    # 16 tokens: [CLS], 14 words, [SEP]
+    assert np.allclose(cut, encoder.encode(["word " * 14], model_dir())[0], atol=1e-6)
+    assert not np.allclose(cut, encoder.encode([long], model_dir())[0], atol=1e-3)

@@ -108,3 +108,14 @@ def test_control_flow_is_counted_line_by_line():
     values = dict(zip(features.DIFFICULTY_NUMERIC, f.vector, strict=False))
     assert np.isclose(values["log_control_flow"], np.log1p(4))  # ?:, if, &&, ||
     assert np.isclose(values["control_flow_density"], 4 / 5)
+
+
+def test_similar_issues_are_the_most_similar_pool_rows_weighted_by_similarity():
+    pool = np.eye(4, dtype=np.float32)[:, :3]  # rows: x, y, z, zero
+    tiers = np.array([0, 1, 2, 2])
+    text = np.array([[0.8, 0.6, 0.0]], dtype=np.float32)
+    assert np.allclose(features.neighbour_shares(text, pool, tiers, 2), [[0.8 / 1.4, 0.6 / 1.4, 0]])
+    # pool row x left out (in training: the text's own repository); y, then z at similarity 0
+    left_out = np.array([[True, False, False, False]])
+    shares = features.neighbour_shares(text, pool, tiers, 2, left_out)
+    assert np.allclose(shares, [[0, 1, 0]])

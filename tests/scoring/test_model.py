@@ -89,10 +89,28 @@ def test_top_features_are_the_largest_positive_pulls_toward_the_tier():
             if found.reads_embedding:
                 expected.append(("text (sentence embedding)",
                                  float(row[width:end] @ pull[width:end])))
-            if found.reads_rubric_words:
-                expected += [(n, float(row[end + j] * pull[end + j]))
-                             for j, n in enumerate(features.RUBRIC_NAMES)]
+            tail = (features.RUBRIC_NAMES if found.reads_rubric_words else ()) + (
+                features.NEIGHBOUR_NAMES if found.neighbours else ())
+            expected += [(n, float(row[end + j] * pull[end + j])) for j, n in enumerate(tail)]
             expected = sorted((kv for kv in expected if kv[1] > 0), key=lambda kv: -kv[1])[:5]
             assert expected  # random entries: some pull toward each tier
             assert found.top_features(feats, tier, row) == tuple(
                 (n, round(v, 4)) for n, v in expected)
+
+
+@pytest.mark.parametrize("entry", [{"max_tokens": 0}, {"max_tokens": "64"},
+                                   {"max_tokens": 64, "text": "diff"}])
+def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry):
+    card_path = models / "consequence.json"
+    card = json.loads(card_path.read_text())
+    card["encoder"].update(entry)
+    card_path.write_text(json.dumps(card))
+    assert "encoder entry" in _one_line_error("consequence", models)
+
+
+def test_a_corrupt_or_missing_similar_issue_table_is_refused(models):
+    table = models / "consequence-issue.neighbours.npy"
+    table.write_bytes(table.read_bytes()[:-4])
+    assert "sha256" in _one_line_error("consequence-issue", models)
+    table.unlink()
+    assert "similar-issue table unreadable" in _one_line_error("consequence-issue", models)

@@ -67,6 +67,8 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
     assert first["issues"] == 24 and first["records_with_repo_facts"] == 30
     assert {"diff", "issue text", "issue with its patch", "changes -> issues with patch",
             "issues -> changes", "difficulty, changes"} <= set(first["modes"])
+    table = (tmp_path / "one" / "consequence-issue.neighbours.npy").read_bytes()
+    assert table == (tmp_path / "two" / "consequence-issue.neighbours.npy").read_bytes()
     for name in ("consequence", "consequence-issue", "difficulty"):
         a = (tmp_path / "one" / f"{name}.onnx").read_bytes()
         b = (tmp_path / "two" / f"{name}.onnx").read_bytes()
@@ -90,6 +92,11 @@ def test_training_reproduces_models_exactly_and_writes_cards(tmp_path):
         if name in train.RUBRIC_WORDS:
             assert card["rubric_words"] == {"scale": train.RUBRIC_WORDS[name],
                                             "names": list(features.RUBRIC_NAMES)}
+        if name in train.NEIGHBOURS:
+            assert card["neighbours"] == {
+                "file": "consequence-issue.neighbours.npy", "k": train.NEIGHBOURS[name],
+                "sha256": hashlib.sha256(table).hexdigest(), "issues": 24,
+                "names": list(features.NEIGHBOUR_NAMES)}
 
 
 def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monkeypatch):
@@ -104,6 +111,7 @@ def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monke
     try:
         rows = [json.loads(line) for line in data.read_text().splitlines()]
         lines = predict_records(rows, CONFIG)
+        everyone = train.prepare(rows, CONFIG, analyze, folder=tmp_path / "models")
         # the run-time input rows of a high record (a migration) are its training rows
         (p,) = train.prepare([rows[-1]], CONFIG, analyze, folder=tmp_path / "models")
         change = to_change(rows[-1], CONFIG)
@@ -119,8 +127,11 @@ def test_trained_models_serve_predictions_from_the_training_rows(tmp_path, monke
     truth = np.array([row["labels"]["consequence"] == "high" for row in rows])
     assert predicted[truth].min() > predicted[~truth].max()
     assert np.array_equal(units, train.inputs("consequence", p.units_c, p.text_e, p.text_k))
-    assert np.array_equal(issue, train.inputs("consequence-issue", p.text_c[None, :], p.text_e,
-                                              p.text_k))
+    # the similar issues at run time are all the training issues, the record's own included
+    assert np.allclose(issue, train.inputs("consequence-issue", p.text_c[None, :], p.text_e,
+                                           p.text_k,
+                                           train.shares("consequence-issue", [p], everyone)),
+                       atol=1e-6)
     assert p.text_k[features.RUBRIC_NAMES.index("rubric word:migration")] == 1.0
 
 
@@ -158,3 +169,62 @@ def test_malformed_training_data_is_one_clear_line(tmp_path, line, message):
     data = write_jsonl(tmp_path / "data.jsonl", ['{"id": "a/b@1"}', line])
     with pytest.raises(InputError, match=f"--data .*{message}"):
         train.train([data], tmp_path / "out", CONFIG, log=lambda _: None)
+
+
+def test_the_diff_model_can_embed_a_shorter_text_and_run_time_follows_its_card(tmp_path,
+                                                                               monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import model, predict, train
+
+    monkeypatch.setattr(train, "EMBEDDED", {"consequence": ("title", 8),
+                                            "consequence-issue": ("text", 256)})
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    card = json.loads((tmp_path / "models" / "consequence.json").read_text())
+    assert (card["encoder"]["text"], card["encoder"]["max_tokens"]) == ("title", 8)
+    row = json.loads(data.read_text().splitlines()[-1])
+    row["message"] = row["title"] + "\n\nA long description that the title-only model never reads."
+    (p,) = train.prepare([row], CONFIG, analyze, folder=tmp_path / "models")
+    change = to_change(row, CONFIG)
+    title = encoder.encode([change.title], tmp_path / "models", max_tokens=8)[0]
+    assert np.array_equal(p.diff_e, title) and not np.allclose(p.diff_e, p.text_e)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    try:
+        found = predict.text_embeddings([change, change], {
+            "consequence": (model.load("consequence"), [0]),
+            "consequence-issue": (model.load("consequence-issue"), [1])})
+    finally:
+        model.clear_cache()
+    assert np.allclose(found["consequence"][0], title, atol=1e-5)
+    assert np.allclose(found["consequence-issue"][1], p.text_e, atol=1e-5)
+    assert not found["consequence"][1].any() and not found["consequence-issue"][0].any()
+
+
+def test_a_diff_model_without_the_embedding_never_loads_the_encoder(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import model, score, train
+
+    monkeypatch.setattr(train, "ENCODED", {"consequence-issue": 1.0})
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    assert "encoder" not in json.loads((tmp_path / "models" / "consequence.json").read_text())
+    row = json.loads(data.read_text().splitlines()[-1])
+    change = to_change(row, CONFIG)
+    issue = to_change({k: v for k, v in row.items() if k != "diff"}, CONFIG)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    encoder.clear_cache()
+    try:
+        scores = score(change, analyze(change, CONFIG), CONFIG)
+        loaded_for_the_diff = bool(encoder._LOADED)
+        score(issue, analyze(issue, CONFIG), CONFIG)  # the text model still reads it
+        loaded_for_the_issue = bool(encoder._LOADED)
+    finally:
+        model.clear_cache()
+        encoder.clear_cache()
+    assert scores.units and scores.change.tier == "high"
+    assert (loaded_for_the_diff, loaded_for_the_issue) == (False, True)
+
