@@ -395,7 +395,8 @@ def _old_blobs(change: ChangeSet) -> dict[str, bytes]:
 
 def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, files: dict):
     """The stored outline of the new file when `data` is its new blob (same git object id),
-    else None. The store is read once for every changed file."""
+    with or without the final newline (an added file's lines, from its hunk alone, end
+    without it), else None. The store is read once for every changed file."""
     import hashlib
 
     from cartriage.analysis import fanin, languages, store
@@ -409,9 +410,10 @@ def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, fil
             db.close()
     if not file.new_blob:
         return None
-    digest = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-    return files[("stored",)].get(f"{file.new_blob}:{language}") if digest == file.new_blob \
-        else None
+    if not any(hashlib.sha1(b"blob %d\0" % len(blob) + blob, usedforsecurity=False).hexdigest()
+               == file.new_blob for blob in (data, data + b"\n")):
+        return None
+    return files[("stored",)].get(f"{file.new_blob}:{language}")
 
 
 def _changed_lines(hunks) -> tuple[int, ...]:
