@@ -18,7 +18,8 @@ does not count. Cases:
   machine weighs on both alike.)
 - range: `plan A..B` (a large range), fan-in index warm; without the score and plan caches
   (`.git/cartriage/scores-*`, `plans-*` deleted), then planned again (kept).
-- bigfile: a commit adding one --big-lines-line Python file, in a repository made here.
+- bigfile: a commit adding one --big-lines-line Python file, in a repository made here
+  (before and after take turns, run by run).
 - batch: `plan --batch` over the last --batch first-parent commits; changes per CPU second.
 - allocate: `allocate()` of 10,000 synthetic units in one process (benchmarks/bench_allocation).
 """
@@ -159,12 +160,13 @@ def case_bigfile(args) -> None:
     (folder / "widgets.py").write_text("\n".join(lines[:args.big_lines]) + "\n")
     git(folder, "add", "widgets.py")
     git(folder, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "widgets")
-    for name, code in variants(args):
-        samples = []
-        for _ in range(max(1, args.runs // 2)):
+    samples: dict[str, list] = {name: [] for name, _ in variants(args)}
+    for _ in range(max(1, args.runs // 2)):  # before and after take turns, run by run
+        for name, code in variants(args):
             shutil.rmtree(folder / ".git" / "cartriage", ignore_errors=True)
-            samples.append(run(code, ["plan", "HEAD^!", "--format", "json"], folder))
-        report(f"{args.big_lines:,}-line new file", name, samples)
+            samples[name].append(run(code, ["plan", "HEAD^!", "--format", "json"], folder))
+    for name, values in samples.items():
+        report(f"{args.big_lines:,}-line new file", name, values)
     shutil.rmtree(folder)
 
 

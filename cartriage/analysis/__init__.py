@@ -8,7 +8,6 @@ that cannot be parsed degrades to path-based roles with a note: analysis never f
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import replace
 from operator import methodcaller
@@ -125,11 +124,19 @@ def unit_hunks(file: FileChange | None, unit: Unit) -> tuple[Hunk, ...]:
                     new_count=inside.count(" ") + inside.count("+")),)
 
 
-@functools.lru_cache(maxsize=64)
+_MARKS: dict[int, tuple[Hunk, str]] = {}  # by the hunk's id (held: the id is not reused)
+
+
 def _marks(hunk: Hunk) -> str:
     """Each line's diff prefix as one character ('+', '-', ' ', '\\'); an empty line counts
-    on both sides, as a context line."""
-    return "".join(line[:1] or " " for line in hunk.lines)
+    on both sides, as a context line. Kept for the last 64 hunks by identity: hashing a
+    hunk hashes its lines, as long as counting them."""
+    found = _MARKS.get(id(hunk))
+    if found is None or found[0] is not hunk:
+        if len(_MARKS) >= 64:
+            _MARKS.clear()
+        found = _MARKS[id(hunk)] = (hunk, "".join(line[:1] or " " for line in hunk.lines))
+    return found[1]
 
 
 def _count(lines: tuple[str, ...], mark: str) -> int:
@@ -297,8 +304,9 @@ def _file_facts(file: FileChange, sides, index, config: Config, max_bytes: int,
             percentile = index.percentile(fan_in)
             found = index.importers.get(target, set()) | index.via_package.get(target, set())
             importers = tuple(sorted(found)[:5])
-            symbols = [replace(s, fan_in=index.symbol_fan_in(target, s.name)) if s.public
-                       else s for s in symbols]
+            if index.symbols.get(target):  # else no symbol's fan-in is known: all stay None
+                symbols = [replace(s, fan_in=index.symbol_fan_in(target, s.name)) if s.public
+                           else s for s in symbols]
             hits += _core(fan_in, percentile, len(index.files), file.status)
     hits += _public_api(symbols, hits)
     hits = roles.from_rules(path, hits, config.rules)

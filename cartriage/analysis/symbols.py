@@ -186,6 +186,8 @@ def changed_symbols(file: FileChange, old: Outline | None, new: Outline | None) 
     """Symbols a change adds, removes or modifies, from full old and new versions."""
     old_defs = old.definitions if old else []
     new_defs = new.definitions if new else []
+    if not (old_defs and new_defs):  # each symbol added, or each removed: none is modified
+        return _classify(old_defs, new_defs, set())
     removed_lines = [n for h in file.hunks for n, _ in h.removed()]
     added_lines = [n for h in file.hunks for n, _ in h.added()]
     touched = _innermost(old_defs, removed_lines) | _innermost(new_defs, added_lines)

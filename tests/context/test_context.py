@@ -215,3 +215,43 @@ def test_staged_changes_are_not_read_whole_into_memory(repo):
     assert sources.read(change, {}) is None
     old = _old_blobs(change)
     assert [data for data in old.values()] == [b"x = net(1)\n"]
+
+
+def widgets(count: int) -> str:
+    return "".join(f'class Widget{i}:\n    """Widget {i}."""\n\n    def render(self, value):\n'
+                   f"        return helper(value) * {i}\n\n    def reset(self):\n"
+                   f"        self.value = {i}\n\n\n" for i in range(count)) + \
+        "def helper(value):\n    return value + 1\n"
+
+
+def test_units_of_one_large_added_file_reuse_its_stored_outline(repo, monkeypatch):
+    """An added file's lines lack its final newline: its outline is still the analysis store's
+    (not parsed again), and each unit's context is what a parse of the file gives."""
+    from cartriage.analysis import symbols
+
+    repo.commit("base", {"shop.py": SHOP})
+    repo.commit("change", {"widgets.py": widgets(400)})
+    settings = configuration.load(cwd=repo.path, env={})
+    change, facts, _ = pipeline.triage(intake.ChangeRequest(repo=Path(repo.path), rev="HEAD^!"),
+                                       settings)
+    units = [u for u in facts.units if u.path == "widgets.py"]
+    assert len(units) > 3
+    outlined = []
+    real_outline = symbols.outline
+    monkeypatch.setattr(symbols, "outline", lambda spec, data, **kw: outlined.append(data)
+                        or real_outline(spec, data, **kw))
+
+    def built() -> list[context.Context]:
+        files: dict = {}
+        return [context.build(change, facts, unit, level, limit, files=files)
+                for limit in (100_000, context.MAX_TOKENS) for unit in units
+                for level in ("function", "callers")]
+
+    shared = built()
+    assert not any(b"class Widget0" in data for data in outlined)
+    assert "lines 1-8: class Widget0" in shared[0].text
+    assert "function helper" in shared[1].text
+    assert any(b.note.startswith("function context over 3,000 tokens") for b in shared)
+    monkeypatch.setattr(context, "_stored", lambda *args: None)
+    assert built() == shared
+    assert sum(b"class Widget0" in data for data in outlined) == 1
