@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from cartriage.intake.change import ChangeSet
 
-FILE = "sources-v1.pickle"  # the last commit's source files; bump when the shape changes
+FILE = "sources-v2.pickle"  # the last commit's source files; bump when the shape changes
 MAX_BYTES = 64_000_000  # of source text searched in memory (else `git grep`)
 MAX_CHANGED = 2_000  # source files changed since the kept commit, beyond which all are read
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -31,6 +31,9 @@ _WORD_ENDS = frozenset(bytes([b]) for b in _WORD_BYTES)  # one-byte slices, afte
 _WORD_CHARS = bytes(sorted(_WORD_BYTES))
 _NOT_WORD = bytes(b if b in _WORD_BYTES else 32 for b in range(256))  # other bytes: spaces
 WORD_INDEX_AFTER = 32  # searches of the text, beyond which each file's words are collected
+# Distinct words the index may hold: an identifier-dense generated file can make the index many
+# times its text; past this the searches go on through the text.
+MAX_WORDS = 250_000  # netbox: 61,229
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Sources:
     text: bytes  # the files, each followed by a newline
     searches: int = field(default=0, compare=False)
     using: dict[bytes, list[int]] | None = field(default=None, compare=False)  # word: files
+    unindexed: bool = field(default=False, compare=False)  # past MAX_WORDS: never indexed
 
     def naming(self, name: str, limit: int) -> list[str]:
         """The first `limit` files with `name` as a word, in path order (`git grep -w -l`)."""
@@ -85,16 +89,15 @@ class Sources:
         than WORD_INDEX_AFTER searches were made (collecting them costs about as many
         searches of the text); None before, or for a `word` that is not one word."""
         self.searches += 1
-        if self.using is None and self.searches <= WORD_INDEX_AFTER:
+        if self.unindexed or (self.using is None and self.searches <= WORD_INDEX_AFTER):
             return None
         if not word or word.translate(None, _WORD_CHARS):  # empty, or not only word bytes
             return None
         if self.using is None:
-            self.using = {}
-            ends = [*self.starts[1:], len(self.text)]
-            for i, (start, end) in enumerate(zip(self.starts, ends, strict=True)):
-                for each in set(self.text[start:end].translate(_NOT_WORD).split()):
-                    self.using.setdefault(each, []).append(i)
+            self.using = _index(self.text, self.starts)
+            self.unindexed = self.using is None
+            if self.using is None:
+                return None
         return self.using.get(word, [])
 
     def _word(self, word: bytes, position: int, end: int | None = None) -> int:
@@ -108,6 +111,18 @@ class Sources:
                 return start
             position = start + 1
         return -1
+
+
+def _index(text: bytes, starts: list[int]) -> dict[bytes, list[int]] | None:
+    """Each word: the files (indexes) using it; None past MAX_WORDS distinct words."""
+    using: dict[bytes, list[int]] = {}
+    ends = [*starts[1:], len(text)]
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        for each in set(text[start:end].translate(_NOT_WORD).split()):
+            using.setdefault(each, []).append(i)
+        if len(using) > MAX_WORDS:
+            return None
+    return using
 
 
 def read(change: ChangeSet, files: dict) -> Sources | None:
@@ -151,8 +166,16 @@ def _tree(repo_root: str, rev: str) -> list[tuple[str, str, bytes]] | None:
     if tree is None:
         tree = _whole(repo_root, rev)
     if tree is not None and folder is not None:
-        _save(folder / FILE, (rev, tree))
+        _save(folder / FILE, (rev, tree, _selection()))
     return tree
+
+
+def _selection() -> list[str]:
+    """What selects the kept files (the extensions with a grammar): kept sources chosen by
+    another cartriage, knowing other languages, are read again."""
+    from cartriage.analysis import languages
+
+    return languages.extensions()
 
 
 def _whole(repo_root: str, rev: str) -> list[tuple[str, str, bytes]] | None:
@@ -217,13 +240,17 @@ def _save(path: Path, kept: tuple[str, list]) -> None:
 
 
 def _load(path: Path) -> tuple[str, list] | None:
-    """The kept (commit, sources), or None when there are none or they cannot be read."""
+    """The kept (commit, sources), or None when there are none, they cannot be read, or were
+    selected by other languages than this cartriage knows."""
     try:
         with path.open("rb") as file:  # streamed: no second copy of the text in memory
             kept = pickle.load(file)
     except Exception:  # noqa: BLE001 - a cache that cannot be read is read again from git
         return None
-    if not (isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[0], str)
-            and isinstance(kept[1], list)):
+    if not (isinstance(kept, tuple) and len(kept) == 3 and isinstance(kept[0], str)
+            and isinstance(kept[1], list) and kept[2] == _selection()
+            and all(isinstance(row, tuple) and len(row) == 3 and isinstance(row[0], str)
+                    and isinstance(row[1], str) and isinstance(row[2], bytes)
+                    for row in kept[1])):
         return None
-    return kept
+    return kept[0], kept[1]

@@ -23,6 +23,7 @@ from cartriage.errors import ModelError
 FOLDER = "encoder"
 DIMENSION = 384
 MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
+MAX_POSITIONS = 512  # the encoder's position embeddings: no text can be cut longer
 # Texts run in batches of similar length (sorted), padded to the batch's longest: at most
 # BATCH texts and BATCH_TOKENS padded tokens a batch. Measured (benchmarks/bench_encoder.py):
 # short texts gain from batching, long ones do not (attention grows with the square of the

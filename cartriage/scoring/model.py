@@ -187,8 +187,9 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     if card.get("input_dim") != dim or shape != (3, dim):
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
     if "encoder" in card and not _embeds_known_text(card["encoder"]):
-        raise fail("model card's encoder entry needs a positive integer max_tokens and a text "
-                   f"among {features.EMBEDDED_TEXTS}", card_path)
+        raise fail("model card's encoder entry needs an integer max_tokens from 1 to "
+                   f"{encoder.MAX_POSITIONS} and a text among {features.EMBEDDED_TEXTS}",
+                   card_path)
     if "neighbours" in card and "encoder" not in card:
         raise fail("model card has neighbours but no encoder entry", card_path)
     neighbours = _neighbours(path.parent, card["neighbours"], fail) if "neighbours" in card \
@@ -211,10 +212,12 @@ def _neighbours(folder: Path, entry: Any, fail: Callable[..., ModelError]
         table = np.load(io.BytesIO(data), allow_pickle=False)
         if table.ndim != 2 or table.shape[1] != encoder.DIMENSION + 1:
             raise ValueError(f"shape {table.shape}")
+        if not np.isin(table[:, -1], (0, 1, 2)).all():
+            raise ValueError("its tiers are not 0, 1 or 2")
     except OSError as exc:
         raise fail(f"similar-issue table unreadable ({exc.strerror})",
                    folder / str(entry.get("file"))) from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, EOFError) as exc:  # EOFError: an empty table
         raise fail(f"model card's neighbours entry or table unusable ({exc})") from None
     return table[:, :-1], table[:, -1].astype(np.int64)
 
@@ -223,7 +226,8 @@ def _embeds_known_text(entry: Any) -> bool:
     """A card's `encoder` entry names what it embeds and where the text is cut (its `text`
     defaults to the whole text)."""
     cut = entry.get("max_tokens") if isinstance(entry, dict) else None
-    return (isinstance(cut, int) and not isinstance(cut, bool) and cut > 0
+    return (isinstance(cut, int) and not isinstance(cut, bool)
+            and 0 < cut <= encoder.MAX_POSITIONS
             and entry.get("text", "text") in features.EMBEDDED_TEXTS)
 
 

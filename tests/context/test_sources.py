@@ -60,3 +60,30 @@ def test_a_kept_file_that_cannot_be_used_is_read_again(repo):
     assert read(repo, second).text == b"net = 1\n\nnet = 2\n\n"  # the kept commit is unknown
     assert read(repo, "HEAD").paths == ["a.py", "b.py"]  # a name, not a sha: not kept
     assert pickle.loads(kept(repo).read_bytes())[0] == second
+
+
+def test_kept_rows_of_another_shape_or_languages_are_read_again(repo):
+    """A kept file whose rows are not (path, blob, contents), or whose files another cartriage
+    chose (other extensions known), is not used: the sources are read whole, no traceback."""
+    first = repo.commit("base", {"a.py": "net = 1\n", "k.go": "net\n"})
+    kept(repo).parent.mkdir(parents=True, exist_ok=True)
+    kept(repo).write_bytes(pickle.dumps((first, [("a.py", "0" * 40)], sources._selection())))
+    assert read(repo, first).paths == ["a.py", "k.go"]
+    kept(repo).write_bytes(pickle.dumps(
+        (first, [("a.py", "0" * 40, b"net = 1\n")], [".py"])))  # chosen knowing no Go
+    assert read(repo, first).paths == ["a.py", "k.go"]
+    assert pickle.loads(kept(repo).read_bytes())[2] == sources._selection()
+
+
+def test_past_max_words_the_searches_go_on_through_the_text(repo, monkeypatch):
+    first = repo.commit("base", {"a.py": "net = 1\nother_word = net\n", "b.py": "x = 2\n",
+                                 "c.py": "def net():\n    pass\n"})
+    expected = read(repo, first)
+    answer = (expected.naming("net", 5), expected.lines_using("net"))  # through the text
+    assert expected.using is None and answer[0] == ["a.py", "c.py"]
+    for cap, indexed in ((2, False), (100, True)):
+        monkeypatch.setattr(sources, "MAX_WORDS", cap)
+        found = read(repo, first)
+        found.searches = sources.WORD_INDEX_AFTER  # the next search would collect the words
+        assert (found.naming("net", 5), found.lines_using("net")) == answer
+        assert (found.using is not None, found.unindexed) == (indexed, not indexed)

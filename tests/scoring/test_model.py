@@ -98,7 +98,7 @@ def test_top_features_are_the_largest_positive_pulls_toward_the_tier():
                 (n, round(v, 4)) for n, v in expected)
 
 
-@pytest.mark.parametrize("entry", [{"max_tokens": 0}, {"max_tokens": "64"},
+@pytest.mark.parametrize("entry", [{"max_tokens": 0}, {"max_tokens": "64"}, {"max_tokens": 513},
                                    {"max_tokens": 64, "text": "diff"}])
 def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry):
     card_path = models / "consequence.json"
@@ -114,3 +114,25 @@ def test_a_corrupt_or_missing_similar_issue_table_is_refused(models):
     assert "sha256" in _one_line_error("consequence-issue", models)
     table.unlink()
     assert "similar-issue table unreadable" in _one_line_error("consequence-issue", models)
+
+
+@pytest.mark.parametrize("tiers", [None, 3])
+def test_an_empty_or_mistiered_similar_issue_table_is_refused(models, tiers):
+    """Even with a card whose sha256 matches it: a one-line error, not a traceback."""
+    import hashlib
+    import io
+
+    table = models / "consequence-issue.neighbours.npy"
+    if tiers is None:
+        table.write_bytes(b"")
+    else:
+        rows = np.load(table)
+        rows[0, -1] = tiers
+        buffer = io.BytesIO()
+        np.save(buffer, rows)
+        table.write_bytes(buffer.getvalue())
+    card_path = models / "consequence-issue.json"
+    card = json.loads(card_path.read_text())
+    card["neighbours"]["sha256"] = hashlib.sha256(table.read_bytes()).hexdigest()
+    card_path.write_text(json.dumps(card))
+    assert "neighbours entry or table unusable" in _one_line_error("consequence-issue", models)
