@@ -225,7 +225,7 @@ def _path_bytes(path: str) -> bytes:
     return path.encode("utf-8", errors="surrogateescape")
 
 
-def _save(path: Path, kept: tuple[str, list]) -> None:
+def _save(path: Path, kept: tuple[str, list, list[str]]) -> None:
     """Replace the kept sources atomically, streamed to disk; a read-only repository still
     works, it is just not kept."""
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
