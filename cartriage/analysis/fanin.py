@@ -18,6 +18,7 @@ import contextlib
 import fnmatch
 import functools
 import gc
+import io
 import json
 import operator
 import os
@@ -376,19 +377,19 @@ def _cat_file(repo_root: str, names: list[str]) -> list[tuple[str, bytes] | None
     if reader is not None:
         return reader.read(names)
     data = _git(repo_root, "cat-file", "--batch", data="\n".join(names).encode() + b"\n")
+    return _answers(io.BytesIO(data), len(names))
+
+
+def _answers(stream, count: int) -> list[tuple[str, bytes] | None]:
+    """Up to `count` answers of `git cat-file --batch` read from `stream` (fewer if it ends):
+    (sha, contents) of each object, None for one missing or not a blob."""
     found: list[tuple[str, bytes] | None] = []
-    position = 0
-    while position < len(data) and len(found) < len(names):
-        end = data.index(b"\n", position)
-        header = data[position:end].split()
-        position = end + 1
+    while len(found) < count and (header := stream.readline().split()):
         if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
             found.append(None)
             continue
-        size = int(header[2])
-        found.append((header[0].decode(), data[position:position + size])
-                     if header[1] == b"blob" else None)
-        position += size + 1
+        data = stream.read(int(header[2]) + 1)[:-1]
+        found.append((header[0].decode(), data) if header[1] == b"blob" else None)
     return found
 
 
@@ -525,15 +526,10 @@ class _Reader:
             chunk, start = lines[start:end], end
             stdin.write(b"".join(chunk))
             stdin.flush()
-            for _ in chunk:
-                header = stdout.readline().split()
-                if not header:
-                    raise OSError("git cat-file stopped")
-                if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
-                    found.append(None)
-                    continue
-                data = stdout.read(int(header[2]) + 1)[:-1]
-                found.append((header[0].decode(), data) if header[1] == b"blob" else None)
+            answers = _answers(stdout, len(chunk))
+            if len(answers) < len(chunk):
+                raise OSError("git cat-file stopped")
+            found += answers
         return found
 
     def close(self) -> None:
