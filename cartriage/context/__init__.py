@@ -81,10 +81,11 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
     source = _Source.read(change, analysis, unit, files)
     if source.why_not:
         return Context("hunks", note=f"{level} context not built: {source.why_not}")
-    if (unit.id, "enclosing") not in files:
+    def enclosing():
         shown = source.enclosing()
-        files[(unit.id, "enclosing")] = shown, "\n\n".join(source.render(d) for d in shown)
-    shown, function = files[(unit.id, "enclosing")]
+        return shown, "\n\n".join(source.render(d) for d in shown)
+
+    shown, function = _kept(files, (unit.id, "enclosing"), enclosing)
     if tokens(function) > max_tokens:
         return Context("hunks", note=f"{level} context over {max_tokens:,} tokens "
                        f"({tokens(function):,}): hunks only")
@@ -123,21 +124,17 @@ class _Source:
              files: dict) -> _Source:
         from cartriage.analysis import unit_hunks
 
-        if ("by path",) not in files:  # the change's files and their facts, by path
-            files[("by path",)] = (_by_path(change.files), _by_path(analysis.files))
-        changed, facts = files[("by path",)]
+        changed, facts = _kept(files, ("by path",),  # the change's files and their facts
+                               lambda: (_by_path(change.files), _by_path(analysis.files)))
         file = changed.get(unit.path)
-        if unit.path not in files:
-            files[unit.path] = cls._parse(change, file, unit, files)
-        parsed = files[unit.path]
+        parsed = _kept(files, unit.path, lambda: cls._parse(change, file, unit, files))
         source = cls(change, unit, facts.get(unit.path), parsed.lines, parsed.definitions,
                      language=parsed.language, why_not=parsed.why_not, starts=parsed.starts,
                      reach=parsed.reach, shared=files)
         if source.why_not:
             return source
-        if (unit.id, "changed") not in files:  # one unit, several levels
-            files[(unit.id, "changed")] = _changed_lines(unit_hunks(file, unit))
-        source.changed, source.added = files[(unit.id, "changed")]
+        source.changed, source.added = _kept(  # one unit, several levels
+            files, (unit.id, "changed"), lambda: _changed_lines(unit_hunks(file, unit)))
         return source
 
     @classmethod
@@ -160,9 +157,8 @@ class _Source:
             source.why_not = "the file may hold secrets"
         if source.why_not:
             return source
-        if ("old",) not in files:  # every changed file's old side, in one `git cat-file`
-            files[("old",)] = _old_blobs(change)
-        source.lines = new_lines(change, file, files[("old",)])
+        old_blobs = _kept(files, ("old",), lambda: _old_blobs(change))  # one `git cat-file`
+        source.lines = new_lines(change, file, old_blobs)
         if source.lines is None:
             source.why_not = "the new file could not be read"
             return source
@@ -243,7 +239,8 @@ class _Source:
         mine = _named(self.definitions or [], name)
         if mine is not None:
             return _title(self.render(mine, MAX_DEFINITION_LINES))
-        found = self._kept(("defined in", name), lambda: self._defined_elsewhere(name, None))
+        found = _kept(self.shared, ("defined in", name),
+                      lambda: self._defined_elsewhere(name, None))
         if found is not None and found[0] == self.unit.path:  # not shown as from elsewhere
             found = self._defined_elsewhere(name, self.unit.path)
         return None if found is None else found[1]
@@ -272,27 +269,22 @@ class _Source:
         searched in memory (`sources.read`) when the sources fit, else with `git grep`."""
         searched = self._sources()
         if searched is None:
-            return self._kept(("grep", "-l", name), lambda: _grep(self.change, "-l", name))[:limit]
-        return self._kept(("naming", name, limit), lambda: searched.naming(name, limit))
+            return _kept(self.shared, ("grep", "-l", name),
+                         lambda: _grep(self.change, "-l", name))[:limit]
+        return _kept(self.shared, ("naming", name, limit), lambda: searched.naming(name, limit))
 
     def _lines_using(self, name: str) -> list[str]:
         """"path\0line\0text" for each line of a source file using the word `name`, at the new
         side: searched in memory (`sources.read`) when the sources fit, else with `git grep`."""
         searched = self._sources()
         if searched is None:
-            return self._kept(("grep", "-n", name), lambda: _grep(self.change, "-n", name))
-        return self._kept(("lines using", name), lambda: searched.lines_using(name))
+            return _kept(self.shared, ("grep", "-n", name),
+                         lambda: _grep(self.change, "-n", name))
+        return _kept(self.shared, ("lines using", name), lambda: searched.lines_using(name))
 
     def _sources(self) -> sources.Sources | None:
         """The new side's source files as one text, read once per plan."""
-        return self._kept(("sources",), lambda: sources.read(self.change, self.shared))
-
-    def _kept(self, key: tuple, make):
-        """`make()`, once per plan for each key (the same names recur across a change's
-        units)."""
-        if key not in self.shared:
-            self.shared[key] = make()
-        return self.shared[key]
+        return _kept(self.shared, ("sources",), lambda: sources.read(self.change, self.shared))
 
     def _call_sites(self, name: str) -> list[str]:
         """Lines of source files that use `name` in other files (importers first), or elsewhere
@@ -309,6 +301,14 @@ class _Source:
         hits.sort(key=lambda h: h[:2])
         return [f"{path}:{number}: {text.strip()}" for *_, path, number, text
                 in hits[:MAX_CALL_SITES]]
+
+
+def _kept(files: dict, key, make):
+    """`make()`, once per plan for each key of `files` (`build`'s: the same files, names and
+    units recur across a change's units and levels)."""
+    if key not in files:
+        files[key] = make()
+    return files[key]
 
 
 def _by_path(items) -> dict:
@@ -399,19 +399,22 @@ def _stored(change: ChangeSet, file: FileChange, data: bytes, language: str, fil
 
     from cartriage.analysis import fanin, languages, store
 
-    if ("stored",) not in files:
+    def read_store():
         keys = [f"{f.new_blob}:{lang}" for f in change.files
                 if f.new_blob and (lang := languages.detect(f.path))]
         db = store.connect(fanin.cache_folder(change.repo_root)) if keys else None
-        files[("stored",)] = store.get(db, keys)
+        stored = store.get(db, keys)
         if db is not None:
             db.close()
+        return stored
+
+    stored = _kept(files, ("stored",), read_store)
     if not file.new_blob:
         return None
     if not any(hashlib.sha1(b"blob %d\0" % len(blob) + blob, usedforsecurity=False).hexdigest()
                == file.new_blob for blob in (data, data + b"\n")):
         return None
-    return files[("stored",)].get(f"{file.new_blob}:{language}")
+    return stored.get(f"{file.new_blob}:{language}")
 
 
 def _changed_lines(hunks) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -490,7 +493,7 @@ def _definitions(change: ChangeSet, path: str, found: tuple[str, bytes], files: 
     from cartriage.analysis import fanin, languages, store
     from cartriage.analysis.symbols import outline
 
-    if ("defined", path) not in files:
+    def stored_or_parsed():
         blob, data = found
         lang = languages.detect(path)
         db = store.connect(fanin.cache_folder(change.repo_root)) if blob else None
@@ -504,8 +507,9 @@ def _definitions(change: ChangeSet, path: str, found: tuple[str, bytes], files: 
         finally:
             if db is not None:
                 db.close()
-        files[("defined", path)] = known.definitions
-    return files[("defined", path)]
+        return known.definitions
+
+    return _kept(files, ("defined", path), stored_or_parsed)
 
 
 def _read(change: ChangeSet, path: str) -> bytes | None:
