@@ -75,9 +75,7 @@ class Model:
     @cached_property
     def width(self) -> int:
         """How many entries of a feature vector the model reads."""
-        return (self.coefficients.shape[1] - (encoder.DIMENSION if self.reads_embedding else 0)
-                - (len(features.RUBRIC_NAMES) if self.reads_rubric_words else 0)
-                - (len(features.NEIGHBOUR_NAMES) if self.neighbours else 0))
+        return self.coefficients.shape[1] - _text_width(self.card)
 
     def rows(self, feats: list[features.Features], embeddings: np.ndarray | None,
              words: np.ndarray | None = None) -> np.ndarray:
@@ -174,9 +172,7 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail("file does not match the sha256 in its model card (corrupt or replaced)")
     kind = "difficulty" if card.get("target") == "difficulty" else "consequence"
     dim = (features.numeric_dimension(kind) if card.get("features") == "numeric"
-           else features.dimension(kind)) + (encoder.DIMENSION if "encoder" in card else 0) + (
-               len(features.RUBRIC_NAMES) if "rubric_words" in card else 0) + (
-               len(features.NEIGHBOUR_NAMES) if "neighbours" in card else 0)
+           else features.dimension(kind)) + _text_width(card)
     try:
         rule = Rule.from_dict(card["rule"])
         shape = tuple(card["coefficients"]["shape"])
@@ -195,6 +191,14 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
     neighbours = _neighbours(path.parent, card["neighbours"], fail) if "neighbours" in card \
         else None
     return Model(name, path, card, rule, coefficients, onnx_session(data, fail), neighbours)
+
+
+def _text_width(card: dict) -> int:
+    """The entries after the feature vector that a card's model reads: the text's embedding,
+    its rubric words, the similar issues' tier shares."""
+    return ((encoder.DIMENSION if "encoder" in card else 0)
+            + (len(features.RUBRIC_NAMES) if "rubric_words" in card else 0)
+            + (len(features.NEIGHBOUR_NAMES) if "neighbours" in card else 0))
 
 
 def _neighbours(folder: Path, entry: Any, fail: Callable[..., ModelError]
