@@ -230,3 +230,55 @@ def test_python_import_scan_equals_the_whole_parse_on_this_project():
     for source in sources:
         assert python.module.import_statements(source) is not None
         assert _imports(source, reduce=True) == _imports(source, reduce=False)
+
+
+_JS_DEFINES = [
+    b"function net(a) { }", b"async function* net () {}", b"function /* x */ net(a) {}",
+    b"class net extends Base {}", b"class net{}", b"const net = (a) => a;",
+    b"let a = 1, net = async x => x;", b"var net = function () {};",
+    b"class A { net(a = ')') { } }", b"class A { static async *net(a, b) // c\n {} }",
+    b"class A { get net() { return 1 } }", b"export default function net(){}",
+    b"const net = /* arrow */ (a) => a;", b"class A { net(a = `(`) {} }",
+    b"class A { net(a = /\\)/) {} }", b"class A {\n  // the same way.\n  net (a) {}\n}",
+]
+_JS_CANNOT = [b"net(1);", b"a.net(b)", b"x = 'net(1)'", b"call(net, 2)", b"a = {net: 1}",
+              b"network(1) {}", b"a.net = function () {}", b"if (net == 2) {}",
+              b"items.map(net => net.id)", b"$net(1) {}"]
+_TS_DEFINES = [b"interface net { a: string }", b"type net<T> = T[];", b"enum net { A }",
+               b"namespace a.net { }", b"abstract class net {}",
+               b"interface A { net(a: string): void; }", b"interface A { net?(): void }",
+               b"declare function net(a: number): string;",
+               b"const net: (a: number) => void = (a) => {};", b"class net<T> implements B {}",
+               b"abstract class A { abstract net(): void; }", b"function net<T>(a: T) {}"]
+
+
+@pytest.mark.parametrize(("language", "source", "expected"), [
+    *(("javascript", s, True) for s in _JS_DEFINES),
+    *(("javascript", s, False) for s in _JS_CANNOT),
+    *(("typescript", s, True) for s in _JS_DEFINES + _TS_DEFINES),
+    ("typescript", b"x = 'net'; y = a.b;", False), ("typescript", b"net.length", False),
+])
+def test_javascript_may_define_is_true_wherever_the_parse_finds_a_definition(
+        language, source, expected):
+    grammar = languages.get(language)
+    found = any(d.name.split(".")[-1] == "net" for d in outline(grammar, source).definitions)
+    assert found is expected
+    assert grammar.module.may_define(source, "net") is expected
+
+
+_JS_PIECES = [b"function ", b"class ", b"net", b"net ", b"(", b")", b"{", b"}", b"=", b"=>",
+              b"a", b".", b",", b";", b"\n", b"'", b'"', b"`", b"/*", b"*/", b"//", b"/",
+              b"async ", b"*", b":", b"<", b">", b"?", b"!", b"extends ", b"interface ",
+              b"type ", b"\xc2\xa0", b"$", b"#", b"[", b"]", b"static "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_JS_PIECES), max_size=14),
+       st.sampled_from(["javascript", "typescript"]))
+def test_javascript_may_define_holds_on_any_mix(pieces, language):
+    """Also where tree-sitter recovers from syntax errors: a definition of `net` it finds is
+    never one `may_define` rules out."""
+    source = b"".join(pieces)
+    grammar = languages.get(language)
+    if any(d.name.split(".")[-1] == "net" for d in outline(grammar, source).definitions):
+        assert grammar.module.may_define(source, "net")

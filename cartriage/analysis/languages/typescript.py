@@ -32,6 +32,11 @@ module_keys = javascript.module_keys
 import_keys = javascript.import_keys
 
 
+def may_define(source: bytes, name: str) -> bool:
+    """`javascript.may_define` with TypeScript's declarations (signatures, types, generics)."""
+    return javascript.may_define(source, name, typescript=True)
+
+
 def grammar():
     import tree_sitter_typescript
 
