@@ -355,8 +355,15 @@ def _worktree_blobs(repo_root: str, entries):
 
 
 def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
-    """Blob contents through one `git cat-file --batch`."""
-    return {found[0]: found[1] for found in _cat_file(repo_root, shas) if found is not None}
+    """Blob contents through one `git cat-file --batch`; those the last build read are taken
+    from it instead (each once: then they are no longer held)."""
+    last = _LAST_READ.pop(repo_root, {})
+    found = {sha: last.pop(sha) for sha in shas if sha in last}
+    if last:
+        _LAST_READ[repo_root] = last
+    found.update((answer[0], answer[1]) for answer in _cat_file(
+        repo_root, [sha for sha in shas if sha not in found]) if answer is not None)
+    return found
 
 
 def read_paths(repo_root: str, rev: str, paths: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -417,6 +424,8 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
         for blob, _, path in missing.values():
             if blob not in by_sha and os.path.isfile(os.path.join(repo_root, path)):
                 by_sha[blob] = Path(repo_root, path).read_bytes()
+    if repo_root not in _READERS:  # a plan, not a batch: its context reads these next
+        _LAST_READ[repo_root] = dict(by_sha)
     jobs = [(key, lang, by_sha[blob], key in outlined) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
@@ -541,6 +550,9 @@ class _Reader:
 
 
 _READERS: dict[str, _Reader] = {}  # repository root: its reader, within `held`
+# Repository root: the blobs the last build read (sha: contents), served once each by
+# `read_blobs`: a plan's context reads the same commit's sources next (the whole tree's, cold).
+_LAST_READ: dict[str, dict[str, bytes]] = {}
 
 
 # The on-disk cache.

@@ -169,3 +169,23 @@ def test_blobs_read_through_the_kept_reader_equal_blobs_read_at_once(repo):
         assert fanin._cat_file(str(repo.path), names[:3]) == alone[:3]
     assert kept == alone and alone[-2:] == [None, None]
     assert alone[7] is not None and alone[7][1] == b"x = 7\n" * 8
+
+
+def test_the_blobs_a_build_read_are_read_again_only_from_git_once_served(repo, monkeypatch):
+    """A cold plan's context reads the tree's sources the index has just read: `read_blobs`
+    serves those from the build, each once, and asks git only for the others."""
+    rev = repo.commit("files", {"a.py": "import b\n", "b.py": "x = 1\n", "c.txt": "c\n"})
+    fanin._LAST_READ.pop(str(repo.path), None)
+    fanin.build(str(repo.path), rev, workers=1)
+    shas = {path: repo.git("rev-parse", f"{rev}:{path}") for path in ("a.py", "b.py", "c.txt")}
+    asked: list[list[str]] = []
+    cat_file = fanin._cat_file
+    monkeypatch.setattr(fanin, "_cat_file", lambda root, names: asked.append(names) or
+                        cat_file(root, names))
+    everything = sorted(shas.values())
+    first = fanin.read_blobs(str(repo.path), everything)
+    assert first == {sha: (repo.path / path).read_bytes() for path, sha in shas.items()}
+    assert asked == [[shas["c.txt"]]]  # the two Python files came from the build
+    assert fanin.read_blobs(str(repo.path), everything) == first
+    assert asked[1] == everything  # served once: now from git
+    assert str(repo.path) not in fanin._LAST_READ
