@@ -315,7 +315,19 @@ def _git(repo_root: str, *args: str, data: bytes | None = None) -> bytes:
 
 
 def list_tree(repo_root: str, rev: str) -> list[tuple[str, str, int | None]]:
-    """(path, blob sha, size if known) of every file at `rev`; WORKTREE hashes edited files."""
+    """(path, blob sha, size if known) of every file at `rev`; WORKTREE hashes edited files.
+    A commit's (its tree cannot change) is listed once for the index and context both."""
+    if _is_commit(rev):
+        return list(_commit_tree(repo_root, rev))
+    return _listed(repo_root, rev)
+
+
+@functools.lru_cache(maxsize=1)
+def _commit_tree(repo_root: str, rev: str) -> tuple[tuple[str, str, int | None], ...]:
+    return tuple(_listed(repo_root, rev))
+
+
+def _listed(repo_root: str, rev: str) -> list[tuple[str, str, int | None]]:
     out = []
     if rev in (INDEX, WORKTREE):
         for record in _git(repo_root, "ls-files", "-s", "-z").split(b"\0"):

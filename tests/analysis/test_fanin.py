@@ -189,3 +189,12 @@ def test_the_blobs_a_build_read_are_read_again_only_from_git_once_served(repo, m
     assert fanin.read_blobs(str(repo.path), everything) == first
     assert asked[1] == everything  # served once: now from git
     assert str(repo.path) not in fanin._LAST_READ
+
+
+def test_a_commit_s_tree_is_listed_once_for_the_index_and_context(repo, monkeypatch):
+    rev = repo.commit("files", {"a.py": "x = 1\n", "b/c.js": "y;\n"})
+    listed = fanin.list_tree(str(repo.path), rev)
+    assert sorted(path for path, _, _ in listed) == ["a.py", "b/c.js"]
+    monkeypatch.setattr(fanin, "_git", _never)
+    again = fanin.list_tree(str(repo.path), rev)
+    assert again == listed and again is not listed  # a copy: the caller's to change
