@@ -39,6 +39,7 @@ _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 _WORD_AT = re.compile(rb"[\w$]*")
 _KEYWORDS_BEFORE = (b"function", b"class", b"interface", b"type", b"enum", b"namespace",
                     b"module")
+_LIST_TOKEN = re.compile(rb"[()'\"`/]")  # what a parameter list's reading stops at
 _STRING = re.compile(rb"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""", re.DOTALL)
 
 
@@ -101,8 +102,9 @@ def _body_after(source: bytes, at: int) -> bool:
     method); True also when the list cannot be read for sure (a template string, a `/`
     that starts no comment: a regex may hold a parenthesis)."""
     depth, position = 0, at
-    while position < len(source):
-        char = source[position:position + 1]
+    while (found := _LIST_TOKEN.search(source, position)) is not None:
+        position = found.start()
+        char = found.group()
         if char in (b"'", b'"'):
             string = _STRING.match(source, position)
             if string is None:
