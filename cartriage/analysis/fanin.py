@@ -436,8 +436,8 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
         for blob, _, path in missing.values():
             if blob not in by_sha and os.path.isfile(os.path.join(repo_root, path)):
                 by_sha[blob] = Path(repo_root, path).read_bytes()
-    if repo_root not in _READERS:  # a plan, not a batch: its context reads these next
-        _LAST_READ[repo_root] = dict(by_sha)
+    if _is_commit(rev) and repo_root not in _READERS:  # a commit's plan, not a batch: its
+        _LAST_READ[repo_root] = dict(by_sha)  # context reads these next (`read_blobs`)
     jobs = [(key, lang, by_sha[blob], key in outlined) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
