@@ -191,9 +191,11 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
 
 
 def _base(change: ChangeSet) -> tuple[str, tuple[FileChange, ...]] | None:
-    """The parent and the files to update its fan-in index with, when the change's files are
-    all the differences (a file set aside by [ignore] may be one side of a rename)."""
-    return (change.old_rev, change.files) if change.old_rev and not change.ignored else None
+    """The parent and the files to update its fan-in index with, when the change's files and
+    its ignored paths (which the index leaves out too) are all the differences: not when an
+    ignored file was renamed from a path the index may hold."""
+    return ((change.old_rev, change.files)
+            if change.old_rev and not change.ignored_renamed_from else None)
 
 
 def _outline_keys(files: list[FileChange], worktree: bool) -> list[str]:
