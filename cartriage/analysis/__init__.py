@@ -53,7 +53,9 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
                   for f in files)
     if db is not None:
         if cache is not None and len(cache) != size:
-            store.put(db, {k: store.encode(v) for k, v in list(cache.items())[size:]})
+            made = dict(list(cache.items())[size:])
+            store.put(db, {k: store.encode(v) for k, v in made.items()})
+            store.keep(made)
         db.close()
     limit = config.get("analysis", "unit_max_lines")
     units = tuple(u for f in files for u in units_for(f, limit))

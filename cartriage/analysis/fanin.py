@@ -32,7 +32,7 @@ from itertools import repeat
 from pathlib import Path
 
 from cartriage.analysis import languages, minified, store, trees
-from cartriage.analysis.symbols import outline
+from cartriage.analysis.symbols import Outline, outline
 from cartriage.intake.change import INDEX, WORKTREE
 
 CACHE_VERSION = 3  # 3: minified files have no imports
@@ -176,12 +176,14 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
 def held(repo_root: str):
     """Within: builds keep the index and the imports cache in memory only; both are written
     once, at the end (`plan --batch`: no rewrite per commit). Blobs are read through one
-    `git cat-file --batch` process kept open, not one per commit."""
+    `git cat-file --batch` process kept open, not one per commit, and the outlines made are
+    also kept in memory (`store.recent`) for the analysis and the next commit."""
     cache_path = _cache_path(repo_root)
     _HELD.add(cache_path)
     reader = _READERS[repo_root] = _Reader(repo_root)
     try:
-        yield
+        with store.recent():
+            yield
     finally:
         _HELD.discard(cache_path)
         _READERS.pop(repo_root, None)
@@ -420,7 +422,7 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
     jobs = [(key, lang, by_sha[blob], key in outlined) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
-    outlines: dict[str, str] = {}
+    outlines: dict[str, Outline] = {}
     light, whole = [], []  # imports from a scan's statements; whole files to parse
     for job in jobs:
         (light if _scanned(job[1]) and not job[3] else whole).append(job)
@@ -440,8 +442,9 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
         _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines)
                   for job in whole), cache, outlines)
     if db is not None:
-        store.put(db, outlines)
+        store.put(db, {key: store.encode(found) for key, found in outlines.items()})
         db.close()
+    store.keep(outlines)
     return total
 
 
@@ -452,16 +455,16 @@ def _scanned(lang: str) -> bool:
     return language is not None and hasattr(language.module, "import_statements")
 
 
-def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
-    for key, imports, encoded in results:
+def _collect(results, cache: dict, outlines: dict[str, Outline]) -> None:
+    for key, imports, found in results:
         cache[key] = imports
-        if encoded is not None:
-            outlines[key] = encoded
+        if found is not None:
+            outlines[key] = found
 
 
-def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
-    """Imports of one blob for the index and, when `whole`, its whole outline (encoded) for the
-    store: definitions cost a query as long as the parse, and only changed files need them. A
+def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, Outline | None]:
+    """Imports of one blob for the index and, when `whole`, its whole outline for the store:
+    definitions cost a query as long as the parse, and only changed files need them. A
     minified file (as `analysis.minified` finds, e.g. a JavaScript bundle) is not parsed."""
     key, lang, data, whole = job
     if minified(data):  # a bundle: its imports were resolved when it was built
@@ -476,12 +479,12 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
         return key, [], None
     imports = [[i.spec, list(i.symbols)] for i in result.imports]
-    return key, imports, store.encode(result) if whole else None
+    return key, imports, result if whole else None
 
 
 def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
-                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
-                      ) -> tuple[str, list, str | None]:
+                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, Outline]
+                      ) -> tuple[str, list, Outline | None]:
     """`_extract` of a whole file in this process; when the old version's outline is wanted
     and not stored, the old version is parsed first (and stored) and the new one reparsed from
     its tree."""
@@ -493,13 +496,13 @@ def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str,
     language = languages.get(lang)
     try:
         tree = trees.parse(language, old)
-        outlines[before[0]] = store.encode(outline(language, old, tree=tree))
+        outlines[before[0]] = outline(language, old, tree=tree)
         result = outline(language, data, tree=trees.parse(language, data, (old, tree),
                                                           before[2]))
     except Exception:  # noqa: BLE001 - as `_extract` does, alone
         outlines.pop(before[0], None)
         return _extract(job)
-    return key, [[i.spec, list(i.symbols)] for i in result.imports], store.encode(result)
+    return key, [[i.spec, list(i.symbols)] for i in result.imports], result
 
 
 class _Reader:
