@@ -202,9 +202,10 @@ def held(repo_root: str, span: str | None = None):
 
 
 def _batch_uses(repo_root: str, span: str) -> tuple[dict[str, int], trees.Kept]:
-    """The position of each first-parent commit of A..B (oldest first), and the kept trees
-    told, per blob, the positions of the commits whose old version it is (from one `git log
-    --raw`, no diff: a few milliseconds). Nothing is kept when the log cannot be read."""
+    """The position of each first-parent commit of A..B (oldest first), and the batch's
+    `trees.Kept`, given the positions of the commits whose old version each blob is (from
+    one `git log --raw`, no diff: a few milliseconds). Nothing is kept when the log cannot
+    be read."""
     left, right = span.split("..", 1)
     try:
         log = _git(repo_root, "log", "--first-parent", "--diff-merges=first-parent",
