@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +222,22 @@ class Config:
 
     def ignored(self, path: str) -> bool:
         globs = self.sections["ignore"]["paths"] + self.sections["ignore"]["extra"]
-        return any(glob_match(path, g) for g in globs)
+        pattern = globs_pattern(tuple(globs))  # one regex: a batch asks for every file
+        return pattern is not None and pattern.match(path) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def globs_pattern(globs: tuple[str, ...]) -> re.Pattern | None:
+    """One compiled regex matching what `glob_match` matches for any of `globs`."""
+    variants = []
+    for glob in globs:
+        variants.append(glob)
+        while glob.startswith("**/"):
+            glob = glob[3:]
+            variants.append(glob)
+    if not variants:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
 
 
 def glob_match(path: str, pattern: str) -> bool:

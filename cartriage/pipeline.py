@@ -56,7 +56,7 @@ def triage_batch(repo: Path, span: str,
     from cartriage.analysis import fanin
     from cartriage.scoring import cache
 
-    with fanin.held(intake.repository_root(repo)):
+    with fanin.held(intake.repository_root(repo), span):
         changes = ((c, analysis.analyze(c, config))
                    for c in intake.first_parent_changes(repo, span, config))
         yield from cache.score_batches(changes, config)

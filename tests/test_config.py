@@ -125,6 +125,21 @@ def test_ignore_globs(tmp_path):
     assert not config.ignored("src/app.py")
 
 
+def test_ignore_globs_in_one_regex_match_what_each_glob_matches(tmp_path):
+    write(tmp_path / "cartriage.toml", '[ignore]\nextra = ["**/gen/**/*.py", "docs/*.md", '
+          '"**/**/x[0-9].c", "*.lock"]\n')
+    config = configuration.load(cwd=tmp_path, env={})
+    globs = config.get("ignore", "paths") + config.get("ignore", "extra")
+    paths = ["gen/a.py", "src/gen/b/c.py", "docs/a.md", "docs/x/a.md", "x1.c", "a/b/x2.c",
+             "a/x12.c", "poetry.lock", "a/b.lock", "vendor/v.go", "src/vendor/v.go",
+             "a.min.js", "src/app.py", "generated.py", "docs.md"]
+    for path in paths:
+        assert config.ignored(path) == any(configuration.glob_match(path, g) for g in globs), path
+    assert [p for p in paths if config.ignored(p)] == [  # fnmatch's `*` matches `/` too
+        "src/gen/b/c.py", "docs/a.md", "docs/x/a.md", "x1.c", "a/b/x2.c", "poetry.lock",
+        "a/b.lock", "vendor/v.go", "src/vendor/v.go", "a.min.js"]
+
+
 def test_init_template_is_valid_and_loads_to_the_defaults(tmp_path):
     path = write(tmp_path / "cartriage.toml", template())
     config = configuration.load(cwd=tmp_path, env={})

@@ -158,8 +158,9 @@ def _plan_and_contexts(repo, sha, settings):
 
 
 def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo, monkeypatch):
-    """A new version reparsed from its old tree (the hunks as edits) gives the facts a whole
-    parse gives: a file changed in several places, twice, against plans parsing it whole."""
+    """A new version reparsed from its old tree (the hunks as edits; at the second change, the
+    tree the batch kept from the first) gives the facts a whole parse gives: a file changed in
+    several places, twice, against plans parsing it whole."""
     from cartriage.analysis import fanin, trees
 
     body = "".join(f"def f{n}(a):\n    return a + {n}\n\n\n" for n in range(30))
@@ -177,8 +178,8 @@ def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo,
     settings = configuration.load(cwd=repo.path, env={})
     root = repo.git("rev-list", "--max-parents=0", "HEAD").strip()
     batch = list(pipeline.triage_batch(repo.path, f"{root}..HEAD", settings))
-    assert reparsed == [False, True]  # the first change; at the second, the old outline is
-    # stored (the first's new version) and the new version is parsed whole
+    assert reparsed == [False, True, True]  # the first change (its old version parsed whole),
+    # then the second, from the first's new version's tree, kept for it
     assert [s.name for s in batch[0][1].files[0].symbols] == ["f3", "f20", "g"]
     whole.append(True)
     for change, facts, scores in batch:

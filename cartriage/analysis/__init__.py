@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from itertools import compress
 from operator import methodcaller
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,9 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
                   for f in files)
     if db is not None:
         if cache is not None and len(cache) != size:
-            store.put(db, {k: store.encode(v) for k, v in list(cache.items())[size:]})
+            made = dict(list(cache.items())[size:])
+            store.put(db, {k: store.encode(v) for k, v in made.items()})
+            store.keep(made)
         db.close()
     limit = config.get("analysis", "unit_max_lines")
     units = tuple(u for f in files for u in units_for(f, limit))
@@ -79,10 +82,12 @@ def units_for(file: FileChange, limit: int) -> list[Unit]:
                      file.removed)]
     pieces = []  # (hunk indexes, line slice or None, changed lines)
     for i, hunk in enumerate(file.hunks):
-        changed = [n for n, line in enumerate(hunk.lines) if line[:1] in "+-"]
-        if len(changed) <= limit:
-            pieces.append(([i], None, len(changed)))
+        marks = _marks(hunk)
+        size = len(marks) - marks.count(" ") - marks.count("\\")
+        if size <= limit:
+            pieces.append(([i], None, size))
             continue
+        changed = [n for n, mark in enumerate(marks) if mark in "+-"]
         for start in range(0, len(changed), limit):
             first = 0 if start == 0 else changed[start]
             end = len(hunk.lines) if start + limit >= len(changed) else changed[start + limit]
@@ -191,9 +196,11 @@ def _index(change: ChangeSet, files: list[FileChange], config: Config, notes: li
 
 
 def _base(change: ChangeSet) -> tuple[str, tuple[FileChange, ...]] | None:
-    """The parent and the files to update its fan-in index with, when the change's files are
-    all the differences (a file set aside by [ignore] may be one side of a rename)."""
-    return (change.old_rev, change.files) if change.old_rev and not change.ignored else None
+    """The parent and the files to update its fan-in index with, when the change's files and
+    its ignored paths (which the index leaves out too) are all the differences: not when an
+    ignored file was renamed from a path the index may hold."""
+    return ((change.old_rev, change.files)
+            if change.old_rev and not change.ignored_renamed_from else None)
 
 
 def _outline_keys(files: list[FileChange], worktree: bool) -> list[str]:
@@ -398,12 +405,15 @@ def _changed_segments(hunk: Hunk) -> list[tuple[str, None, str]]:
     first one's line number (`Hunk.added()` and `removed()` would number every line: 0.5 s of
     a 145,000-line range's analysis)."""
     out = []
+    marks = _marks(hunk)
     for side, mark, start in (("added", "+", hunk.new_start), ("removed", "-", hunk.old_start)):
-        texts = [line[1:] for line in hunk.lines if line[:1] == mark]
-        if texts:
-            first = next(i for i, line in enumerate(hunk.lines) if line[:1] == mark)
-            before = sum(line[:1] == " " for line in hunk.lines[:first])
-            out.append(("\n".join(texts), None, f"{side} lines near line {start + before}"))
+        first = marks.find(mark)
+        if first >= 0:
+            # the lines joined, then each one's mark dropped: a line holds no newline, so
+            # every "\n" + mark is a line's start (no Python step per line)
+            joined = "\n".join(compress(hunk.lines, map(mark.__eq__, marks)))
+            text = ("\n" + joined).replace("\n" + mark, "\n")[1:]
+            out.append((text, None, f"{side} lines near line {start + marks.count(' ', 0, first)}"))
     return out
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import fnmatch
 import functools
 import gc
 import io
@@ -32,7 +31,8 @@ from itertools import repeat
 from pathlib import Path
 
 from cartriage.analysis import languages, minified, store, trees
-from cartriage.analysis.symbols import outline
+from cartriage.analysis.symbols import Outline, outline
+from cartriage.config import globs_pattern
 from cartriage.intake.change import INDEX, WORKTREE
 
 CACHE_VERSION = 3  # 3: minified files have no imports
@@ -173,18 +173,25 @@ def build(repo_root: str, rev: str, *, ignored: re.Pattern | None = None,
 
 
 @contextlib.contextmanager
-def held(repo_root: str):
+def held(repo_root: str, span: str | None = None):
     """Within: builds keep the index and the imports cache in memory only; both are written
     once, at the end (`plan --batch`: no rewrite per commit). Blobs are read through one
-    `git cat-file --batch` process kept open, not one per commit."""
+    `git cat-file --batch` process kept open, not one per commit, and the outlines made are
+    also kept in memory (`store.recent`) for the analysis and the next commit. With `span`
+    (A..B, the batch's first-parent commits), the trees of new versions that a later commit
+    of it changes again are kept (`trees.Kept`), so that commit reparses them."""
     cache_path = _cache_path(repo_root)
     _HELD.add(cache_path)
     reader = _READERS[repo_root] = _Reader(repo_root)
+    if span is not None:
+        _BATCHES[repo_root] = _batch_uses(repo_root, span)
     try:
-        yield
+        with store.recent():
+            yield
     finally:
         _HELD.discard(cache_path)
         _READERS.pop(repo_root, None)
+        _BATCHES.pop(repo_root, None)
         reader.close()
         state = _STATES.get(cache_path)
         if state is not None:
@@ -192,6 +199,33 @@ def held(repo_root: str):
             _save(cache_path, _load(cache_path),
                   {f"{b}:{lang}" for b, lang in state.entries.values()})
             _save_state(cache_path, state)
+
+
+def _batch_uses(repo_root: str, span: str) -> tuple[dict[str, int], trees.Kept]:
+    """The position of each first-parent commit of A..B (oldest first), and the batch's
+    `trees.Kept`, given the positions of the commits whose old version each blob is (from
+    one `git log --raw`, no diff: a few milliseconds). Nothing is kept when the log cannot
+    be read."""
+    left, right = span.split("..", 1)
+    try:
+        log = _git(repo_root, "log", "--first-parent", "--diff-merges=first-parent",
+                   "--reverse", "--raw", "--no-abbrev", "-M", "--format=%x00%H",
+                   f"{left or 'HEAD'}..{right or 'HEAD'}", "--")
+    except OSError:
+        return {}, trees.Kept({})
+    positions: dict[str, int] = {}
+    uses: dict[str, list[int]] = {}
+    for position, record in enumerate(log.split(b"\0")[1:]):
+        sha, *lines = record.decode("utf-8", errors="replace").split("\n")
+        positions[sha.strip()] = position
+        for line in lines:
+            fields = line.split("\t", 1)[0].split()
+            if len(fields) == 5 and line.startswith(":") and set(fields[2]) != {"0"}:
+                uses.setdefault(fields[2], []).append(position)
+    return positions, trees.Kept(uses)
+
+
+_BATCHES: dict[str, tuple[dict[str, int], trees.Kept]] = {}  # within `held` with a span
 
 
 def _is_commit(rev: str) -> bool:
@@ -275,21 +309,8 @@ def _language(path: str) -> str | None:
 
 
 def ignore_pattern(globs: list[str]) -> re.Pattern | None:
-    """One compiled regex for [ignore] globs, with config.glob_match's `**/` semantics."""
-    return _ignore_pattern(tuple(globs))
-
-
-@functools.lru_cache(maxsize=16)  # `plan --batch` asks for every commit
-def _ignore_pattern(globs: tuple[str, ...]) -> re.Pattern | None:
-    variants = []
-    for glob in globs:
-        variants.append(glob)
-        while glob.startswith("**/"):
-            glob = glob[3:]
-            variants.append(glob)
-    if not variants:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(v)})" for v in variants))
+    """One compiled regex for [ignore] globs, matching what `Config.ignored` matches."""
+    return globs_pattern(tuple(globs))
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -441,7 +462,7 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
     jobs = [(key, lang, by_sha[blob], key in outlined) for key, (blob, lang, _) in missing.items()
             if blob in by_sha]
     total = sum(len(job[2]) for job in jobs)
-    outlines: dict[str, str] = {}
+    outlines: dict[str, Outline] = {}
     light, whole = [], []  # imports from a scan's statements; whole files to parse
     for job in jobs:
         (light if _scanned(job[1]) and not job[3] else whole).append(job)
@@ -458,11 +479,17 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
     if whole:
         before = before or {}
         stored = store.get(db, [before[job[0]][0] for job in whole if job[0] in before])
-        _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines)
-                  for job in whole), cache, outlines)
+        positions, kept = _BATCHES.get(repo_root, ({}, None))
+        if rev in positions:
+            kept.at(positions[rev])
+        else:
+            kept = None
+        _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines,
+                                    kept) for job in whole), cache, outlines)
     if db is not None:
-        store.put(db, outlines)
+        store.put(db, {key: store.encode(found) for key, found in outlines.items()})
         db.close()
+    store.keep(outlines)
     return total
 
 
@@ -473,16 +500,16 @@ def _scanned(lang: str) -> bool:
     return language is not None and hasattr(language.module, "import_statements")
 
 
-def _collect(results, cache: dict, outlines: dict[str, str]) -> None:
-    for key, imports, encoded in results:
+def _collect(results, cache: dict, outlines: dict[str, Outline]) -> None:
+    for key, imports, found in results:
         cache[key] = imports
-        if encoded is not None:
-            outlines[key] = encoded
+        if found is not None:
+            outlines[key] = found
 
 
-def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
-    """Imports of one blob for the index and, when `whole`, its whole outline (encoded) for the
-    store: definitions cost a query as long as the parse, and only changed files need them. A
+def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, Outline | None]:
+    """Imports of one blob for the index and, when `whole`, its whole outline for the store:
+    definitions cost a query as long as the parse, and only changed files need them. A
     minified file (as `analysis.minified` finds, e.g. a JavaScript bundle) is not parsed."""
     key, lang, data, whole = job
     if minified(data):  # a bundle: its imports were resolved when it was built
@@ -497,30 +524,41 @@ def _extract(job: tuple[str, str, bytes, bool]) -> tuple[str, list, str | None]:
     except Exception:  # noqa: BLE001 - a grammar failure must not stop the index
         return key, [], None
     imports = [[i.spec, list(i.symbols)] for i in result.imports]
-    return key, imports, store.encode(result) if whole else None
+    return key, imports, result if whole else None
 
 
 def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str, tuple] | None,
-                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, str]
-                      ) -> tuple[str, list, str | None]:
-    """`_extract` of a whole file in this process; when the old version's outline is wanted
-    and not stored, the old version is parsed first (and stored) and the new one reparsed from
-    its tree."""
+                      blobs: dict[str, bytes], stored: dict, outlines: dict[str, Outline],
+                      kept: trees.Kept | None = None) -> tuple[str, list, Outline | None]:
+    """`_extract` of a whole file in this process. The new version is reparsed from the old
+    one's tree: kept from an earlier commit of the batch (`kept`), or, when the old version's
+    outline is wanted and not stored, parsed first (its outline stored too). A batch keeps
+    the new version's tree for the later commit that changes it again."""
     key, lang, data, whole = job
-    old = blobs.get(before[1]) if before is not None and before[0] not in stored else None
-    if (not whole or old is None or lang in _EMBEDDED.values() or minified(data)
-            or minified(old)):
+    if not whole or lang in _EMBEDDED.values() or minified(data):
+        return _extract(job)
+    previous = kept.take(before[1]) if kept is not None and before is not None else None
+    old = blobs.get(before[1]) if (previous is None and before is not None
+                                   and before[0] not in stored) else None
+    if old is not None and minified(old):
+        old = None
+    if previous is None and old is None and kept is None:
         return _extract(job)
     language = languages.get(lang)
     try:
-        tree = trees.parse(language, old)
-        outlines[before[0]] = store.encode(outline(language, old, tree=tree))
-        result = outline(language, data, tree=trees.parse(language, data, (old, tree),
-                                                          before[2]))
+        if old is not None:
+            previous = (old, trees.parse(language, old))
+        if previous is not None and before[0] not in stored:
+            outlines[before[0]] = outline(language, previous[0], tree=previous[1])
+        tree = trees.parse(language, data, previous, before[2] if previous else ())
+        result = outline(language, data, tree=tree)
     except Exception:  # noqa: BLE001 - as `_extract` does, alone
-        outlines.pop(before[0], None)
+        if before is not None:
+            outlines.pop(before[0], None)
         return _extract(job)
-    return key, [[i.spec, list(i.symbols)] for i in result.imports], store.encode(result)
+    if kept is not None:
+        kept.offer(key.split(":", 1)[0], data, tree)
+    return key, [[i.spec, list(i.symbols)] for i in result.imports], result
 
 
 class _Reader:

@@ -275,7 +275,7 @@ def _may_match(source: str, text: str) -> bool:
     if not literals:
         return True
     haystack = _folded(text) if folds else text
-    return any(literal in haystack for literal in literals)
+    return any(map(haystack.__contains__, literals))
 
 
 @functools.cache

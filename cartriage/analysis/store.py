@@ -8,8 +8,10 @@ them all, and adds new ones without rewriting the rest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections import OrderedDict
 from pathlib import Path
 
 from cartriage.analysis.symbols import Definition, Import, Outline
@@ -17,6 +19,8 @@ from cartriage.analysis.symbols import Definition, Import, Outline
 FILE = "outlines-v1.sqlite"  # bump when what `outline` extracts changes (queries, is_public)
 MAX_ROWS = 60_000  # about 15 MB; beyond it the oldest written go first
 KEEP_ROWS = 40_000
+RECENT_ROWS = 1_024  # outlines kept in memory within `recent()`: a commit's files, and more
+_RECENT: OrderedDict[str, Outline] | None = None
 
 
 def connect(folder: Path | None) -> sqlite3.Connection | None:
@@ -55,11 +59,39 @@ def decode(data: str) -> Outline:
                    [Import(spec, tuple(names)) for spec, names in imports], bool(error))
 
 
+@contextlib.contextmanager
+def recent():
+    """Within: the last RECENT_ROWS outlines `keep` was given are served by `get` from memory
+    (`plan --batch`: a commit's new versions are the next commit's old ones, and the index
+    hands the analysis the outlines it just made), not read and decoded again."""
+    global _RECENT
+    _RECENT = OrderedDict()
+    try:
+        yield
+    finally:
+        _RECENT = None
+
+
+def keep(outlines: dict[str, Outline]) -> None:
+    """Keep `outlines` in memory, within `recent()` (the oldest go past RECENT_ROWS)."""
+    if _RECENT is None:
+        return
+    for key, found in outlines.items():
+        _RECENT[key] = found
+        _RECENT.move_to_end(key)
+    while len(_RECENT) > RECENT_ROWS:
+        _RECENT.popitem(last=False)
+
+
 def get(db: sqlite3.Connection | None, keys: list[str]) -> dict[str, Outline]:
-    """Stored outlines of `keys` ("blob:language"); unreadable entries are left out."""
-    if db is None or not keys:
-        return {}
+    """Stored outlines of `keys` ("blob:language"), the ones kept in memory first; unreadable
+    entries are left out."""
     found = {}
+    if _RECENT is not None:
+        found = {key: _RECENT[key] for key in keys if key in _RECENT}
+        keys = [key for key in keys if key not in found]
+    if db is None or not keys:
+        return found
     try:
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]

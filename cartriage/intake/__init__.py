@@ -62,7 +62,9 @@ def set_aside_ignored(change: ChangeSet, config: Config) -> ChangeSet:
     for file in change.files:
         (ignored if config.ignored(file.path) else kept).append(file)
     return replace(change, files=tuple(kept),
-                   ignored=change.ignored + tuple(f.path for f in ignored))
+                   ignored=change.ignored + tuple(f.path for f in ignored),
+                   ignored_renamed_from=change.ignored_renamed_from + tuple(
+                       f.old_path for f in ignored if f.status == "renamed" and f.old_path))
 
 
 def read_blob(change: ChangeSet, path: str, side: Literal["old", "new"]) -> bytes | None:

@@ -88,6 +88,7 @@ class ChangeSet:
     description: str = ""
     issue: str = ""
     ignored: tuple[str, ...] = field(default=())
+    ignored_renamed_from: tuple[str, ...] = ()  # old paths of the ignored files renamed
 
     @property
     def added(self) -> int:

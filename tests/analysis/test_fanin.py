@@ -47,12 +47,16 @@ def _deleted(change) -> dict[str, str]:
             if f.status == "deleted" and (lang := fanin._language(f.path))}
 
 
-def _walk(root: str, span: str, config, monkeypatch, check_every: int = 1) -> int:
-    """Build each commit's index from its parent's, and compare with a build from scratch."""
+def _walk(root: str, span: str, config, monkeypatch, check_every: int = 1,
+          listed: list | None = None) -> int:
+    """Build each commit's index from its parent's, and compare with a build from scratch;
+    the titles of the commits whose tree is listed go to `listed`."""
     options = _options(config)
     compared = 0
     for n, change in enumerate(first_parent_changes(Path(root), span, config)):
         extra, base = _deleted(change), analysis._base(change)
+        if base is None and listed is not None:
+            listed.append(change.title)
         with monkeypatch.context() as patch:
             if n and base is not None:  # from the parent's index: the tree is not listed
                 patch.setattr(fanin, "list_tree", _never)
@@ -101,6 +105,8 @@ def test_updated_index_equals_index_from_scratch_through_every_kind_of_change(
     repo.commit("rename: importers of pkg.core now dangle")
     _write(repo, {"pkg/extra.py": None,  # renamed into an ignored folder: the tree is listed
                   "generated/models.py": "from pkg.core import helper\n"}, "ignored rename")
+    _write(repo, {"generated/models.py": "from pkg import helper\n",  # ignored, edited:
+                  "app/c.py": "from . import a\n"}, "ignored edit")  # the tree is not listed
     _write(repo, {"app/d.py": None,  # deleted while imported
                   "pkg/core.py": "def helper():\n    return 2\n",  # the old name comes back
                   "web/index.ts": None, "README.md": None}, "delete and add back")
@@ -111,9 +117,10 @@ def test_updated_index_equals_index_from_scratch_through_every_kind_of_change(
     (repo.path / "app/a.py").chmod(0o755)  # a mode change: no blob in the diff
     _write(repo, {"pkg/text.py": "def slug(s):\n    return s.lower()\n",  # small again
                   "lib/pkg/core.py": None, "app/e.py": "from .. import pkg\n"}, "shrink")
-    root = str(repo.path)
+    root, listed = str(repo.path), []
     assert _walk(root, f"{repo.git('rev-list', '--max-parents=0', 'HEAD')}..HEAD", config,
-                 monkeypatch) == 6
+                 monkeypatch, listed=listed) == 7
+    assert listed == ["ignored rename"]
 
 
 def test_a_new_commit_is_indexed_from_its_parents_index_on_disk(repo, tmp_path, monkeypatch):

@@ -37,3 +37,20 @@ def test_unusable_stores_are_no_store(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("", encoding="utf-8")
     assert store.connect(blocked / "cartriage") is None  # cannot create the folder
+
+
+def test_recent_outlines_are_served_from_memory_the_newest_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "RECENT_ROWS", 2)
+    made = {f"{n}:python": outline(languages.get("python"), f"def f{n}():\n    pass\n".encode())
+            for n in range(3)}
+    db = store.connect(tmp_path)
+    store.keep(made)  # outside `recent()`: nothing is kept
+    assert store.get(db, list(made)) == {}
+    with store.recent():
+        store.keep(made)
+        found = store.get(None, list(made))
+        assert found == {k: made[k] for k in ("1:python", "2:python")}
+        assert found["2:python"] is made["2:python"]  # the same object: not decoded again
+        store.put(db, {"0:python": store.encode(made["0:python"])})
+        assert store.get(db, list(made)) == made  # the rest from the store
+    assert store.get(None, list(made)) == {}

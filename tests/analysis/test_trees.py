@@ -82,3 +82,16 @@ def test_reparsed_outlines_equal_whole_parses_on_this_projects_history(tmp_path)
             _assert_same_as_whole(blobs[f.old_blob], blobs[f.new_blob], f.hunks)
             checked += 1
     assert checked >= 10
+
+
+def test_kept_trees_are_those_used_again_the_one_needed_furthest_ahead_goes_first():
+    kept = trees.Kept({"a": [3], "b": [2, 5], "c": [4]}, budget=10)
+    kept.at(1)
+    for blob in ("a", "b", "c", "d"):  # d: no later commit changes it
+        kept.offer(blob, blob.encode() * 4, f"tree {blob}")
+    assert sorted(kept.trees) == ["a", "b"] and kept.size == 8  # c's use is the furthest
+    assert kept.take("b") == (b"bbbb", "tree b") and kept.take("b") is None
+    kept.offer("x" * 40, b"x" * 11, "too big")
+    kept.at(4)  # "a" was to be used at 3, and was not: it goes before one used later
+    kept.offer("c", b"c" * 8, "tree c")
+    assert sorted(kept.trees) == ["c"] and kept.size == 8
