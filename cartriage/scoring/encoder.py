@@ -2,7 +2,8 @@
 
 Shipped in `models/encoder/` (model.onnx, weights.bin, encoder.json, tokenizer.json, LICENSE.txt,
 NOTICE.txt; Apache-2.0, see NOTICE.txt): the upstream int8 graph optimised once by
-models/encoder/derive.py, so that a session loads without folding and fusing the graph again.
+models/encoder/derive.py, so that a session loads without folding and fusing the graph again,
+and its matrix products run on the int8 weights with activations quantised at run time.
 Run with onnxruntime and the `tokenizers` library, both imported here only when the first text
 is encoded: a plan served from the score cache never loads the encoder.
 Embeddings are mean-pooled over the tokens and L2-normalised (the sentence-transformers recipe).
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,9 @@ FOLDER = "encoder"
 DIMENSION = 384
 MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
 MAX_POSITIONS = 512  # the encoder's position embeddings: no text can be cut longer
-# Texts run in batches of similar length (sorted), padded to the batch's longest: at most
-# BATCH texts and BATCH_TOKENS padded tokens a batch. Measured (benchmarks/bench_encoder.py):
-# short texts gain from batching, long ones do not (attention grows with the square of the
-# width) and padding costs as much as real tokens, so long texts run alone.
-BATCH = 16
-BATCH_TOKENS = 256
-# onnxruntime can prepack the MatMul weights when the session is made: +45 ms and +40 MB at load,
-# each pass 3-6 ms faster (20 against 27 ms for 56 tokens). It pays from about ten texts, so it
-# is done when the first call encodes at least this many (a batch), not for one plan's text.
-PREPACK_TEXTS = 10
+# Each text runs alone: the graph quantises its activations with one scale a tensor
+# (models/encoder/derive.py), so a text padded into a batch would embed differently from the
+# same text alone; batches gained nothing measurable with the integer products either.
 _LOADED: dict[str, tuple[Any, Any]] = {}
 
 
@@ -46,35 +39,15 @@ def encode(texts: list[str], folder: Path, sha256: str | None = None,
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return out
-    tokenizer, session = _load(folder, sha256, prepack=len(texts) >= PREPACK_TEXTS)
+    tokenizer, session = _load(folder, sha256)
     tokenizer.enable_truncation(max_tokens)
     encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
-    for rows in batches([len(e.ids) for e in encodings]):
-        batch = [encodings[i] for i in rows]
-        width = max(len(e.ids) for e in batch)
-        ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, e in enumerate(batch):
-            ids[row, :len(e.ids)] = e.ids
-            mask[row, :len(e.ids)] = 1
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                    "token_type_ids": np.zeros_like(ids)})[0]
-        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        out[rows] = pooled / norms
-    return out
-
-
-def batches(lengths: list[int]) -> list[list[int]]:
-    """Indices of texts by token count, grouped: shortest first, each group at most BATCH texts
-    and BATCH_TOKENS tokens once padded to its longest (a longer text runs alone)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    out: list[list[int]] = []
-    for i in order:
-        if out and len(out[-1]) < BATCH and lengths[i] * (len(out[-1]) + 1) <= BATCH_TOKENS:
-            out[-1].append(i)
-        else:
-            out.append([i])
+    for row, encoding in enumerate(encodings):
+        ids = np.array([encoding.ids], dtype=np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                    "token_type_ids": np.zeros_like(ids)})[0][0]
+        pooled = hidden.mean(axis=0)
+        out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
     return out
 
 
@@ -82,7 +55,7 @@ def clear_cache() -> None:
     _LOADED.clear()
 
 
-def _load(folder: Path, sha256: str | None, prepack: bool) -> tuple[Any, Any]:
+def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
     key = str(folder)
     if key in _LOADED:
         return _LOADED[key]
@@ -93,7 +66,7 @@ def _load(folder: Path, sha256: str | None, prepack: bool) -> tuple[Any, Any]:
         raise _unreadable(where, exc) from None
     from tokenizers import Tokenizer
 
-    session_ = session(where, sha256, prepack)
+    session_ = session(where, sha256)
     try:
         tokenizer = Tokenizer.from_str(tokenizer_json)
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
@@ -103,13 +76,12 @@ def _load(folder: Path, sha256: str | None, prepack: bool) -> tuple[Any, Any]:
     return _LOADED[key]
 
 
-def session(where: Path, sha256: str | None = None, prepack: bool = True) -> Any:
+def session(where: Path, sha256: str | None = None) -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
-    its files): each file checked against encoder.json, the MatMul weights multiplied back from
-    int8 and scale, the int8 embedding tables handed over as they lie in weights.bin, the graph
-    run as optimised. `sha256`: the upstream encoder the model card
-    names (its embeddings are the ones the models were trained on); `prepack`: see
-    PREPACK_TEXTS."""
+    its files): each file checked against encoder.json, the int8 weights, embedding tables and
+    their scales handed over as they lie in weights.bin, the graph run as optimised. `sha256`:
+    the upstream encoder the model card names (its embeddings are the ones the models were
+    trained on)."""
     try:
         card = json.loads((where / "encoder.json").read_text(encoding="utf-8"))
         graph = (where / "model.onnx").read_bytes()
@@ -127,16 +99,15 @@ def session(where: Path, sha256: str | None = None, prepack: bool = True) -> Any
             if hashlib.sha256(data).hexdigest() != card["sha256"][name]:
                 raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
                                  "(corrupt or replaced)")
-        weights = _dequantised(blob, card["weights"])
-        weights.update({a["name"]: _array(blob, a["offset"], a["shape"], np.dtype(a["dtype"]))
-                        for a in card["arrays"]})
+        weights = {a["name"]: _array(blob, a["offset"], a["shape"], np.dtype(a["dtype"]))
+                   for a in card["arrays"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{where / 'encoder.json'}: incomplete or inconsistent with "
                          f"weights.bin ({exc.__class__.__name__}: {exc})") from None
     from cartriage.scoring.model import onnx_session
 
     return onnx_session(graph, lambda why: ModelError(f"{where / 'model.onnx'}: {why}"),
-                        optimized=True, initializers=weights, prepack=prepack)
+                        optimized=True, initializers=weights)
 
 
 def source_sha256(where: Path) -> str:
@@ -149,21 +120,6 @@ def source_sha256(where: Path) -> str:
     except (ValueError, KeyError, TypeError):
         raise ModelError(f"{where / 'encoder.json'}: no source sha256; reinstall cartriage or "
                          "restore models/encoder/") from None
-
-
-def _dequantised(blob: bytes, layout: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Each MatMul weight of `layout`: its int8 values times its scales, as float32 (the
-    products the upstream graph computes), all in one buffer (one allocation, not 36)."""
-    sizes = [math.prod(w["shape"]) for w in layout]
-    buffer = np.empty(sum(sizes), dtype=np.float32)
-    out, at = {}, 0
-    for w, size in zip(layout, sizes, strict=True):
-        out[w["name"]] = np.multiply(
-            _array(blob, w["offset"], w["shape"], np.int8),
-            _array(blob, w["scale_offset"], w["scale_shape"], np.float32),
-            out=buffer[at:at + size].reshape(w["shape"]), dtype=np.float32)
-        at += size
-    return out
 
 
 def _array(blob: bytes, offset: int, shape: list[int], dtype) -> np.ndarray:

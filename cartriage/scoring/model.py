@@ -236,11 +236,10 @@ def _embeds_known_text(entry: Any) -> bool:
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,
-                 initializers: dict[str, np.ndarray] | None = None, prepack: bool = True) -> Any:
+                 initializers: dict[str, np.ndarray] | None = None) -> Any:
     """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
     the graph cannot be loaded. `optimized`: the graph was optimised offline (no optimisation
-    pass now); `initializers`: the arrays of its external initializers, by name (copied);
-    `prepack`: let onnxruntime prepack constant MatMul weights (a second, packed copy).
+    pass now); `initializers`: the arrays of its external initializers, by name (copied).
     onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
@@ -250,8 +249,6 @@ def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool
     options.log_severity_level = 3
     if optimized:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if not prepack:
-        options.add_session_config_entry("session.disable_prepacking", "1")
     if initializers:
         options.add_external_initializers(
             list(initializers),

@@ -37,7 +37,7 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
 
 def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
     """`score` of each (change, analysis), in order, computed together: the changes' texts
-    embedded in the encoder's batches, each model run once over every unit of every change."""
+    embedded in one encoder call, each model run once over every unit of every change."""
     if not changes:
         return []
     weights = {t: float(config.get("weights", t)) for t in TIERS}
@@ -115,7 +115,7 @@ def _unit(unit, found: Consequence, hard: Difficulty, analysis: Analysis, config
 def text_embeddings(changes: list[ChangeSet], models: dict[str, tuple[model.Model, list[int]]]
                     ) -> dict[str, np.ndarray | None]:
     """For each model name, given with the model and the indices of the changes it scores: one
-    row per change (encoded in batches), each scored change's text as the model's card says
+    row per change, each scored change's text as the model's card says
     (`encoder.text`, cut at `encoder.max_tokens`), when the model reads an embedding, else None.
     Each text and cut is encoded once; the encoder loads only when some model reads one."""
     wanted: dict[tuple[str, int], tuple[set[int], str]] = {}
