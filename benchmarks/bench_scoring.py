@@ -65,7 +65,7 @@ if hasattr(encoder, "session"):  # the session and the tokenizer apart
         {w["name"]: numpy.multiply(encoder._array(files[1], w["offset"], w["shape"], numpy.int8),
                                    encoder._array(files[1], w["scale_offset"], w["scale_shape"],
                                                   numpy.float32), dtype=numpy.float32)
-         for w in card["weights"]}
+         for w in card.get("weights", [])}  # none since the fifth session (int8 products)
     at = mark("... int8 x scale of the MatMul weights", at)
     try:  # before the fifth session, prepacking was chosen per call
         encoder.session(folder / "encoder", sha, prepack=False)
