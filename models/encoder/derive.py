@@ -11,11 +11,12 @@ every time a session is created (about 200 ms and 200 MB). Here that is done onc
    product transposed) is found, exactly;
 3. a MatMul by such a weight becomes onnxruntime's DynamicQuantizeMatMul (com.microsoft, CPU)
    on the upstream int8 values and their scales: the activations are quantised to uint8 at run
-   time (one scale a tensor), multiplied in integers (MLAS: AVX2, AVX-512 VNNI or AMX, whatever
-   the machine has, chosen at run time) and scaled back to float32. About 3x faster a pass at
-   16-32 tokens than float32 products, and the session loads without an int8 x scale step; the
+   time (one scale a tensor), multiplied in integers (MLAS picks the kernel at run time:
+   AVX-512 VNNI, AMX or ARM dot products are exact; x86 with AVX2 but no VNNI may saturate a
+   pair of products in rare cases) and scaled back to float32. 2.2-4.4x faster a pass at 16-128
+   tokens than float32 products, and the session loads without an int8 x scale step; the
    embeddings move by activation rounding (cosine 0.994 median to the float graph's on the
-   2,810 training texts, see docs/scoring.md);
+   2,810 training texts, see docs/scoring.md, "Speed and size");
 4. an embedding table read by a Gather stays int8: Gather the int8 rows and their scales, then
    Cast and Mul (the same values, without a float copy of the 30,522-word table);
 5. every int8 weight and table, and its scales, is an external initializer in weights.bin,
