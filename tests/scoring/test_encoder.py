@@ -40,6 +40,19 @@ def test_a_text_embeds_the_same_whatever_it_is_encoded_with():
     assert np.array_equal(encoder.encode(texts[::-1], model_dir()), together[::-1])
 
 
+def test_the_two_graphs_embed_alike_but_not_the_same():
+    """The integer graph's embeddings are the float graph's up to activation rounding: close
+    (cosine above 0.97 on the 2,810 training texts), not equal, so a card names the one its
+    model was trained on."""
+    texts = ["Drop the sessions table in a database migration", "Fix a typo in the README",
+             "Check the token's signature before trusting its claims " * 6]
+    whole = encoder.encode(texts, model_dir(), products="integer")
+    floats = encoder.encode(texts, model_dir(), products="float")
+    cosines = (whole * floats).sum(axis=1)
+    assert cosines.min() > 0.97 and not np.array_equal(whole, floats)
+    assert np.array_equal(floats, encoder.encode(texts, model_dir(), products="float"))
+
+
 def test_long_text_is_cut_not_refused():
     vector = encoder.encode(["word " * 5000], model_dir())[0]
     assert abs(np.linalg.norm(vector) - 1) < 1e-4
@@ -51,13 +64,17 @@ def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
     with pytest.raises(ModelError) as info:  # the card names another upstream encoder
         encoder.encode(["x"], folder, sha256="0" * 64)
     assert "sha256" in str(info.value) and "\n" not in str(info.value)
-    for name in ("model.onnx", "weights.bin"):
+    for name, products in (("model.onnx", "integer"), ("model-float.onnx", "float"),
+                           ("weights.bin", "float")):
         broken = folder / encoder.FOLDER / name
         saved = broken.read_bytes()
         broken.write_bytes(saved[:-1] + bytes([saved[-1] ^ 1]))
         with pytest.raises(ModelError, match=f"{name}: does not match the sha256"):
-            encoder.encode(["x"], folder)
+            encoder.encode(["x"], folder, products=products)
         broken.write_bytes(saved)
+        encoder.clear_cache()
+    with pytest.raises(ModelError, match="no 'int4' graph"):
+        encoder.encode(["x"], folder, products="int4")
     card_path = folder / encoder.FOLDER / "encoder.json"
     card = json.loads(card_path.read_text())
     tables = card.pop("arrays")  # where the embedding tables lie in weights.bin
@@ -119,18 +136,24 @@ def test_derive_runs_matmuls_on_the_int8_weights_and_keeps_tables_int8(tmp_path)
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [1, None, 4])],
         floats), opset_imports=[helper.make_opsetid("", 17)])
     blob, arrays = derive.derive(graph, [(table, table_scale), (weight, weight_scale)])
+    floats = derive.float_products(graph)
     assert [n.op_type for n in graph.graph.node] == ["Gather", "Cast", "Gather", "Mul",
                                                      "DynamicQuantizeMatMul"]
+    assert [n.op_type for n in floats.graph.node] == ["Gather", "Cast", "Gather", "Mul",
+                                                      "Cast", "Mul", "MatMul"]
     assert {a["dtype"] for a in arrays} == {"int8", "float32"}  # no float copy of any weight
     assert all(i.data_location == TensorProto.EXTERNAL for i in graph.graph.initializer)
-    model_bytes = graph.SerializeToString()
-    (tmp_path / "model.onnx").write_bytes(model_bytes)
-    (tmp_path / "weights.bin").write_bytes(blob)
-    (tmp_path / "encoder.json").write_text(json.dumps({"arrays": arrays, "sha256": {
-        "model.onnx": hashlib.sha256(model_bytes).hexdigest(),
-        "weights.bin": hashlib.sha256(blob).hexdigest()}}))
+    files = {"model.onnx": graph.SerializeToString(),
+             "model-float.onnx": floats.SerializeToString(), "weights.bin": blob}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "encoder.json").write_text(json.dumps({
+        "arrays": arrays, "graphs": {"integer": "model.onnx", "float": "model-float.onnx"},
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}))
     ids = np.array([[3, 17, 42, 0, 49]], dtype=np.int64)
-    got = encoder.session(tmp_path).run(None, {"input_ids": ids})[0]
     exact = np.multiply(table, table_scale)[ids] @ np.multiply(weight, weight_scale)
+    got = encoder.session(tmp_path).run(None, {"input_ids": ids})[0]
     # uint8 activations (one scale for the pass): within a few steps of 1/255 of the range
     assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
+    got = encoder.session(tmp_path, products="float").run(None, {"input_ids": ids})[0]
+    assert np.allclose(got, exact, rtol=1e-5, atol=1e-6)  # the upstream's float32 products
