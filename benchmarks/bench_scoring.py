@@ -8,6 +8,7 @@ runs); with --base, the same cases run with that checkout's code and models too,
 with this one's, in the same run (e.g. `git worktree add --detach /tmp/base cf7d585`):
 - load: imports (numpy, onnxruntime, tokenizers, cartriage's scoring modules), each of the three
   models, then the sentence encoder (tokenizer, session, first pass on "warm up");
+- the encoder's pass over one text of 16, 32, 64 and 128 tokens, warm;
 - `score()` of a 50-file change and of an 850-file range: cold (imports, models, encoder, one
   encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats),
   and of the warm time, the encoder's pass over the change's text alone;
@@ -64,9 +65,12 @@ if hasattr(encoder, "session"):  # the session and the tokenizer apart
         {w["name"]: numpy.multiply(encoder._array(files[1], w["offset"], w["shape"], numpy.int8),
                                    encoder._array(files[1], w["scale_offset"], w["scale_shape"],
                                                   numpy.float32), dtype=numpy.float32)
-         for w in card["weights"]}
+         for w in card.get("weights", [])}  # none since the fifth session (int8 products)
     at = mark("... int8 x scale of the MatMul weights", at)
-    encoder.session(folder / "encoder", sha, prepack=False)
+    try:  # before the fifth session, prepacking was chosen per call
+        encoder.session(folder / "encoder", sha, prepack=False)
+    except TypeError:  # since: int8 products, always prepacked
+        encoder.session(folder / "encoder", sha)
     at = mark("encoder session (all of the above again, and the session)", at)
     encoder.clear_cache()
     at = time.process_time(), time.perf_counter()
@@ -145,6 +149,24 @@ if hasattr(predict, "score_many"):
     print("200_changes,_score_many()", cpu, wall)
 """
 
+# The encoder's pass over one text of 16, 32, 64 and 128 tokens ("word" x n-2, [CLS], [SEP]),
+# loaded and warmed up: the median of argv[1] calls each.
+PASS = """
+import statistics, sys, time
+from cartriage.scoring import encoder, model
+folder, repeats = model.model_dir(), int(sys.argv[1])
+encoder.encode(["warm up"], folder)
+for tokens in (16, 32, 64, 128):
+    text = "word " * (tokens - 2)
+    runs = []
+    for _ in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        encoder.encode([text], folder)
+        runs.append((time.process_time() - c, time.perf_counter() - w))
+    print(f"encoder_pass,_{tokens}_tokens_(median_of_{repeats})",
+          statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+"""
+
 CACHED = SETUP + """
 from cartriage.scoring import cache
 change, analysis = combined(50, sys.argv[2])
@@ -200,7 +222,7 @@ def main() -> None:
     results: dict[str, dict[str, list[list[float]]]] = {label: {} for label in trees}
     with tempfile.TemporaryDirectory() as repo:
         subprocess.run(["git", "init", "-q", repo], check=True)
-        for code, code_args, times in ((LOAD, [], runs),
+        for code, code_args, times in ((LOAD, [], runs), (PASS, [str(args.repeats)], runs),
                                        (SCORE, [data, "50", str(args.repeats)], runs),
                                        (SCORE, [data, "850", str(args.repeats)], runs),
                                        (BATCH, [data], 1), (CACHED, [data, repo], 1),

@@ -6,11 +6,10 @@
 For each checkout (this one, and --base if given, each in a fresh process with its own code and
 models): the change (or each of the last N first-parent commits) is read and analysed first,
 the models and the encoder are loaded on a one-file slice (for a batch, a first batch of
-`cache.BATCH` copies of it, as `plan --batch`'s first batch loads them: the encoder's weights
-prepacked, see encoder.PREPACK_TEXTS), then scoring is timed: `score()` of
-the range's change, or of each commit, and `score_many` in `cache.BATCH` batches where the
-checkout has it. Prints CPU and wall seconds and the peak resident memory before and after.
-No score cache is used.
+`cache.BATCH` copies of it, as `plan --batch`'s first batch loads them), then scoring is
+timed: `score()` of the range's change, or of each commit, and `score_many` in `cache.BATCH`
+batches where the checkout has it. Prints CPU and wall seconds and the peak resident memory
+before and after. No score cache is used.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from cartriage.scoring import predict
 first, facts = pairs[0]
 loads = [(dataclasses.replace(first, files=first.files[:1]), facts)]
 if len(pairs) > 1 and hasattr(predict, "score_many"):  # as the first batch of plan --batch
-    from cartriage.scoring.cache import BATCH  # loads the encoder (prepacked: many texts)
+    from cartriage.scoring.cache import BATCH  # loads the encoder
     predict.score_many(loads * BATCH, config)
 else:
     predict.score(*loads[0], config)  # loads

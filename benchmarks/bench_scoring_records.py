@@ -1,5 +1,5 @@
 """Scoring many records at once (`cartriage score`, `cartriage bench`): one encoder pass per
-record against the records' texts encoded in batches.
+record against the records' texts encoded in one call.
 
     python benchmarks/bench_scoring_records.py --data /path/to/changes-train.jsonl
         [--records 300] [--repeats 5]
@@ -7,7 +7,7 @@ record against the records' texts encoded in batches.
 Cases, each CPU and wall time, min/median/max over --repeats runs, before and after alternating
 in one process (models and encoder loaded first):
 - before: `score()` per record, each with its own encoder pass (predict_records until now);
-- after: `predict_records()`, the texts embedded CHUNK records at a time in encoder.batches;
+- after: `predict_records()`, the texts embedded CHUNK records at a time in one `encode` call;
 - the encoder alone: the same texts one at a time, and in one `encode` call.
 The largest difference between the two ways' probabilities is printed too.
 """
@@ -54,11 +54,11 @@ def main() -> None:
     predict_records(records[:2], config)  # loads the models and the encoder
     cases = {
         "before: score() per record, one encoder pass each": one_at_a_time,
-        "after: predict_records(), texts encoded in batches": lambda: predict_records(records,
+        "after: predict_records(), texts encoded together": lambda: predict_records(records,
                                                                                       config),
         "encoder alone, one text at a time": lambda: [encoder.encode([t], folder)
                                                       for t in texts],
-        "encoder alone, one encode() call (encoder.batches)": lambda: encoder.encode(texts,
+        "encoder alone, one encode() call": lambda: encoder.encode(texts,
                                                                                     folder),
     }
     times = {name: ([], []) for name in cases}
@@ -73,8 +73,7 @@ def main() -> None:
     gap = max(abs(a.probabilities[t] - b.probabilities[t])
               for a, b in zip(before, after, strict=True) for t in a.probabilities)
     tiers = sum(a.tier != b.tier for a, b in zip(before, after, strict=True))
-    print(f"{len(records)} records, {sum(len(t) for t in texts)} characters of text; "
-          f"batches of at most {encoder.BATCH} texts and {encoder.BATCH_TOKENS} padded tokens")
+    print(f"{len(records)} records, {sum(len(t) for t in texts)} characters of text")
     for name, (cpu, wall) in times.items():
         print(line(name, cpu, wall))
     print(f"largest probability difference, batched vs one at a time: {gap:.2g}; "

@@ -48,15 +48,15 @@ CANDIDATES = {
 }
 
 
-def embeddings(cache: Path, texts: list[str], spec: tuple[str, int]) -> np.ndarray:
-    """The cached records' embeddings of `spec` (what, tokens), computed once."""
-    path = cache.with_name(f"{cache.name}.{spec[0]}-{spec[1]}.npy")
+def embeddings(cache: Path, texts: list[str], spec: tuple[str, int, str]) -> np.ndarray:
+    """The cached records' embeddings of `spec` (what, tokens, products), computed once."""
+    path = cache.with_name(f"{cache.name}.{spec[0]}-{spec[1]}-{spec[2]}.npy")
     if path.is_file():
         return np.load(path)
     changes = [ChangeSet(source="cache", title=t.partition("\n")[0],
                          description=t.partition("\n")[2]) for t in texts]
     out = encoder.encode([features.embedded_text(c, spec[0]) for c in changes], model_folder(),
-                         max_tokens=spec[1])
+                         max_tokens=spec[1], products=spec[2])
     np.save(path, out)
     return out
 

@@ -81,8 +81,8 @@ def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) ->
     return out
 
 
-# Changes scored together by score_batches: enough for the encoder's batches and one model run
-# to pay, few enough that memory stays flat over a long batch.
+# Changes scored together by score_batches: enough for one model run over all their units to
+# pay, few enough that memory stays flat over a long batch.
 BATCH = 32
 
 

@@ -184,7 +184,8 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
         raise fail(f"expects {card.get('input_dim')} features, this cartriage computes {dim}")
     if "encoder" in card and not _embeds_known_text(card["encoder"]):
         raise fail("model card's encoder entry needs an integer max_tokens from 1 to "
-                   f"{encoder.MAX_POSITIONS} and a text among {features.EMBEDDED_TEXTS}",
+                   f"{encoder.MAX_POSITIONS}, a text among {features.EMBEDDED_TEXTS} and products "
+                   f"among {encoder.PRODUCTS}",
                    card_path)
     if "neighbours" in card and "encoder" not in card:
         raise fail("model card has neighbours but no encoder entry", card_path)
@@ -227,20 +228,20 @@ def _neighbours(folder: Path, entry: Any, fail: Callable[..., ModelError]
 
 
 def _embeds_known_text(entry: Any) -> bool:
-    """A card's `encoder` entry names what it embeds and where the text is cut (its `text`
-    defaults to the whole text)."""
+    """A card's `encoder` entry names what it embeds, where the text is cut and the graph's
+    products (its `text` defaults to the whole text, its `products` to float)."""
     cut = entry.get("max_tokens") if isinstance(entry, dict) else None
     return (isinstance(cut, int) and not isinstance(cut, bool)
             and 0 < cut <= encoder.MAX_POSITIONS
-            and entry.get("text", "text") in features.EMBEDDED_TEXTS)
+            and entry.get("text", "text") in features.EMBEDDED_TEXTS
+            and entry.get("products", "float") in encoder.PRODUCTS)
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,
-                 initializers: dict[str, np.ndarray] | None = None, prepack: bool = True) -> Any:
+                 initializers: dict[str, np.ndarray] | None = None) -> Any:
     """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
     the graph cannot be loaded. `optimized`: the graph was optimised offline (no optimisation
-    pass now); `initializers`: the arrays of its external initializers, by name (copied);
-    `prepack`: let onnxruntime prepack constant MatMul weights (a second, packed copy).
+    pass now); `initializers`: the arrays of its external initializers, by name (copied).
     onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
@@ -250,8 +251,6 @@ def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool
     options.log_severity_level = 3
     if optimized:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if not prepack:
-        options.add_session_config_entry("session.disable_prepacking", "1")
     if initializers:
         options.add_external_initializers(
             list(initializers),

@@ -37,7 +37,7 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
 
 def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
     """`score` of each (change, analysis), in order, computed together: the changes' texts
-    embedded in the encoder's batches, each model run once over every unit of every change."""
+    embedded in one encoder call, each model run once over every unit of every change."""
     if not changes:
         return []
     weights = {t: float(config.get("weights", t)) for t in TIERS}
@@ -115,32 +115,34 @@ def _unit(unit, found: Consequence, hard: Difficulty, analysis: Analysis, config
 def text_embeddings(changes: list[ChangeSet], models: dict[str, tuple[model.Model, list[int]]]
                     ) -> dict[str, np.ndarray | None]:
     """For each model name, given with the model and the indices of the changes it scores: one
-    row per change (encoded in batches), each scored change's text as the model's card says
-    (`encoder.text`, cut at `encoder.max_tokens`), when the model reads an embedding, else None.
-    Each text and cut is encoded once; the encoder loads only when some model reads one."""
-    wanted: dict[tuple[str, int], tuple[set[int], str]] = {}
+    row per change, each scored change's text as the model's card says
+    (`encoder.text`, cut at `encoder.max_tokens`, by the graph `encoder.products`), when the
+    model reads an embedding, else None. Each text, cut and graph is encoded once; the encoder
+    loads only when some model reads one."""
+    wanted: dict[tuple[str, int, str], tuple[set[int], str]] = {}
     for found, which in models.values():
         if found.reads_embedding and which:
             rows, _ = wanted.setdefault(_embedded(found), (set(), found.card["encoder"]["sha256"]))
             rows.update(which)
     vectors = {}
-    for (text, cut), (which, sha256) in wanted.items():
+    for (text, cut, products), (which, sha256) in wanted.items():
         from cartriage.scoring import encoder
 
         rows = sorted(which)
-        vectors[text, cut] = np.zeros((len(changes), encoder.DIMENSION), dtype=np.float32)
-        vectors[text, cut][rows] = encoder.encode(
+        vectors[text, cut, products] = np.zeros((len(changes), encoder.DIMENSION),
+                                                dtype=np.float32)
+        vectors[text, cut, products][rows] = encoder.encode(
             [features.embedded_text(changes[i], text) for i in rows], model.model_dir(), sha256,
-            max_tokens=cut)
+            max_tokens=cut, products=products)
     return {name: vectors.get(_embedded(found)) if found.reads_embedding else None
             for name, (found, _) in models.items()}
 
 
-def _embedded(found: model.Model) -> tuple[str, int]:
-    """What a model embeds and where it is cut (its card's `encoder` entry; cards without
-    `text` embed the whole text)."""
+def _embedded(found: model.Model) -> tuple[str, int, str]:
+    """What a model embeds, where it is cut and by which graph (its card's `encoder` entry;
+    cards without `text` embed the whole text, cards without `products` the float graph's)."""
     card = found.card["encoder"]
-    return card.get("text", "text"), int(card["max_tokens"])
+    return card.get("text", "text"), int(card["max_tokens"]), card.get("products", "float")
 
 
 def _consequences(found: model.Model, prepared, embeddings, jobs, weights,

@@ -64,13 +64,17 @@ TEXT_WEIGHT_CHANGES = 0.5
 # Models that read the sentence embedding of the change's text (encoder.py), and the factor it
 # is multiplied by next to the features (the embedding has norm 1).
 ENCODED = {"consequence": 1.0, "consequence-issue": 1.0}
-# What each of them embeds (features.embedded_text: "text" or "title") and where it is cut, in
-# tokens (encoder.encode's max_tokens); the card's `encoder` entry records both for run time.
+# What each of them embeds (features.embedded_text: "text" or "title"), where it is cut, in
+# tokens (encoder.encode's max_tokens), and by which graph (encoder.PRODUCTS); the card's
+# `encoder` entry records all three for run time. The diff model reads the integer graph's
+# embeddings (2-4x faster a pass; with a diff 0.642 macro-F1 against 0.646 on the float's, high
+# predicted low 3/532 both), the issue-text model the float graph's (0.512 against 0.493 on the
+# integer's): an issue-only plan runs one pass, every plan with a diff runs one too.
 # Cheaper texts for the diff model were measured as deployed (docs/scoring.md, "A cheaper text
 # for the diff model"): the title alone 0.639 macro-F1 with a diff, 64 tokens 0.637, 128 tokens
 # 0.641, against 0.646 for the whole text cut at 256 tokens.
-EMBEDDED = {"consequence": ("text", encoder.MAX_TOKENS),
-            "consequence-issue": ("text", encoder.MAX_TOKENS)}
+EMBEDDED = {"consequence": ("text", encoder.MAX_TOKENS, "integer"),
+            "consequence-issue": ("text", encoder.MAX_TOKENS, "float")}
 # Models that read the rubric words of the change's text and title (features.rubric_words), and
 # their factor (0.3 beat 0.5 and 1 on the grouped folds; docs/scoring.md). Issue text only: the
 # diff model with them scored 0.641 macro-F1 deployed against 0.646 without (2/532 and 3/532
@@ -155,7 +159,8 @@ def prepare(records: list[dict[str, Any]], config, analyzer: Callable,
                 s for _, s in features.scopes(change, repo_facts.apply(analysis, known))]),
         ))
     vectors = {spec: encoder.encode([features.embedded_text(c, spec[0]) for c in changes],
-                                    folder or model_folder(), max_tokens=spec[1])
+                                    folder or model_folder(), max_tokens=spec[1],
+                                    products=spec[2])
                for spec in sorted({EMBEDDED[name] for name in ENCODED})}
     empty = np.zeros((len(out), 0), dtype=np.float32)
     for i, p in enumerate(out):
@@ -478,7 +483,7 @@ def train(data_paths: list[Path], out: Path, config, analyzer: Callable | None =
         }
         if name in ENCODED:
             card["encoder"] = {**encoder_card, "scale": ENCODED[name], "text": EMBEDDED[name][0],
-                               "max_tokens": EMBEDDED[name][1]}
+                               "max_tokens": EMBEDDED[name][1], "products": EMBEDDED[name][2]}
         if name in RUBRIC_WORDS:
             card["rubric_words"] = {"scale": RUBRIC_WORDS[name],
                                     "names": list(features.RUBRIC_NAMES)}

@@ -99,7 +99,8 @@ def test_top_features_are_the_largest_positive_pulls_toward_the_tier():
 
 
 @pytest.mark.parametrize("entry", [{"max_tokens": 0}, {"max_tokens": "64"}, {"max_tokens": 513},
-                                   {"max_tokens": 64, "text": "diff"}])
+                                   {"max_tokens": 64, "text": "diff"},
+                                   {"max_tokens": 64, "products": "int4"}])
 def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry):
     card_path = models / "consequence.json"
     card = json.loads(card_path.read_text())

@@ -171,24 +171,27 @@ def test_malformed_training_data_is_one_clear_line(tmp_path, line, message):
         train.train([data], tmp_path / "out", CONFIG, log=lambda _: None)
 
 
-def test_the_diff_model_can_embed_a_shorter_text_and_run_time_follows_its_card(tmp_path,
-                                                                               monkeypatch):
+def test_each_model_embeds_its_text_cut_and_graph_and_run_time_follows_its_card(tmp_path,
+                                                                                monkeypatch):
     pytest.importorskip("sklearn")
     from cartriage.analysis import analyze
     from cartriage.scoring import model, predict, train
 
-    monkeypatch.setattr(train, "EMBEDDED", {"consequence": ("title", 8),
-                                            "consequence-issue": ("text", 256)})
+    monkeypatch.setattr(train, "EMBEDDED", {"consequence": ("title", 8, "integer"),
+                                            "consequence-issue": ("text", 256, "float")})
     data = _records(tmp_path)
     train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
     card = json.loads((tmp_path / "models" / "consequence.json").read_text())
-    assert (card["encoder"]["text"], card["encoder"]["max_tokens"]) == ("title", 8)
+    assert (card["encoder"]["text"], card["encoder"]["max_tokens"],
+            card["encoder"]["products"]) == ("title", 8, "integer")
     row = json.loads(data.read_text().splitlines()[-1])
     row["message"] = row["title"] + "\n\nA long description that the title-only model never reads."
     (p,) = train.prepare([row], CONFIG, analyze, folder=tmp_path / "models")
     change = to_change(row, CONFIG)
     title = encoder.encode([change.title], tmp_path / "models", max_tokens=8)[0]
-    assert np.array_equal(p.diff_e, title) and not np.allclose(p.diff_e, p.text_e)
+    text = encoder.encode([features.embedded_text(change, "text")], tmp_path / "models",
+                          products="float")[0]
+    assert np.array_equal(p.diff_e, title) and np.array_equal(p.text_e, text)
     monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
     model.clear_cache()
     try:
