@@ -218,6 +218,15 @@ class Text:
     fixes: tuple[str, ...]  # the words in FIX_WORDS, in order
 
 
+def with_change(unit: Features, change: Features, share: float) -> Features:
+    """A unit's features pulled toward its whole change's: (1 - share) * unit + share * change.
+    The change is the unit's context (a test file inside a migration reads part of the
+    migration); the names are the unit's, then the change's entries the unit lacks, marked."""
+    vector = ((1 - share) * unit.vector + share * change.vector).astype(np.float32)
+    names = {**{j: f"change {name}" for j, name in change.names.items()}, **unit.names}
+    return Features(vector, names)
+
+
 def read_text(change: ChangeSet) -> Text:
     text = change_text(change)
     words = tuple(_words(text))
