@@ -147,13 +147,13 @@ def _consequences(found: model.Model, prepared, embeddings, jobs, weights,
                   words=None) -> list[Consequence]:
     """Each job's (change index, scope) consequence; a tests/docs-only unit is decided on its
     own, never high (decision.minor_unit), whatever the change's text around it says. `words`:
-    each change's features.rubric_words, for a model that reads them. A unit's features are
-    pulled toward its whole change's as the card says (features.with_change)."""
+    each change's features.rubric_words, for a model that reads them. Any other unit's
+    features are pulled toward its whole change's as the card says (features.with_change)."""
     share, wholes = found.change_share, {}
 
     def featurize(i, scope):
         unit = features.consequence_features(prepared[i].text, scope, found.numeric_only)
-        if not share or scope is None:
+        if not share or scope is None or features.minor(scope):
             return unit
         if i not in wholes:  # once per change
             wholes[i] = features.consequence_features(prepared[i].text, prepared[i].whole,
