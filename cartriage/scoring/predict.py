@@ -156,8 +156,8 @@ def _consequences(found: model.Model, prepared, embeddings, jobs, weights,
         if not share or scope is None or features.minor(scope):
             return unit
         if i not in wholes:  # once per change
-            wholes[i] = features.consequence_features(prepared[i].text, prepared[i].whole,
-                                                      found.numeric_only)
+            wholes[i] = features.as_context(features.consequence_features(
+                prepared[i].text, prepared[i].whole, found.numeric_only))
         return features.with_change(unit, wholes[i], share)
 
     return [Consequence(tier=tier, probabilities=_named(row),

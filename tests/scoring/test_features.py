@@ -125,7 +125,8 @@ def test_a_unit_in_its_change_is_pulled_toward_the_change_by_the_share():
     change, analysis = _change()
     text = features.read_text(change)
     (_, auth), (_, docs) = features.scopes(change, analysis)
-    whole = features.consequence_features(text, features.whole_change(change, analysis), True)
+    whole = features.as_context(features.consequence_features(
+        text, features.whole_change(change, analysis), True))
     unit = features.consequence_features(text, docs, True)
     half = features.with_change(unit, whole, 0.5)
     assert np.allclose(half.vector, (unit.vector + whole.vector) / 2)
