@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
+
+from bench_neighbours import _times as cpu_ms  # this folder (run as a script)
 
 from cartriage import config as configuration
 from cartriage.analysis import analyze
@@ -33,15 +33,6 @@ def combined(found, wanted: int, config):
             break
     change = replace(found[0], files=tuple(files[:wanted]), description="\n".join(text))
     return change, analyze(change, config)
-
-
-def cpu_ms(fn, repeats: int) -> str:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append((time.process_time() - start) * 1000)
-    return f"{min(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f}"
 
 
 def main() -> None:
@@ -72,7 +63,7 @@ def measure(change, analysis, repeats: int) -> str:
         "the units' own features": lambda: [features.consequence_features(text, s, True)
                                             for s in scoped],
     }
-    return (f"{len(change.files)} files, {len(scoped)} units (CPU ms min / median / max): "
+    return (f"{len(change.files)} files, {len(scoped)} units (CPU min / median / max): "
             + "; ".join(f"{name} {cpu_ms(fn, repeats)}" for name, fn in parts.items()))
 
 if __name__ == "__main__":
