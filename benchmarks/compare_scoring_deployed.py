@@ -5,13 +5,15 @@ input changed, from the records cached by compare_scoring.py.
     python benchmarks/compare_scoring_deployed.py --cache /tmp/prepared.pkl \
         [--only "title embedding" ...]
 
-Candidates: the shipped recipe (the whole text's embedding cut at 256 tokens), the embedding of
-a shorter text (the title alone, the text cut at 32, 64 or 128 tokens), no embedding at all
-(numeric features, with or without the rubric words). The text model (`consequence-issue`)
-keeps its recipe in every candidate. The shorter texts' embeddings are computed once and cached
-next to `--cache` (`<cache>.<text>-<tokens>.npy`). Prints one table row per candidate: macro-F1
-with a diff, high->low, recall of high, issue with its patch, Brier/ECE, both transfers, the
-diff confusion matrix, and the CPU time of the validation.
+Candidates: the shipped recipe (the whole text's embedding cut at 256 tokens, each unit pulled
+halfway toward its change: train.CHANGE_SHARE), the units alone or pulled by other shares, the
+embedding of a shorter text (the title alone, the text cut at 32, 64 or 128 tokens), no
+embedding at all (numeric features, with or without the rubric words). The text model
+(`consequence-issue`) keeps its recipe in every candidate. The shorter texts' embeddings are
+computed once and cached next to `--cache` (`<cache>.<text>-<tokens>.npy`). Prints one table
+row per candidate: macro-F1 with a diff, high->low, recall of high, issue with its patch,
+Brier/ECE, both transfers, the diff confusion matrix, macro-F1 with a diff in each held-out
+fold, and the CPU time of the validation.
 """
 
 from __future__ import annotations
@@ -30,21 +32,28 @@ from cartriage.scoring import encoder, features, train
 from cartriage.scoring.cache import model_folder
 
 WHOLE = ("text", encoder.MAX_TOKENS)
-# name: (what the diff model embeds, or None for no embedding; rubric words scale; C)
+SHARE = train.CHANGE_SHARE["consequence"]
+# name: (what the diff model embeds, or None for no embedding; rubric words scale; C; how far
+# each unit is pulled toward its change, train.CHANGE_SHARE). The shorter texts and the
+# models without the embedding were measured with units alone (share 0).
 CANDIDATES = {
-    "shipped: whole text, 256 tokens": (WHOLE, 0.0, 0.3),
-    "whole text, 128 tokens": (("text", 128), 0.0, 0.3),
-    "whole text, 64 tokens": (("text", 64), 0.0, 0.3),
-    "whole text, 32 tokens": (("text", 32), 0.0, 0.3),
-    "title embedding": (("title", encoder.MAX_TOKENS), 0.0, 0.3),
-    "title embedding, C=1": (("title", encoder.MAX_TOKENS), 0.0, 1.0),
-    "title embedding + rubric words x0.3": (("title", encoder.MAX_TOKENS), 0.3, 0.3),
-    "64 tokens + rubric words x0.3": (("text", 64), 0.3, 0.3),
-    "128 tokens + rubric words x0.3": (("text", 128), 0.3, 0.3),
-    "no embedding: numeric only": (None, 0.0, 0.3),
-    "no embedding: numeric + rubric words x0.3": (None, 0.3, 0.3),
-    "no embedding: numeric + rubric words x1": (None, 1.0, 0.3),
-    "no embedding: numeric + rubric words x0.3, C=1": (None, 0.3, 1.0),
+    "shipped: whole text, 256 tokens, units half in their change": (WHOLE, 0.0, 0.3, SHARE),
+    "units alone (share 0)": (WHOLE, 0.0, 0.3, 0.0),
+    "share 0.25": (WHOLE, 0.0, 0.3, 0.25),
+    "share 0.75": (WHOLE, 0.0, 0.3, 0.75),
+    "the change alone (share 1)": (WHOLE, 0.0, 0.3, 1.0),
+    "whole text, 128 tokens": (("text", 128), 0.0, 0.3, 0.0),
+    "whole text, 64 tokens": (("text", 64), 0.0, 0.3, 0.0),
+    "whole text, 32 tokens": (("text", 32), 0.0, 0.3, 0.0),
+    "title embedding": (("title", encoder.MAX_TOKENS), 0.0, 0.3, 0.0),
+    "title embedding, C=1": (("title", encoder.MAX_TOKENS), 0.0, 1.0, 0.0),
+    "title embedding + rubric words x0.3": (("title", encoder.MAX_TOKENS), 0.3, 0.3, 0.0),
+    "64 tokens + rubric words x0.3": (("text", 64), 0.3, 0.3, 0.0),
+    "128 tokens + rubric words x0.3": (("text", 128), 0.3, 0.3, 0.0),
+    "no embedding: numeric only": (None, 0.0, 0.3, 0.0),
+    "no embedding: numeric + rubric words x0.3": (None, 0.3, 0.3, 0.0),
+    "no embedding: numeric + rubric words x1": (None, 1.0, 0.3, 0.0),
+    "no embedding: numeric + rubric words x0.3, C=1": (None, 0.3, 1.0, 0.0),
 }
 
 
@@ -61,11 +70,14 @@ def embeddings(cache: Path, texts: list[str], spec: tuple[str, int, str]) -> np.
     return out
 
 
-def run(data, diff_e: np.ndarray | None, words: float, C: float) -> dict:
+def run(data, diff_e: np.ndarray | None, words: float, C: float, share: float) -> dict:
     """train.validate with the diff model reading `diff_e` (None: no embedding), the rubric
-    words times `words` (0: none) and its C; the train module's settings restored after."""
-    saved = dict(train.ENCODED), dict(train.RUBRIC_WORDS), dict(train.C)
+    words times `words` (0: none), its C and change share; the train module's settings
+    restored after."""
+    settings = (train.ENCODED, train.RUBRIC_WORDS, train.C, train.CHANGE_SHARE)
+    saved = [dict(d) for d in settings]
     try:
+        train.CHANGE_SHARE["consequence"] = share
         if diff_e is None:
             train.ENCODED.pop("consequence", None)
         if words:
@@ -75,8 +87,7 @@ def run(data, diff_e: np.ndarray | None, words: float, C: float) -> dict:
             p.diff_e = np.zeros(0, dtype=np.float32) if diff_e is None else diff_e[i]
         return train.validate(data)
     finally:
-        for current, old in zip((train.ENCODED, train.RUBRIC_WORDS, train.C), saved,
-                                strict=True):
+        for current, old in zip(settings, saved, strict=True):
             current.clear()
             current.update(old)
 
@@ -94,16 +105,16 @@ def main() -> None:
     data = with_text_features(s)
     print("| candidate | diff | high->low | recall high | issue+patch | Brier / ECE (diff) "
           "| Brier (issue+patch) | changes->issues | issues->changes | confusion (diff) "
-          "| CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, (spec, words, C) in CANDIDATES.items():
+          "| diff per fold | CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, (spec, words, C, share) in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
         diff_e = None if spec is None else (
             s["embeddings"] if spec == WHOLE else embeddings(args.cache, s["texts"], spec))
         cpu = time.process_time()
         with threadpool_limits(1):
-            report = run(data, diff_e, words, C)
+            report = run(data, diff_e, words, C, share)
         modes = report["modes"]
         d, ip = modes["diff"]["nested rule"], modes["issue with its patch"]["nested rule"]
         across = [modes[m]["rule from the training file"]["macro_f1"]
@@ -111,7 +122,8 @@ def main() -> None:
         print(f"| {name} | {d['macro_f1']:.3f} | {d['high_predicted_low']}/{d['highs']} | "
               f"{d['recall_high']:.3f} | {ip['macro_f1']:.3f} | {d['brier']:.3f} / "
               f"{d['ece']:.3f} | {ip['brier']:.3f} | {across[0]:.3f} | {across[1]:.3f} | "
-              f"{d['confusion']} | {time.process_time() - cpu:.0f} s |", flush=True)
+              f"{d['confusion']} | {d['macro_f1_per_fold']} | {time.process_time() - cpu:.0f} s |",
+              flush=True)
         if args.json:
             with args.json.open("a") as out:
                 out.write(json.dumps({"candidate": name, **report}) + "\n")

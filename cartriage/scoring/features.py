@@ -218,6 +218,20 @@ class Text:
     fixes: tuple[str, ...]  # the words in FIX_WORDS, in order
 
 
+def as_context(change: Features) -> Features:
+    """A whole change's features as its units' context (with_change): its names marked."""
+    return Features(change.vector, {j: f"change {name}" for j, name in change.names.items()})
+
+
+def with_change(unit: Features, context: Features, share: float) -> Features:
+    """A unit's features pulled toward its whole change's (`context`, as_context):
+    (1 - share) * unit + share * change. The change is the unit's context (a file inside a
+    migration reads part of the migration); the names are the unit's, then the change's
+    entries the unit lacks, marked."""
+    vector = ((1 - share) * unit.vector + share * context.vector).astype(np.float32)
+    return Features(vector, {**context.names, **unit.names})
+
+
 def read_text(change: ChangeSet) -> Text:
     text = change_text(change)
     words = tuple(_words(text))

@@ -68,6 +68,12 @@ class Model:
         return "rubric_words" in self.card
 
     @property
+    def change_share(self) -> float:
+        """How far a unit's features are pulled toward its whole change's (card
+        `change_share`; features.with_change), 0 for none."""
+        return float(self.card.get("change_share", 0.0))
+
+    @property
     def numeric_only(self) -> bool:
         """True when the model reads only the numeric features, no hashed token."""
         return self.card.get("features") == "numeric"

@@ -149,9 +149,18 @@ def _consequences(found: model.Model, prepared, embeddings, jobs, weights,
                   words=None) -> list[Consequence]:
     """Each job's (change index, scope) consequence; a tests/docs-only unit is decided on its
     own, never high (decision.minor_unit), whatever the change's text around it says. `words`:
-    each change's features.rubric_words, for a model that reads them."""
+    each change's features.rubric_words, for a model that reads them. Any other unit's
+    features are pulled toward its whole change's as the card says (features.with_change)."""
+    share, wholes = found.change_share, {}
+
     def featurize(i, scope):
-        return features.consequence_features(prepared[i].text, scope, found.numeric_only)
+        unit = features.consequence_features(prepared[i].text, scope, found.numeric_only)
+        if not share or scope is None or features.minor(scope):
+            return unit
+        if i not in wholes:  # once per change
+            wholes[i] = features.as_context(features.consequence_features(
+                prepared[i].text, prepared[i].whole, found.numeric_only))
+        return features.with_change(unit, wholes[i], share)
 
     return [Consequence(tier=tier, probabilities=_named(row),
                         expected_weight=_expected(row, weights), top_features=top)

@@ -119,3 +119,20 @@ def test_similar_issues_are_the_most_similar_pool_rows_weighted_by_similarity():
     left_out = np.array([[True, False, False, False]])
     shares = features.neighbour_shares(text, pool, tiers, 2, left_out)
     assert np.allclose(shares, [[0, 1, 0]])
+
+
+def test_a_unit_in_its_change_is_pulled_toward_the_change_by_the_share():
+    change, analysis = _change()
+    text = features.read_text(change)
+    (_, auth), (_, docs) = features.scopes(change, analysis)
+    whole = features.as_context(features.consequence_features(
+        text, features.whole_change(change, analysis), True))
+    unit = features.consequence_features(text, docs, True)
+    half = features.with_change(unit, whole, 0.5)
+    assert np.allclose(half.vector, (unit.vector + whole.vector) / 2)
+    assert half.vector.dtype == np.float32
+    assert np.array_equal(features.with_change(unit, whole, 0.0).vector, unit.vector)
+    assert np.array_equal(features.with_change(unit, whole, 1.0).vector, whole.vector)
+    # the docs unit keeps its own names; the security file's entries come from the change, marked
+    assert {j: n for j, n in half.names.items() if j in unit.names} == unit.names
+    assert "change files_with_role:security" in half.names.values()

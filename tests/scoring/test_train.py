@@ -231,3 +231,42 @@ def test_a_diff_model_without_the_embedding_never_loads_the_encoder(tmp_path, mo
     assert scores.units and scores.change.tier == "high"
     assert (loaded_for_the_diff, loaded_for_the_issue) == (False, True)
 
+
+
+def test_a_unit_is_scored_in_its_change_as_the_validation_scores_it(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cartriage.analysis import analyze
+    from cartriage.scoring import decision, model, score, train
+    from cartriage.scoring.scores import TIERS
+
+    data = _records(tmp_path)
+    train.train([data], tmp_path / "models", CONFIG, log=lambda _: None)
+    card = json.loads((tmp_path / "models" / "consequence.json").read_text())
+    assert card["change_share"] == train.CHANGE_SHARE["consequence"] > 0
+    # a migration, a search fix beside it and a docs note
+    row = record("mixed", "Add migration dropping the sessions table", {
+        "db/migrations/0009_sessions.py": ["op.drop_table('sessions')"],
+        "app/search/view.py": ["def search(q):", "    if not q:", "        return []"],
+        "docs/sessions.md": ["Sessions are gone"]}, labels=("high", "medium"))
+    (p,) = train.prepare([row], CONFIG, analyze, folder=tmp_path / "models")
+    change = to_change(row, CONFIG)
+    monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path / "models"))
+    model.clear_cache()
+    try:
+        scores = score(change, analyze(change, CONFIG), CONFIG)
+        found = model.load("consequence")
+        pulled = train.in_change(p, p.units_c)
+        expected = found.probabilities(train.inputs("consequence", pulled, p.diff_e, p.text_k))
+        alone = found.probabilities(train.inputs("consequence", p.units_c, p.diff_e, p.text_k))
+    finally:
+        model.clear_cache()
+    got = {u.unit_id: [u.consequence.probabilities[t] for t in TIERS] for u in scores.units}
+    search = next(k for k, u in enumerate(scores.units) if "search" in u.unit_id)
+    docs = next(k for k, u in enumerate(scores.units) if "docs/" in u.unit_id)
+    assert p.minor.tolist() == [k == docs for k in range(len(p.minor))]
+    expected[docs] = decision.minor_unit(expected[docs])
+    assert np.allclose(list(got.values()), expected, atol=1e-4)
+    # the search unit reads part of the migration beside it: its p(high) rises; the docs unit,
+    # decided on its own, keeps its own features
+    assert expected[search, 2] > alone[search, 2] + 1e-3
+    assert np.array_equal(pulled[docs], p.units_c[docs])

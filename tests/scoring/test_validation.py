@@ -21,3 +21,12 @@ def test_choose_minor_weights_p_low_of_tests_docs_records_without_more_highs_low
     y_high[14] = 2
     guarded = validation.choose_minor(P, y_high, minor, rule)
     assert validation.apply(P, guarded, minor)[14] != 0
+
+
+def test_per_fold_is_the_macro_f1_of_each_held_out_fold():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    pred = np.array([0, 1, 2, 1, 1, 1])
+    fold = np.array([0, 0, 0, 1, 1, 1])
+    assert validation.per_fold(y, pred, fold) == [1.0, round(validation.macro_f1(
+        y[3:], pred[3:]), 4)]
+    assert validation.per_fold(y, pred, fold)[1] < 1.0
