@@ -10,7 +10,7 @@ halfway toward its change: train.CHANGE_SHARE), the units alone or pulled by oth
 embedding of a shorter text (the title alone, the text cut at 32, 64 or 128 tokens), no
 embedding at all (numeric features, with or without the rubric words). The text model
 (`consequence-issue`) keeps its recipe in every candidate. The shorter texts' embeddings are
-computed once and cached next to `--cache` (`<cache>.<text>-<tokens>.npy`). Prints one table
+computed once and cached next to `--cache` (`<cache>.<text>-<tokens>-<graph>.npy`). Prints one table
 row per candidate: macro-F1 with a diff, high->low, recall of high, issue with its patch,
 Brier/ECE, both transfers, the diff confusion matrix, macro-F1 with a diff in each held-out
 fold, and the CPU time of the validation.
@@ -32,6 +32,7 @@ from cartriage.scoring import encoder, features, train
 from cartriage.scoring.cache import model_folder
 
 WHOLE = ("text", encoder.MAX_TOKENS)
+PRODUCTS = train.EMBEDDED["consequence"][2]  # the encoder graph the diff model reads
 SHARE = train.CHANGE_SHARE["consequence"]
 # name: (what the diff model embeds, or None for no embedding; rubric words scale; C; how far
 # each unit is pulled toward its change, train.CHANGE_SHARE). The shorter texts and the
@@ -57,15 +58,16 @@ CANDIDATES = {
 }
 
 
-def embeddings(cache: Path, texts: list[str], spec: tuple[str, int, str]) -> np.ndarray:
-    """The cached records' embeddings of `spec` (what, tokens, products), computed once."""
-    path = cache.with_name(f"{cache.name}.{spec[0]}-{spec[1]}-{spec[2]}.npy")
+def embeddings(cache: Path, texts: list[str], spec: tuple[str, int]) -> np.ndarray:
+    """The cached records' embeddings of `spec` (what, tokens) by the diff model's graph
+    (PRODUCTS), computed once."""
+    path = cache.with_name(f"{cache.name}.{spec[0]}-{spec[1]}-{PRODUCTS}.npy")
     if path.is_file():
         return np.load(path)
     changes = [ChangeSet(source="cache", title=t.partition("\n")[0],
                          description=t.partition("\n")[2]) for t in texts]
     out = encoder.encode([features.embedded_text(c, spec[0]) for c in changes], model_folder(),
-                         max_tokens=spec[1], products=spec[2])
+                         max_tokens=spec[1], products=PRODUCTS)
     np.save(path, out)
     return out
 
