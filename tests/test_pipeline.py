@@ -189,3 +189,28 @@ def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo,
                                 settings)
         assert alone[0] == change and alone[2] == scores
         assert _without_cache_counts(alone[1]) == _without_cache_counts(facts)
+
+
+def test_a_batch_never_reparses_a_tree_of_another_language(repo):
+    """A JavaScript file renamed unchanged to TypeScript, then edited, in one batch: the blob is
+    the same, its tree is not (each grammar parses it), so the edit is read from a TypeScript
+    parse, as a plan of that commit alone reads it."""
+    from cartriage.analysis import fanin
+
+    body = "".join(f"export function f{n}(a) {{\n  return a + {n};\n}}\n\n" for n in range(20))
+    repo.commit("base", {"src/a.js": body})
+    edited = body.replace("return a + 3;", "return a - 3;")
+    repo.commit("edit a.js", {"src/a.js": edited})
+    repo.git("mv", "src/a.js", "src/a.ts")
+    repo.commit("rename to TypeScript")
+    repo.commit("edit a.ts", {"src/a.ts": edited.replace("return a + 9;", "return a * 9;")
+                              + "export class Added {\n  m() { return 1; }\n}\n"})
+    settings = configuration.load(cwd=repo.path, env={})
+    root = repo.git("rev-list", "--max-parents=0", "HEAD").strip()
+    *_, (change, facts, _) = pipeline.triage_batch(repo.path, f"{root}..HEAD", settings)
+    fanin._STATES.clear()
+    shutil.rmtree(repo.path / ".git" / "cartriage")  # no outline stored by the batch
+    alone = pipeline.triage(ChangeRequest(repo=repo.path, rev=f"{change.new_rev}^!"), settings)
+    symbols = [(f.path, [s.name for s in f.symbols]) for f in facts.files]
+    assert symbols == [(f.path, [s.name for s in f.symbols]) for f in alone[1].files]
+    assert symbols == [("src/a.ts", ["f9", "Added", "Added.m"])]

@@ -537,7 +537,7 @@ def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str,
     key, lang, data, whole = job
     if not whole or lang in _EMBEDDED.values() or minified(data):
         return _extract(job)
-    previous = kept.take(before[1]) if kept is not None and before is not None else None
+    previous = kept.take(before[0]) if kept is not None and before is not None else None
     old = blobs.get(before[1]) if (previous is None and before is not None
                                    and before[0] not in stored) else None
     if old is not None and minified(old):
@@ -557,7 +557,7 @@ def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str,
             outlines.pop(before[0], None)
         return _extract(job)
     if kept is not None:
-        kept.offer(key.split(":", 1)[0], data, tree)
+        kept.offer(key, data, tree)  # by blob and language: a tree is its grammar's
     return key, [[i.spec, list(i.symbols)] for i in result.imports], result
 
 

@@ -18,7 +18,8 @@ NEVER = 1 << 62  # the position of a use that does not come
 
 
 class Kept:
-    """Trees of new versions kept for the later commits that change them again (by blob).
+    """Trees of new versions kept for the later commits that change them again (by store key,
+    `blob:language`: the same blob under another grammar is another tree).
 
     `uses` gives each blob the positions of the commits (in batch order) whose old version it
     is; `at(position)` says which commit is being read. A tree is kept only while a later use
@@ -28,7 +29,7 @@ class Kept:
     def __init__(self, uses: dict[str, list[int]], budget: int = KEPT_BYTES) -> None:
         self.uses, self.budget = uses, budget
         self.position = -1
-        self.trees: dict[str, tuple[bytes, object]] = {}  # blob: (source, tree)
+        self.trees: dict[str, tuple[bytes, object]] = {}  # blob:language: (source, tree)
         self.size = 0
 
     def at(self, position: int) -> None:
@@ -54,7 +55,7 @@ class Kept:
     def _next(self, blob: str) -> int:
         """The position of the next commit changing `blob`, this one included (NEVER: none
         is left)."""
-        positions = self.uses.get(blob, ())
+        positions = self.uses.get(blob.split(":", 1)[0], ())
         found = bisect.bisect_left(positions, self.position)
         return positions[found] if found < len(positions) else NEVER
 
