@@ -188,3 +188,52 @@ def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo,
                                 settings)
         assert alone[0] == change and alone[2] == scores
         assert _without_cache_counts(alone[1]) == _without_cache_counts(facts)
+
+
+def test_the_plan_store_keeps_the_result_less_its_change(repo):
+    """The change is read again for the key; the stored plan, with it, is the plan made."""
+    import pickle
+    import sqlite3
+
+    _project(repo)
+    settings = configuration.load(cwd=repo.path, env={})
+    request = ChangeRequest(repo=repo.path, rev="HEAD^!")
+    made = pipeline.plan(request, settings)
+    with sqlite3.connect(repo.path / ".git" / "cartriage" / pipeline.PLANS) as db:
+        (data,), = db.execute("SELECT data FROM entries").fetchall()
+    stored = pickle.loads(data)
+    assert "change" not in stored and stored["plan"] == made.plan
+    assert repr(pipeline.plan(request, settings)) == repr(made)
+
+
+def _change(*hunks_lines):
+    from cartriage.intake.change import ChangeSet, FileChange, Hunk
+
+    hunks = tuple(Hunk(1, 1, 1, 1, "", lines) for lines in hunks_lines)
+    return ChangeSet(source="HEAD^!", files=(FileChange("a.py", None, "modified",
+                                                        hunks=hunks),),
+                     old_rev="1" * 40, new_rev="2" * 40)
+
+
+def test_the_plan_key_tells_apart_changes_whose_lines_join_alike(repo):
+    settings = configuration.load(cwd=repo.path, env={})
+    changes = [_change(("+a", "+b")), _change(("+a", "+b"), ()), _change(("+a\n+b",)),
+               _change(("+a\n", "+b")), _change(("+a", "\n+b")), _change(("+a",), ("+b",)),
+               _change(("+a", "+b", "")), _change(("+a +b",)), _change(("('+a\\n+b',)",))]
+    keys = [pipeline.plan_key(change, settings) for change in changes]
+    assert len(set(keys)) == len(keys)
+    assert pipeline.plan_key(_change(("+a", "+b")), settings) == keys[0]
+
+
+def test_a_one_shot_plan_frees_the_scoring_models_once_scored(repo):
+    from cartriage.scoring import encoder, model
+
+    _project(repo)
+    settings = configuration.load(cwd=repo.path, env={})
+    request = ChangeRequest(repo=repo.path, rev="HEAD^!")
+    kept = pipeline.plan(request, settings)
+    assert model._LOADED
+    shutil.rmtree(repo.path / ".git" / "cartriage")  # scored again, not read back
+    freed = pipeline.plan(request, settings, once=True)
+    assert not model._LOADED and not encoder._LOADED
+    assert freed.scores == kept.scores
