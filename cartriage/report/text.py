@@ -157,10 +157,9 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
         yield Text(f"(at {width} columns the {', '.join(hidden)} column"
                    f"{'s are' if len(hidden) > 1 else ' is'} hidden: widen the terminal, set "
                    "COLUMNS, or use --format markdown or json)", style="yellow")
-    ordered = [r for r, _ in _ordered(result, rows)]
     whys = [Text(f"  why {view.clean(r.unit_id)}: "
                  f"{view.one_line(r.assignment.forced_by or r.assignment.reason)}", style="dim")
-            for r in ordered if verbose and r.assignment is not None]
+            for r, _ in (_ordered(result, rows) if verbose else ()) if r.assignment is not None]
     if whys:
         yield Text("\n").join(whys)
 
@@ -282,7 +281,7 @@ def _layout(result: Result, rows: list[view.UnitRow], width: int
             hidden, body)
 
 
-_WRAPPER = Console(width=80, color_system=None)  # Text.wrap's console (unused: no full justify)
+_WRAPPER = Console(width=80, color_system=None)  # Text.wrap reads it only to justify "full"
 
 
 def _cell(name: str, value: str, r: view.UnitRow, unreviewed: bool, unit_width: int) -> Text:
