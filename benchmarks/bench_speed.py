@@ -128,20 +128,24 @@ def case_cold(args, repo: Path, sha: str) -> None:
 
 
 def case_range(args, repo: Path) -> None:
+    """Before and after take turns, run by run: each plans the range without the score and
+    plan stores, then again from its plan store."""
     folder = cache_folder(repo)
     stat = git(repo, "diff", "--shortstat", *args.range.split("..")).strip()
     command = ["plan", args.range, "--format", "json"]
-    runs = max(1, args.runs // 2)
-    for name, code in variants(args):
+    for _, code in variants(args):
         run(code, command, repo)  # the fan-in index, built
-        samples = []
-        for _ in range(runs):
+    first: dict[str, list] = {name: [] for name, _ in variants(args)}
+    again: dict[str, list] = {name: [] for name, _ in variants(args)}
+    for _ in range(max(1, args.runs // 2)):
+        for name, code in variants(args):
             for store in [*folder.glob("scores-*"), *folder.glob("plans-*")]:
                 store.unlink()
-            samples.append(run(code, command, repo))
-        report(f"range {args.range}", f"{name}, no score/plan cache", samples, f" {stat}")
-        report(f"range {args.range}", f"{name}, planned before",
-               [run(code, command, repo) for _ in range(runs)], f" {stat}")
+            first[name].append(run(code, command, repo))
+            again[name].append(run(code, command, repo))
+    for name, _ in variants(args):
+        report(f"range {args.range}", f"{name}, no score/plan cache", first[name], f" {stat}")
+        report(f"range {args.range}", f"{name}, planned before", again[name], f" {stat}")
 
 
 def case_bigfile(args) -> None:

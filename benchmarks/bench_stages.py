@@ -6,9 +6,10 @@ Runs `pipeline.plan` of a range, or `pipeline.triage_batch` and `allocation.plan
 the last N first-parent commits, with the plan and score caches of PATH's `.git/cartriage/`
 removed first (`--cold`: the whole folder), and prints the CPU seconds (this process and its
 children) spent in each stage: reading the change (intake), the fan-in index, the rest of
-the analysis, scoring, allocation, secret findings, and the peak resident memory: how much
-each stage raised the peak, the most resident while it ran (sampled every 5 ms) and what was
-resident when it ended.
+the analysis, scoring, allocation, secret findings, the plan store (key and save) and, for a
+range, the JSON report (as `cartriage plan` makes it: `once`, the models freed once scored),
+and the peak resident memory: how much each stage raised the peak, the most resident while
+it ran (sampled every 5 ms) and what was resident when it ended.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def timed_iterator(stage: str, function):
 
 
 def instrument() -> None:
-    from cartriage import allocation, analysis, intake
+    from cartriage import allocation, analysis, intake, pipeline
     from cartriage.analysis import fanin
     from cartriage.review import secrets
     from cartriage.scoring import cache
@@ -110,6 +111,8 @@ def instrument() -> None:
     allocation.allocate = timed("allocation", allocation.allocate)
     allocation.plan_batch = timed("allocation", allocation.plan_batch)
     secrets.findings = timed("secret findings", secrets.findings)
+    cache.save = timed("plan store", cache.save)
+    pipeline.plan_key = timed("plan store", pipeline.plan_key)
     intake.read_change = timed("intake", intake.read_change)
     intake.first_parent_changes = timed_iterator("intake", intake.first_parent_changes)
 
@@ -123,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     start = cpu()
-    from cartriage import allocation, pipeline
+    from cartriage import allocation, pipeline, report
     from cartriage import config as configuration
     from cartriage.intake import ChangeRequest
 
@@ -144,7 +147,8 @@ def main() -> None:
         allocation.plan_batch([(c.new_rev[:12], f, s) for c, f, s in results], settings)
         what = f"plan --batch HEAD~{args.batch}..HEAD: {len(results)} changes"
     else:
-        result = pipeline.plan(ChangeRequest(repo=repo, rev=args.range), settings)
+        result = pipeline.plan(ChangeRequest(repo=repo, rev=args.range), settings, once=True)
+        timed("report (json)", report.render)(result, "json", settings)
         what = (f"plan {args.range}: {len(result.change.files)} files, "
                 f"+{sum(f.added for f in result.change.files):,} "
                 f"-{sum(f.removed for f in result.change.files):,} lines, "

@@ -214,3 +214,52 @@ def test_a_batch_never_reparses_a_tree_of_another_language(repo):
     symbols = [(f.path, [s.name for s in f.symbols]) for f in facts.files]
     assert symbols == [(f.path, [s.name for s in f.symbols]) for f in alone[1].files]
     assert symbols == [("src/a.ts", ["f9", "Added", "Added.m"])]
+
+
+def test_the_plan_store_keeps_the_result_less_its_change(repo):
+    """The change is read again for the key; the stored plan, with it, is the plan made."""
+    import pickle
+    import sqlite3
+
+    _project(repo)
+    settings = configuration.load(cwd=repo.path, env={})
+    request = ChangeRequest(repo=repo.path, rev="HEAD^!")
+    made = pipeline.plan(request, settings)
+    with sqlite3.connect(repo.path / ".git" / "cartriage" / pipeline.PLANS) as db:
+        (data,), = db.execute("SELECT data FROM entries").fetchall()
+    stored = pickle.loads(data)
+    assert "change" not in stored and stored["plan"] == made.plan
+    assert repr(pipeline.plan(request, settings)) == repr(made)
+
+
+def _change(*hunks_lines):
+    from cartriage.intake.change import ChangeSet, FileChange, Hunk
+
+    hunks = tuple(Hunk(1, 1, 1, 1, "", lines) for lines in hunks_lines)
+    return ChangeSet(source="HEAD^!", files=(FileChange("a.py", None, "modified",
+                                                        hunks=hunks),),
+                     old_rev="1" * 40, new_rev="2" * 40)
+
+
+def test_the_plan_key_tells_apart_changes_whose_lines_join_alike(repo):
+    settings = configuration.load(cwd=repo.path, env={})
+    changes = [_change(("+a", "+b")), _change(("+a", "+b"), ()), _change(("+a\n+b",)),
+               _change(("+a\n", "+b")), _change(("+a", "\n+b")), _change(("+a",), ("+b",)),
+               _change(("+a", "+b", "")), _change(("+a +b",)), _change(("('+a\\n+b',)",))]
+    keys = [pipeline.plan_key(change, settings) for change in changes]
+    assert len(set(keys)) == len(keys)
+    assert pipeline.plan_key(_change(("+a", "+b")), settings) == keys[0]
+
+
+def test_a_one_shot_plan_frees_the_scoring_models_once_scored(repo):
+    from cartriage.scoring import encoder, model
+
+    _project(repo)
+    settings = configuration.load(cwd=repo.path, env={})
+    request = ChangeRequest(repo=repo.path, rev="HEAD^!")
+    kept = pipeline.plan(request, settings)
+    assert model._LOADED
+    shutil.rmtree(repo.path / ".git" / "cartriage")  # scored again, not read back
+    freed = pipeline.plan(request, settings, once=True)
+    assert not model._LOADED and not encoder._LOADED
+    assert freed.scores == kept.scores

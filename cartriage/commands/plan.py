@@ -24,7 +24,7 @@ def run(*, repo, config, budget, policy, fmt, output, quiet, verbose, batch=None
 
         return batch_command.run(repo=repo, span=batch, config=settings, fmt=fmt,
                                  output=output, inputs=inputs)
-    result = pipeline.plan(common.request({"repo": repo, **inputs}), settings)
+    result = pipeline.plan(common.request({"repo": repo, **inputs}), settings, once=True)
     common.write_report(result, fmt, settings, output, quiet=quiet, verbose=verbose)
     if require_coverage is None:
         return 0

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from cartriage.errors import UsageError
@@ -31,13 +30,13 @@ def render(result: Result, fmt: str, config: Config | None = None, *, quiet: boo
 
         return text.render(result, quiet=quiet, verbose=verbose, color=color)
     if fmt == "json":
-        from cartriage.report import document
+        from cartriage.report import document, jsontext
 
-        return json.dumps(document.build(result, config), indent=2, ensure_ascii=False) + "\n"
+        return jsontext.dumps(document.build(result, config)) + "\n"
     if fmt == "sarif":
-        from cartriage.report import sarif
+        from cartriage.report import jsontext, sarif
 
-        return json.dumps(sarif.build(result), indent=2, ensure_ascii=False) + "\n"
+        return jsontext.dumps(sarif.build(result)) + "\n"
     if fmt == "markdown":
         from cartriage.report import markdown
 

@@ -6,7 +6,8 @@ within a version. The keys are documented in the README ("JSON report").
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from cartriage import __version__
@@ -80,7 +81,7 @@ def file_facts(result: Result) -> list[dict[str, Any]]:
             "path": f.path,
             "language": f.language,
             "roles": [{"role": r.role, "evidence": r.evidence} for r in f.roles],
-            "symbols": [asdict(s) for s in f.symbols],
+            "symbols": [_plain(s) for s in f.symbols],
             "fan_in": f.fan_in,
             "fan_in_percentile": f.fan_in_percentile,
             "importers": list(getattr(f, "importers", ())),
@@ -89,6 +90,17 @@ def file_facts(result: Result) -> list[dict[str, Any]]:
         }
         for f in result.analysis.files
     ]
+
+
+def _plain(item) -> dict[str, Any]:
+    """A dataclass of plain values (a symbol) as a dict: `asdict` without its deep copy of
+    every value, which took 0.1 s of a range's 6,348 symbols."""
+    return {name: getattr(item, name) for name in _names(type(item))}
+
+
+@cache
+def _names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 def analysis(result: Result) -> dict[str, Any]:

@@ -10,17 +10,23 @@ import io
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions
 from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 from cartriage.report import view
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cartriage.pipeline import Result
 
 TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
@@ -138,14 +144,101 @@ GAP = 2  # between two columns: right padding and the box's blank divider
 
 
 def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
+    title, widths, hidden, body = _layout(result, rows, width)
+    table = _new_table(title, widths)
+    fits = sum(widths.values()) + GAP * (len(widths) - 1) <= width
+    if not fits:  # rich narrows the columns to the terminal: a rich row per unit
+        for cells in body:
+            table.add_row(*cells.values())
+    yield table  # else only its title and header
+    if fits:
+        yield _Lines(list(_body(widths, body)))
+    if hidden:
+        yield Text(f"(at {width} columns the {', '.join(hidden)} column"
+                   f"{'s are' if len(hidden) > 1 else ' is'} hidden: widen the terminal, set "
+                   "COLUMNS, or use --format markdown or json)", style="yellow")
+    whys = [Text(f"  why {view.clean(r.unit_id)}: "
+                 f"{view.one_line(r.assignment.forced_by or r.assignment.reason)}", style="dim")
+            for r, _ in (_ordered(result, rows) if verbose else ()) if r.assignment is not None]
+    if whys:
+        yield Text("\n").join(whys)
+
+
+RIGHT = ("Tokens", "USD")  # right-aligned columns
+
+
+def _new_table(title: str, widths: dict[str, int]) -> Table:
+    """The triage table without rows: columns of these widths, Roles wrapping."""
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False,
+                  padding=(0, 1, 0, 0))
+    for name, size in widths.items():
+        table.add_column(name, justify="right" if name in RIGHT else "left",
+                         no_wrap=name != "Roles", overflow="fold", width=size)
+    return table
+
+
+def _body(widths: dict[str, int], body: list[dict[str, Text]]) -> Iterator[list[Segment]]:
+    """The table's rows, laid out here as rich lays out a row per unit (rich took 0.6 s for
+    1,339 units): each cell cut or padded to its column, its style over both; Roles wrapped
+    onto more lines, the other cells blank there; two blanks between columns (a cell's
+    padding and the divider)."""
+    gap = Segment(" " * GAP)
+    for cells in body:
+        columns = {name: list(cell.wrap(_WRAPPER, widths[name], justify="left",
+                                        overflow="fold")) if name == "Roles" else [cell]
+                   for name, cell in cells.items()}
+        for at in range(max(map(len, columns.values()))):
+            line: list[Segment] = []
+            for name, lines in columns.items():
+                if line:
+                    line.append(gap)
+                if at >= len(lines):
+                    line.append(Segment(" " * widths[name]))
+                    continue
+                cell = lines[at]
+                line.append(Segment(_fit(cell.plain, widths[name], name in RIGHT),
+                                    Style.parse(cell.style) if cell.style else None))
+            yield line
+
+
+def _fit(text: str, size: int, right: bool) -> str:
+    """`text` cut or padded to `size` cells, as rich aligns a cell."""
+    short = size - cell_len(text)
+    if short < 0:
+        return set_cell_size(text, size)
+    return " " * short + text if right else text + " " * short
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Lines of segments, printed as they are."""
+
+    lines: list[list[Segment]]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        for line in self.lines:
+            yield from line
+            yield Segment.line()
+
+
+def _ordered(result: Result, rows: list[view.UnitRow]) -> list[tuple[view.UnitRow, bool]]:
+    """The rows riskiest first, each with whether it was meant to be reviewed and was not."""
+    waiting = {r.unit_id for r in view.unreviewed(rows)} if result.review is not None else set()
+    return [(r, r.unit_id in waiting)
+            for r in sorted(rows, key=lambda r: (-view.tier_rank(r.tier), r.unit_id))]
+
+
+def _layout(result: Result, rows: list[view.UnitRow], width: int
+            ) -> tuple[str, dict[str, int], list[str], list[dict[str, Text]]]:
+    """The table's title, its columns' widths, the columns hidden to fit `width`, and each
+    unit's cells (riskiest first), styled and not yet wrapped."""
     reviewing = result.review is not None
-    ordered = sorted(rows, key=lambda r: (-view.tier_rank(r.tier), r.unit_id))
+    styles = _ordered(result, rows)
     cells = {name: [] for name in ("Unit", "Roles", "Consequence", "Difficulty", "Strategy",
                                    "Tokens", "USD", *(["Status"] if reviewing else []))}
-    styles = []
-    for r in ordered:
+    for r, _ in styles:
         a = r.assignment
-        status = ""
         if reviewing:
             status = STATUS_LABEL.get(r.status, r.status)
             if r.review is not None and r.review.findings:
@@ -158,7 +251,6 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
         cells["Strategy"].append(r.strategy + (f" ×{a.samples}" if a and a.samples > 1 else ""))
         cells["Tokens"].append(view.tokens(a.est_tokens if a else None))
         cells["USD"].append(view.usd(a.est_usd if a else None))
-        styles.append((r, bool(reviewing and r in view.unreviewed(rows))))
     key = view.PROBABILITY_KEY
     cells["Consequence"] = [view.consequence_label(c) for c in cells["Consequence"]]
     sizes = {name: max(len(name), *(len(c) for c in column)) for name, column in cells.items()}
@@ -181,47 +273,30 @@ def _table(result: Result, rows: list[view.UnitRow], verbose: bool, width: int):
         if unit_room() >= min(UNIT_MIN, sizes["Unit"]):
             break
         hidden.append(name)
-    unit_width = max(8, min(sizes["Unit"], unit_room()))
-    table = Table(title=f"Triage plan (est. tokens and USD per unit; consequence: tier {key})",
-                  title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False,
-                  padding=(0, 1, 0, 0))
-    for name in cells:
-        if name in hidden:
-            continue
-        right = name in ("Tokens", "USD")
-        table.add_column(name, justify="right" if right else "left",
-                         no_wrap=name != "Roles", overflow="fold",
-                         width=unit_width if name == "Unit" else sizes[name])
-    for i, (r, unreviewed) in enumerate(styles):
-        row = []
-        for name, column in cells.items():
-            if name in hidden:
-                continue
-            value = column[i]
-            if name == "Unit":
-                row.append(Text(view.short_path(value, unit_width)))
-            elif name == "Roles":
-                row.append(Text(value, style="dim" if value == "–" else ""))
-            elif name == "Consequence":
-                row.append(Text(value, style=TIER_STYLE.get(r.tier or "", "")))
-            elif name == "Strategy":
-                row.append(Text(value, style=view.strategy_bar(r.strategy)[0]))
-            elif name == "Status":
-                row.append(Text(value, style="bold yellow" if unreviewed else ""))
-            else:
-                row.append(Text(value))
-        table.add_row(*row)
-    yield table
-    if hidden:
-        yield Text(f"(at {width} columns the {', '.join(hidden)} column"
-                   f"{'s are' if len(hidden) > 1 else ' is'} hidden: widen the terminal, set "
-                   "COLUMNS, or use --format markdown or json)", style="yellow")
-    if verbose:
-        for r in ordered:
-            if r.assignment is not None:
-                why = r.assignment.forced_by or r.assignment.reason
-                yield Text(f"  why {view.clean(r.unit_id)}: {view.one_line(why)}", style="dim")
+    sizes["Unit"] = max(8, min(sizes["Unit"], unit_room()))
+    widths = {name: sizes[name] for name in cells if name not in hidden}
+    body = [{name: _cell(name, cells[name][i], r, unreviewed, sizes["Unit"]) for name in widths}
+            for i, (r, unreviewed) in enumerate(styles)]
+    return (f"Triage plan (est. tokens and USD per unit; consequence: tier {key})", widths,
+            hidden, body)
+
+
+_WRAPPER = Console(width=80, color_system=None)  # Text.wrap reads it only to justify "full"
+
+
+def _cell(name: str, value: str, r: view.UnitRow, unreviewed: bool, unit_width: int) -> Text:
+    """One unit's cell of column `name`, styled."""
+    if name == "Unit":
+        return Text(view.short_path(value, unit_width))
+    if name == "Roles":
+        return Text(value, style="dim" if value == "–" else "")
+    if name == "Consequence":
+        return Text(value, style=TIER_STYLE.get(r.tier or "", ""))
+    if name == "Strategy":
+        return Text(value, style=view.strategy_bar(r.strategy)[0])
+    if name == "Status":
+        return Text(value, style="bold yellow" if unreviewed else "")
+    return Text(value)
 
 
 def _bar(result: Result) -> Text:
@@ -309,11 +384,14 @@ def _footer(result: Result, rows: list[view.UnitRow], quiet: bool):
     if left and not (quiet and review is None):
         label = "Not reviewed" if review is not None else "Skipped by the plan"
         yield Text(f"{label}:", style="bold yellow" if view.incomplete(result) else "bold")
+        lines = []
         for r in left:
             line = Text(view.clean(r.unit_id))
             line.append(f" ({r.tier or 'unscored'})", style=TIER_STYLE.get(r.tier or "", ""))
             line.append(f"  {r.status} — {view.one_line(r.reason)}", style="dim")
-            yield _indented(line)
+            lines.append(line)
+        yield _indented(Text("\n").join(lines))  # one block: a block per unit took 0.4 s of
+        # a 1,270-unit list
     if view.incomplete(result):
         yield Text(f"Review INCOMPLETE: {len(view.unreviewed(rows))} planned unit(s) were not "
                    "reviewed; this result is not clean.",

@@ -87,22 +87,36 @@ def one_line(text: object, limit: int = 0) -> str:
 
 
 def unit_rows(result: Result) -> list[UnitRow]:
+    """A row per unit; each unit's facts, score, assignment and review looked up by key (the
+    first of each, as `Analysis.facts`, `Scores.unit` and `Plan.assignment` find them): a
+    linear search per unit took 0.1 s of a 1,339-unit report."""
     reviews = {u.unit_id: u for u in result.review.units} if result.review else {}
+    facts_of = _first(result.analysis.files, "path")
+    scores = _first(result.scores.units, "unit_id")
+    assignments = _first(result.plan.assignments, "unit_id")
     rows = []
     for unit in result.analysis.units:
-        facts = result.analysis.facts(unit.path)
-        score = result.scores.unit(unit.id)
+        facts = facts_of.get(unit.path)
+        score = scores.get(unit.id)
         rows.append(UnitRow(
             unit_id=unit.id,
             path=unit.path,
             roles=facts.role_names if facts else (),
             consequence=score.consequence if score else None,
             difficulty=score.difficulty if score else None,
-            assignment=result.plan.assignment(unit.id),
+            assignment=assignments.get(unit.id),
             review=reviews.get(unit.id),
             reviewing=result.review is not None,
         ))
     return rows
+
+
+def _first(items, key: str) -> dict:
+    """Each item by its attribute `key`, the first one where several share a value."""
+    found: dict = {}
+    for item in items:
+        found.setdefault(getattr(item, key), item)
+    return found
 
 
 def tier_rank(tier: str | None) -> int:

@@ -204,3 +204,53 @@ def test_ignored_files_are_named():
     assert {"poetry.lock ignored: matches [ignore], not reviewed",
             "dist/app.min.js ignored: matches [ignore], not reviewed"} <= {
         n["message"]["text"] for n in notes}
+
+
+def _many_units(count: int) -> list[tuple]:
+    """`count` units of varied paths (some of wide characters), roles (some wrapping, one
+    longer than the Roles column), tiers, strategies and review statuses."""
+    roles = ("migration", "security", "public-api", "schema", "ui", "a-role-longer-than-16")
+    strategies = (("skip", 0), ("single", 1), ("multi", 3), ("deliberate", 3))
+    statuses = ("reviewed", "not reviewed: budget", "skipped", "failed")
+    files = []
+    for i in range(count):
+        strategy, samples = strategies[i % 4]
+        folder = "/".join(("app", "データ", "migrations", "netbox")[: 1 + i % 4])
+        files.append((f"{folder}/module_{i}.py",
+                      roles[i % 5: i % 5 + i % 3] + roles[5:][:i % 7 == 0],
+                      ("low", "medium", "high")[i % 3], ("high", "low")[i % 2], strategy, samples,
+                      (i * 7919) % 90000, i / 1000, statuses[(i // 4) % 4]))
+    return files
+
+
+@pytest.mark.parametrize("reviewing", [False, True])
+@pytest.mark.parametrize("width", [40, 80, 120])
+def test_a_table_of_many_units_is_laid_out_as_rich_lays_out_a_row_per_unit(reviewing, width):
+    """The table's rows are laid out here (rich is slow to lay out a row per unit): the same
+    text, colours and wrapped roles as rich's row per unit."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from cartriage.report import view
+
+    result = make_result(files=_many_units(60), review=reviewing)
+    rows = view.unit_rows(result)
+    title, widths, hidden, body = text._layout(result, rows, width)
+    reference = text._new_table(title, widths)
+    for cells in body:
+        reference.add_row(*cells.values())
+    shown = []
+    for parts in ([reference], list(text._table(result, rows, False, width))):
+        console = Console(width=width, force_terminal=True, color_system="standard",
+                          highlight=False, emoji=False, soft_wrap=False)
+        with console.capture() as captured:
+            for part in parts:
+                if part is not parts[0] and isinstance(part, Text):
+                    break  # what follows the table (the hidden columns' note)
+                console.print(part)
+        shown.append(captured.get())
+    assert shown[0] == shown[1]
+    assert len(shown[0].splitlines()) > 63 and "\x1b[1;31m" in shown[0]  # every unit, styled
+    assert bool(hidden) == (width < 120)
+    if "Roles" in widths:  # roles wrapped onto more lines, under a blank Unit cell
+        assert any(line.startswith(" ") for line in shown[0].splitlines()[3:])
