@@ -41,7 +41,7 @@ def _write(value: Any, depth: int, out: list[str]) -> None:
     elif isinstance(value, (list, tuple)):
         items = value
     else:
-        out.append(_flat(depth)(value, 0)[0])
+        out.append("".join(_flat(depth)(value, 0)))  # chunks: a long container is several
         return
     if not value:
         out.append("{}" if isinstance(value, dict) else "[]")
@@ -49,7 +49,7 @@ def _write(value: Any, depth: int, out: list[str]) -> None:
     opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
     inner, outer = "\n" + "  " * (depth + 1), "\n" + "  " * depth
     if not any(isinstance(item, _CONTAINERS) for item in items):  # plain values: C, at once
-        out.append(opening + inner + _flat(depth + 1)(value, 0)[0][1:-1] + outer + closing)
+        out.append(opening + inner + "".join(_flat(depth + 1)(value, 0))[1:-1] + outer + closing)
         return
     out.append(opening)
     separator = inner

@@ -41,3 +41,12 @@ def test_a_report_shaped_document_and_the_unusual_cases():
     for wrong in ({"a": {1, 2}}, [object()], {(1, 2): [3]}):
         with pytest.raises(TypeError):
             jsontext.dumps(wrong)
+
+
+def test_a_long_plain_list_is_written_whole():
+    """Python's C encoder hands a long container back in several chunks (3.10/3.11: more than
+    about 50,000 items), as a change ignoring a vendored folder of 60,000 files has."""
+    doc = {"change": {"ignored": [f"vendor/pkg/file{i}.js" for i in range(60000)], "files": 1},
+           "paths": [f"p{i}" for i in range(60000)]}
+    assert jsontext.dumps(doc) == json.dumps(doc, indent=2, ensure_ascii=False)
+    assert jsontext.dumps(doc["paths"]) == json.dumps(doc["paths"], indent=2)
