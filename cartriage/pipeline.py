@@ -89,6 +89,7 @@ def plan(request: ChangeRequest, config: Config, *, once: bool = False) -> Resul
         if isinstance(found, dict):
             return Result(change=change, **found)
         from cartriage import allocation
+        from cartriage.analysis import fanin
         from cartriage.review import secrets
 
         facts, scores = analyse(change, config)
@@ -97,6 +98,7 @@ def plan(request: ChangeRequest, config: Config, *, once: bool = False) -> Resul
         result = Result(change=change, analysis=facts, scores=scores,
                         plan=allocation.allocate(facts, scores, config, change=change),
                         secrets=secrets.findings(change))
+        fanin.forget_reads()  # context has priced the units: blobs it did not take go
         cache.save(db, key, _stored(result))
         return result
     finally:

@@ -263,3 +263,16 @@ def test_a_one_shot_plan_frees_the_scoring_models_once_scored(repo):
     freed = pipeline.plan(request, settings, once=True)
     assert not model._LOADED and not encoder._LOADED
     assert freed.scores == kept.scores
+
+
+def test_a_plan_holds_no_blob_the_index_read_once_it_is_made(repo, monkeypatch):
+    """The index hands the blobs it read to context; past context's size limit (it searches
+    with git grep instead) context takes none, and none may stay held after the plan."""
+    from cartriage.analysis import fanin
+    from cartriage.context import sources
+
+    _project(repo)
+    monkeypatch.setattr(sources, "MAX_BYTES", 1)
+    settings = configuration.load(cwd=repo.path, env={})
+    made = pipeline.plan(ChangeRequest(repo=repo.path, rev="HEAD^!"), settings)
+    assert made.analysis.units and not fanin._LAST_READ

@@ -389,7 +389,7 @@ def _worktree_blobs(repo_root: str, entries):
 
 def read_blobs(repo_root: str, shas: list[str]) -> dict[str, bytes]:
     """Blob contents through one `git cat-file --batch`; those the last build read are taken
-    from it instead (each once: then they are no longer held)."""
+    from it instead (each once: then they are no longer held; `forget_reads` drops the rest)."""
     last = _LAST_READ.pop(repo_root, {})
     found = {sha: last.pop(sha) for sha in shas if sha in last}
     if last:
@@ -597,6 +597,12 @@ class _Reader:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self.process.wait()
+
+
+def forget_reads() -> None:
+    """Drop the blobs the last builds read that no `read_blobs` took (context searched with
+    `git grep`, or read only the changed files): a plan is made."""
+    _LAST_READ.clear()
 
 
 _READERS: dict[str, _Reader] = {}  # repository root: its reader, within `held`
