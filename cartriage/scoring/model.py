@@ -193,6 +193,9 @@ def _load(path: Path, card_path: Path, name: str) -> Model:
                    f"{encoder.MAX_POSITIONS}, a text among {features.EMBEDDED_TEXTS} and products "
                    f"among {encoder.PRODUCTS}",
                    card_path)
+    share = card.get("change_share", 0.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise fail("model card's change_share must be a number from 0 to 1", card_path)
     if "neighbours" in card and "encoder" not in card:
         raise fail("model card has neighbours but no encoder entry", card_path)
     neighbours = _neighbours(path.parent, card["neighbours"], fail) if "neighbours" in card \

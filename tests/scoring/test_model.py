@@ -109,6 +109,15 @@ def test_an_encoder_entry_without_a_known_text_and_cut_is_refused(models, entry)
     assert "encoder entry" in _one_line_error("consequence", models)
 
 
+@pytest.mark.parametrize("share", ["half", -0.5, 1.5, True, None])
+def test_a_change_share_outside_0_to_1_is_refused(models, share):
+    card_path = models / "consequence.json"
+    card = json.loads(card_path.read_text())
+    card["change_share"] = share
+    card_path.write_text(json.dumps(card))
+    assert "change_share" in _one_line_error("consequence", models)
+
+
 def test_a_corrupt_or_missing_similar_issue_table_is_refused(models):
     table = models / "consequence-issue.neighbours.npy"
     table.write_bytes(table.read_bytes()[:-4])
