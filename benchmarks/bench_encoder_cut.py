@@ -33,14 +33,14 @@ def main() -> None:
     step = max(len(records) // args.texts, 1)
     changes = [to_change(r, config) for r in records[::step][:args.texts]]
     folder = model_folder()
-    encoder.encode(["load the encoder"], folder)
+    encoder.encode(["load the encoder"], folder, products="integer")
     cost: dict[tuple[str, int], list[float]] = {case: [] for case in CASES}
     for _ in range(args.repeats):
         for which, cut in CASES:
             texts = [features.embedded_text(c, which) for c in changes]
             start = time.process_time()
             for text in texts:
-                encoder.encode([text], folder, max_tokens=cut)
+                encoder.encode([text], folder, max_tokens=cut, products="integer")
             cost[which, cut].append((time.process_time() - start) * 1000 / len(texts))
     print(f"{len(changes)} texts of {args.data.name}, CPU ms per text (min/median/max)")
     for (which, cut), values in cost.items():

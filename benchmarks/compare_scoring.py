@@ -82,7 +82,7 @@ def embed(texts: list[str]) -> np.ndarray:
     from cartriage.scoring import encoder
     from cartriage.scoring.cache import model_folder
 
-    return encoder.encode(texts, model_folder())
+    return encoder.encode(texts, model_folder(), products=train.EMBEDDED["consequence"][2])
 
 
 def diff_text(change, analysis, lines: int = 40) -> str:

@@ -36,12 +36,12 @@ _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def encode(texts: list[str], folder: Path, sha256: str | None = None,
-           max_tokens: int = MAX_TOKENS, products: str = "integer") -> np.ndarray:
+           max_tokens: int = MAX_TOKENS, products: str = "float") -> np.ndarray:
     """(len(texts), DIMENSION) float32 embeddings; an empty text embeds as a single space.
 
     `sha256` (from the consequence model card) is checked once when the encoder loads;
     `max_tokens`: where each text is cut (a model card's `encoder.max_tokens`); `products`:
-    which graph (PRODUCTS; a card's `encoder.products`)."""
+    which graph (PRODUCTS; a card's `encoder.products`, float when it names none)."""
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return out
@@ -82,7 +82,7 @@ def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
     return _LOADED[key]
 
 
-def session(where: Path, sha256: str | None = None, products: str = "integer") -> Any:
+def session(where: Path, sha256: str | None = None, products: str = "float") -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
     its files) whose matrix products are `products` (PRODUCTS): each file checked against
     encoder.json, the int8 weights, embedding tables and their scales handed over as they lie

@@ -34,10 +34,11 @@ def test_a_text_embeds_the_same_whatever_it_is_encoded_with():
     runs alone, so its neighbours in a call (or their padding) never move its embedding."""
     texts = [f"Fix {n} in the parser" for n in range(20)] + [
         "Rewrite the session store " * k for k in (5, 12, 30, 60)] + ["", "x"]
-    together = encoder.encode(texts, model_dir())
-    alone = np.vstack([encoder.encode([t], model_dir()) for t in texts])
+    together = encoder.encode(texts, model_dir(), products="integer")
+    alone = np.vstack([encoder.encode([t], model_dir(), products="integer") for t in texts])
     assert np.array_equal(together, alone)
-    assert np.array_equal(encoder.encode(texts[::-1], model_dir()), together[::-1])
+    assert np.array_equal(encoder.encode(texts[::-1], model_dir(), products="integer"),
+                          together[::-1])
 
 
 def test_the_two_graphs_embed_alike_but_not_the_same():
@@ -85,8 +86,8 @@ def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
     card["sha256"]["model.onnx"] = hashlib.sha256(b"not a graph").hexdigest()
     card_path.write_text(json.dumps(card))
     (folder / encoder.FOLDER / "model.onnx").write_bytes(b"not a graph")
-    with pytest.raises(ModelError, match="not a loadable ONNX model"):
-        encoder.encode(["x"], folder)
+    with pytest.raises(ModelError, match="model.onnx: not a loadable ONNX model"):
+        encoder.encode(["x"], folder, products="integer")
     shutil.rmtree(folder / encoder.FOLDER)
     with pytest.raises(ModelError, match="sentence encoder unreadable"):
         encoder.encode(["x"], folder)
@@ -152,7 +153,7 @@ def test_derive_runs_matmuls_on_the_int8_weights_and_keeps_tables_int8(tmp_path)
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}))
     ids = np.array([[3, 17, 42, 0, 49]], dtype=np.int64)
     exact = np.multiply(table, table_scale)[ids] @ np.multiply(weight, weight_scale)
-    got = encoder.session(tmp_path).run(None, {"input_ids": ids})[0]
+    got = encoder.session(tmp_path, products="integer").run(None, {"input_ids": ids})[0]
     # uint8 activations (one scale for the pass): within a few steps of 1/255 of the range
     assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
     got = encoder.session(tmp_path, products="float").run(None, {"input_ids": ids})[0]

@@ -188,7 +188,8 @@ def test_each_model_embeds_its_text_cut_and_graph_and_run_time_follows_its_card(
     row["message"] = row["title"] + "\n\nA long description that the title-only model never reads."
     (p,) = train.prepare([row], CONFIG, analyze, folder=tmp_path / "models")
     change = to_change(row, CONFIG)
-    title = encoder.encode([change.title], tmp_path / "models", max_tokens=8)[0]
+    title = encoder.encode([change.title], tmp_path / "models", max_tokens=8,
+                           products="integer")[0]
     text = encoder.encode([features.embedded_text(change, "text")], tmp_path / "models",
                           products="float")[0]
     assert np.array_equal(p.diff_e, title) and np.array_equal(p.text_e, text)
