@@ -6,6 +6,7 @@ imports) loads; everything else goes to `cartriage.cli`.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 
@@ -17,6 +18,9 @@ def main() -> None:
         return
     from cartriage.cli import main as cli_main
 
+    # The modules' objects live as long as the process: kept out of the collector's passes,
+    # a cold plan's one full collection (about 60 ms CPU of 1.6-2 s) is not run.
+    gc.freeze()
     cli_main()
 
 
