@@ -6,8 +6,11 @@ imports) loads; everything else goes to `cartriage.cli`.
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 import sys
+import threading
 
 
 def main() -> None:
@@ -24,5 +27,30 @@ def main() -> None:
     cli_main()
 
 
+def script() -> None:
+    """`main` as a process: once it is done, its output flushed and the exit handlers run, the
+    process ends without tearing the interpreter down (freeing every module's objects,
+    numpy's and onnxruntime's included: about 80 ms CPU of a cold plan's 1.7-2 s). Not while
+    another thread runs, nor for a message as exit status: then Python exits as usual."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            raise
+        code = exc.code or 0
+    if threading.active_count() > 1:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe, a closed stream: as Python would report it
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what Python runs at exit (logging's flush, temporary folders)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    script()

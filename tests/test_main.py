@@ -29,3 +29,23 @@ def test_anything_else_goes_to_the_command_line():
     done = subprocess.run([sys.executable, "-m", "cartriage", "plan", "--format", "nope"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "unknown --format 'nope'" in done.stderr
+
+
+AS_SCRIPT = """
+import atexit, sys
+sys.argv = ["cartriage", *sys.argv[1:]]
+from cartriage.__main__ import script
+atexit.register(print, "exit handler ran")
+script()
+"""
+
+
+def test_the_script_flushes_runs_exit_handlers_and_keeps_the_exit_status():
+    done = subprocess.run([sys.executable, "-c", AS_SCRIPT, "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [f"cartriage {__version__}", "exit handler ran"]
+    done = subprocess.run([sys.executable, "-c", AS_SCRIPT, "plan", "--format", "nope"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "unknown --format 'nope'" in done.stderr
+    assert done.stdout == "exit handler ran\n"
