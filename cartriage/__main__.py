@@ -39,17 +39,24 @@ def script() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise
         code = exc.code or 0
-    if threading.active_count() > 1:
-        sys.exit(code)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe, a closed stream: as Python would report it
+    if threading.active_count() > 1 or not _flushed():
         sys.exit(code)
     atexit._run_exitfuncs()  # what Python runs at exit (logging's flush, temporary folders)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    if not _flushed():
+        sys.exit(code)
     os._exit(code)
+
+
+def _flushed() -> bool:
+    """Whether stdout and stderr were flushed; not when one is closed (a closed pipe, `>&-`):
+    then Python's own exit reports it, or not, as it always did."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 if __name__ == "__main__":

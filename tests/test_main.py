@@ -49,3 +49,9 @@ def test_the_script_flushes_runs_exit_handlers_and_keeps_the_exit_status():
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "unknown --format 'nope'" in done.stderr
     assert done.stdout == "exit handler ran\n"
+
+
+def test_the_script_with_stdout_closed_exits_as_python_would():
+    command = f'"{sys.executable}" -m cartriage --version >&-'
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
