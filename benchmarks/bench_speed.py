@@ -17,7 +17,8 @@ does not count. Cases:
   (parent and cold: before and after take turns run by run, so that drifting load on a shared
   machine weighs on both alike.)
 - range: `plan A..B` (a large range), fan-in index warm; without the score and plan caches
-  (`.git/cartriage/scores-*`, `plans-*` deleted), then planned again (kept).
+  (`.git/cartriage/scores-*`, `plans-*` deleted), then planned again (kept). A fixed
+  pure-Python loop is timed before each round ("reference loop"): the machine's own spread.
 - bigfile: a commit adding one --big-lines-line Python file, in a repository made here
   (before and after take turns, run by run).
 - batch: `plan --batch` over the last --batch first-parent commits; changes per CPU second.
@@ -137,7 +138,9 @@ def case_range(args, repo: Path) -> None:
         run(code, command, repo)  # the fan-in index, built
     first: dict[str, list] = {name: [] for name, _ in variants(args)}
     again: dict[str, list] = {name: [] for name, _ in variants(args)}
+    machine = []
     for _ in range(max(1, args.runs // 2)):
+        machine.append(reference())
         for name, code in variants(args):
             for store in [*folder.glob("scores-*"), *folder.glob("plans-*")]:
                 store.unlink()
@@ -146,6 +149,21 @@ def case_range(args, repo: Path) -> None:
     for name, _ in variants(args):
         report(f"range {args.range}", f"{name}, no score/plan cache", first[name], f" {stat}")
         report(f"range {args.range}", f"{name}, planned before", again[name], f" {stat}")
+    report("reference loop", "fixed pure-Python work, before each round", machine)
+
+
+def reference() -> tuple[float, float, float]:
+    """(CPU s, wall s, peak MB) of a fixed pure-Python loop: the same work every time, so its
+    spread is the machine's (other load slows a process's CPU time too, on 2 shared cores
+    by up to a third), to read the range's spread against."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", REFERENCE])
+    _, _, usage = os.wait4(process.pid, 0)
+    return (usage.ru_utime + usage.ru_stime, time.perf_counter() - start,
+            usage.ru_maxrss / 1024)
+
+
+REFERENCE = "total = 0\nfor i in range(5_000_000):\n    total += i * i % 7"
 
 
 def case_bigfile(args) -> None:

@@ -97,14 +97,15 @@ def score_batches(changes: Iterable[tuple[ChangeSet, Analysis]],
 
 
 def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:
-    """A digest of everything `scoring.score` reads (dataclass reprs are exact and ordered).
+    """A digest of everything `scoring.score` reads (dataclass reprs are exact and ordered;
+    the change's text as `ChangeSet.digest_parts` gives it, not one repr of it all).
 
     The analysis's notes are left out: they say how it was computed (e.g. how many files the
     fan-in index parsed this time), which differs between runs and is not scored."""
     digest = hashlib.sha256()
-    for part in (cartriage.__version__, models_fingerprint(), code_fingerprint(),
-                 repr(config.sections.get("weights")), repr(config.rules), repr(change),
-                 repr(replace(analysis, notes=()))):
+    for part in itertools.chain((cartriage.__version__, models_fingerprint(), code_fingerprint(),
+                                 repr(config.sections.get("weights")), repr(config.rules)),
+                                change.digest_parts(), (repr(replace(analysis, notes=())),)):
         digest.update(part.encode("utf-8", errors="surrogatepass"))
         digest.update(b"\0")
     return digest.hexdigest()
