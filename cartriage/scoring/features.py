@@ -228,8 +228,13 @@ def with_change(unit: Features, context: Features, share: float) -> Features:
     (1 - share) * unit + share * change. The change is the unit's context (a file inside a
     migration reads part of the migration); the names are the unit's, then the change's
     entries the unit lacks, marked."""
-    vector = ((1 - share) * unit.vector + share * context.vector).astype(np.float32)
-    return Features(vector, {**context.names, **unit.names})
+    return Features(pulled(unit.vector, context.vector, share), {**context.names, **unit.names})
+
+
+def pulled(units: np.ndarray, change: np.ndarray, share: float) -> np.ndarray:
+    """(1 - share) * units + share * change, as float32: a unit's row (or rows) pulled toward
+    its change's, the one formula of scoring (with_change) and training (train.in_change)."""
+    return ((1 - share) * units + share * change).astype(np.float32)
 
 
 def read_text(change: ChangeSet) -> Text:

@@ -209,8 +209,7 @@ def in_change(p: Prepared, units: np.ndarray) -> np.ndarray:
     share = CHANGE_SHARE.get("consequence", 0.0)
     if not share:
         return units
-    pulled = ((1 - share) * units + share * p.record_c[None, :]).astype(np.float32)
-    return np.where(p.minor[:, None], units, pulled)
+    return np.where(p.minor[:, None], units, features.pulled(units, p.record_c[None, :], share))
 
 
 def deployed(model, p: Prepared, units: np.ndarray | None = None) -> np.ndarray:
