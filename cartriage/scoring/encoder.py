@@ -26,9 +26,10 @@ FOLDER = "encoder"
 DIMENSION = 384
 MAX_TOKENS = 256  # longer texts are cut: the start of a description or diff carries its gist
 MAX_POSITIONS = 512  # the encoder's position embeddings: no text can be cut longer
-# The graphs' matrix products, by name (encoder.json's `graphs` names each one's file); a card
-# without `products` was trained on float embeddings.
+# The graphs' matrix products, by name (encoder.json's `graphs` names each one's file), and the
+# graph of a card without `products` (trained before the integer graph, on float embeddings).
 PRODUCTS = ("integer", "float")
+UNNAMED_PRODUCTS = "float"
 # Each text runs alone: the integer graph quantises its activations with one scale a tensor
 # (models/encoder/derive.py), so a text padded into a batch would embed differently from the
 # same text alone; batches gained nothing measurable with the integer products either.
@@ -36,7 +37,7 @@ _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def encode(texts: list[str], folder: Path, sha256: str | None = None,
-           max_tokens: int = MAX_TOKENS, products: str = "float") -> np.ndarray:
+           max_tokens: int = MAX_TOKENS, products: str = UNNAMED_PRODUCTS) -> np.ndarray:
     """(len(texts), DIMENSION) float32 embeddings; an empty text embeds as a single space.
 
     `sha256` (from the consequence model card) is checked once when the encoder loads;
@@ -82,7 +83,7 @@ def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
     return _LOADED[key]
 
 
-def session(where: Path, sha256: str | None = None, products: str = "float") -> Any:
+def session(where: Path, sha256: str | None = None, products: str = UNNAMED_PRODUCTS) -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
     its files) whose matrix products are `products` (PRODUCTS): each file checked against
     encoder.json, the int8 weights, embedding tables and their scales handed over as they lie

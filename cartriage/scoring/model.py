@@ -243,7 +243,7 @@ def _embeds_known_text(entry: Any) -> bool:
     return (isinstance(cut, int) and not isinstance(cut, bool)
             and 0 < cut <= encoder.MAX_POSITIONS
             and entry.get("text", "text") in features.EMBEDDED_TEXTS
-            and entry.get("products", "float") in encoder.PRODUCTS)
+            and entry.get("products", encoder.UNNAMED_PRODUCTS) in encoder.PRODUCTS)
 
 
 def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,

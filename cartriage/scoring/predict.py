@@ -10,7 +10,7 @@ import numpy as np
 
 from cartriage.analysis.roles import default_consequence
 from cartriage.errors import CartriageError, ModelError
-from cartriage.scoring import decision, features, model
+from cartriage.scoring import decision, encoder, features, model
 from cartriage.scoring.records import RecordError, record_id, to_change
 from cartriage.scoring.scores import (
     TIERS,
@@ -126,8 +126,6 @@ def text_embeddings(changes: list[ChangeSet], models: dict[str, tuple[model.Mode
             rows.update(which)
     vectors = {}
     for (text, cut, products), (which, sha256) in wanted.items():
-        from cartriage.scoring import encoder
-
         rows = sorted(which)
         vectors[text, cut, products] = np.zeros((len(changes), encoder.DIMENSION),
                                                 dtype=np.float32)
@@ -142,7 +140,8 @@ def _embedded(found: model.Model) -> tuple[str, int, str]:
     """What a model embeds, where it is cut and by which graph (its card's `encoder` entry;
     cards without `text` embed the whole text, cards without `products` the float graph's)."""
     card = found.card["encoder"]
-    return card.get("text", "text"), int(card["max_tokens"]), card.get("products", "float")
+    return (card.get("text", "text"), int(card["max_tokens"]),
+            card.get("products", encoder.UNNAMED_PRODUCTS))
 
 
 def _consequences(found: model.Model, prepared, embeddings, jobs, weights,

@@ -67,9 +67,10 @@ ENCODED = {"consequence": 1.0, "consequence-issue": 1.0}
 # What each of them embeds (features.embedded_text: "text" or "title"), where it is cut, in
 # tokens (encoder.encode's max_tokens), and by which graph (encoder.PRODUCTS); the card's
 # `encoder` entry records all three for run time. The diff model reads the integer graph's
-# embeddings (2-4x faster a pass; with a diff 0.642 macro-F1 against 0.646 on the float's, high
-# predicted low 3/532 both), the issue-text model the float graph's (0.512 against 0.493 on the
-# integer's): an issue-only plan runs one pass, every plan with a diff runs one too.
+# embeddings (2-4x faster a pass; with a diff, units in their change, 0.655 macro-F1 against
+# 0.662 on the float's, high predicted low 3/532 both), the issue-text model the float graph's
+# (0.512 against 0.493 on the integer's): an issue-only plan runs one pass, every plan with a
+# diff runs one too.
 # Cheaper texts for the diff model were measured as deployed (docs/scoring.md, "A cheaper text
 # for the diff model"): the title alone 0.639 macro-F1 with a diff, 64 tokens 0.637, 128 tokens
 # 0.641, against 0.646 for the whole text cut at 256 tokens.
