@@ -54,9 +54,7 @@ def analyze(change: ChangeSet, config: Config) -> Analysis:
                   for f in files)
     if db is not None:
         if cache is not None and len(cache) != size:
-            made = dict(list(cache.items())[size:])
-            store.put(db, {k: store.encode(v) for k, v in made.items()})
-            store.keep(made)
+            store.save(db, dict(list(cache.items())[size:]))
         db.close()
     limit = config.get("analysis", "unit_max_lines")
     units = tuple(u for f in files for u in units_for(f, limit))

@@ -486,10 +486,9 @@ def _extract_missing(repo_root: str, rev: str, missing: dict, cache: dict, worke
             kept = None
         _collect((_extract_reparsed(job, before.get(job[0]), blobs or {}, stored, outlines,
                                     kept) for job in whole), cache, outlines)
+    store.save(db, outlines)
     if db is not None:
-        store.put(db, {key: store.encode(found) for key, found in outlines.items()})
         db.close()
-    store.keep(outlines)
     return total
 
 

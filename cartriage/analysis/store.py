@@ -107,6 +107,12 @@ def get(db: sqlite3.Connection | None, keys: list[str]) -> dict[str, Outline]:
     return found
 
 
+def save(db: sqlite3.Connection | None, outlines: dict[str, Outline]) -> None:
+    """Store `outlines` (`put`, encoded) and keep them in memory within `recent()` (`keep`)."""
+    put(db, {key: encode(found) for key, found in outlines.items()})
+    keep(outlines)
+
+
 def put(db: sqlite3.Connection | None, entries: dict[str, str]) -> None:
     """Store encoded outlines; trims the oldest rows when the store outgrows MAX_ROWS."""
     if db is not None and entries:
