@@ -34,6 +34,9 @@ UNNAMED_PRODUCTS = "float"
 # (models/encoder/derive.py), so a text padded into a batch would embed differently from the
 # same text alone; batches gained nothing measurable with the integer products either.
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
+# The session is prepacked when the call that loads it encodes at least this many texts (a
+# batch, training); a plan's single text loads faster unpacked (docs/scoring.md, "Speed and size").
+PREPACK_TEXTS = 8
 
 
 def encode(texts: list[str], folder: Path, sha256: str | None = None,
@@ -42,11 +45,12 @@ def encode(texts: list[str], folder: Path, sha256: str | None = None,
 
     `sha256` (from the consequence model card) is checked once when the encoder loads;
     `max_tokens`: where each text is cut (a model card's `encoder.max_tokens`); `products`:
-    which graph (PRODUCTS; a card's `encoder.products`, float when it names none)."""
+    which graph (PRODUCTS; a card's `encoder.products`, float when it names none). The call
+    that loads the graph decides whether its weights are prepacked (PREPACK_TEXTS)."""
     out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return out
-    tokenizer, session = _load(folder, sha256, products)
+    tokenizer, session = _load(folder, sha256, products, len(texts) >= PREPACK_TEXTS)
     tokenizer.enable_truncation(max_tokens)
     encodings = tokenizer.encode_batch([t if t.strip() else " " for t in texts])
     for row, encoding in enumerate(encodings):
@@ -62,7 +66,7 @@ def clear_cache() -> None:
     _LOADED.clear()
 
 
-def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
+def _load(folder: Path, sha256: str | None, products: str, prepack: bool) -> tuple[Any, Any]:
     key = (str(folder), products)
     if key in _LOADED:
         return _LOADED[key]
@@ -73,7 +77,7 @@ def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
         raise _unreadable(where, exc) from None
     from tokenizers import Tokenizer
 
-    session_ = session(where, sha256, products)
+    session_ = session(where, sha256, products, prepack)
     try:
         tokenizer = Tokenizer.from_str(tokenizer_json)
     except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
@@ -83,17 +87,19 @@ def _load(folder: Path, sha256: str | None, products: str) -> tuple[Any, Any]:
     return _LOADED[key]
 
 
-def session(where: Path, sha256: str | None = None, products: str = UNNAMED_PRODUCTS) -> Any:
+def session(where: Path, sha256: str | None = None, products: str = UNNAMED_PRODUCTS,
+            prepack: bool = True) -> Any:
     """The onnxruntime session of the encoder in folder `where` (models/encoder/derive.py made
     its files) whose matrix products are `products` (PRODUCTS): each file checked against
-    encoder.json, the int8 weights, embedding tables and their scales handed over as they lie
-    in weights.bin, the graph run as optimised. `sha256`: the upstream encoder the model card
-    names (its embeddings are the ones the models were trained on)."""
+    encoder.json, the graph run as optimised, loaded from its file so that onnxruntime reads
+    the int8 weights and tables from weights.bin itself (no copy handed over: 2-3x faster to
+    load). `sha256`: the upstream encoder the model card names (its embeddings are the ones the
+    models were trained on). `prepack`: onnxruntime packs the MatMul weights at load (about
+    12 ms more, 1.5-2 ms less a pass: worth it from PREPACK_TEXTS texts)."""
     try:
         card = json.loads((where / "encoder.json").read_text(encoding="utf-8"))
         graph_file = card["graphs"][products]
-        graph = (where / graph_file).read_bytes()
-        blob = (where / "weights.bin").read_bytes()
+        digests = {name: _sha256(where / name) for name in (graph_file, "weights.bin")}
     except OSError as exc:
         raise _unreadable(where, exc) from None
     except (ValueError, KeyError, TypeError):
@@ -103,19 +109,17 @@ def session(where: Path, sha256: str | None = None, products: str = UNNAMED_PROD
         if sha256 is not None and card["source"]["sha256"] != sha256:
             raise ModelError(f"{where / 'encoder.json'}: derived from another encoder than the "
                              "one whose sha256 the consequence model card names")
-        for name, data in ((graph_file, graph), ("weights.bin", blob)):
-            if hashlib.sha256(data).hexdigest() != card["sha256"][name]:
+        for name, digest in digests.items():
+            if digest != card["sha256"][name]:
                 raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
                                  "(corrupt or replaced)")
-        weights = {a["name"]: _array(blob, a["offset"], a["shape"], np.dtype(a["dtype"]))
-                   for a in card["arrays"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{where / 'encoder.json'}: incomplete or inconsistent with "
-                         f"weights.bin ({exc.__class__.__name__}: {exc})") from None
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{where / 'encoder.json'}: incomplete ({exc.__class__.__name__}: "
+                         f"{exc})") from None
     from cartriage.scoring.model import onnx_session
 
-    return onnx_session(graph, lambda why: ModelError(f"{where / graph_file}: {why}"),
-                        optimized=True, initializers=weights)
+    return onnx_session(where / graph_file, lambda why: ModelError(f"{where / graph_file}: {why}"),
+                        optimized=True, prepack=prepack)
 
 
 def source_sha256(where: Path) -> str:
@@ -130,9 +134,13 @@ def source_sha256(where: Path) -> str:
                          "restore models/encoder/") from None
 
 
-def _array(blob: bytes, offset: int, shape: list[int], dtype) -> np.ndarray:
-    count = int(np.prod(shape))
-    return np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape)
+def _sha256(path: Path) -> str:
+    """The file's sha256, read a megabyte at a time (no copy of a 22 MB file held)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _unreadable(where: Path, exc: OSError) -> ModelError:

@@ -246,11 +246,12 @@ def _embeds_known_text(entry: Any) -> bool:
             and entry.get("products", encoder.UNNAMED_PRODUCTS) in encoder.PRODUCTS)
 
 
-def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool = False,
-                 initializers: dict[str, np.ndarray] | None = None) -> Any:
-    """An onnxruntime session (one thread, CPU) on the graph `data`; `fail(why)` is raised when
-    the graph cannot be loaded. `optimized`: the graph was optimised offline (no optimisation
-    pass now); `initializers`: the arrays of its external initializers, by name (copied).
+def onnx_session(source: bytes | Path, fail: Callable[[str], ModelError], optimized: bool = False,
+                 prepack: bool = True) -> Any:
+    """An onnxruntime session (one thread, CPU) on the graph `source` (its bytes, or its file:
+    then onnxruntime reads the graph's external weights from beside it); `fail(why)` is raised
+    when the graph cannot be loaded. `optimized`: the graph was optimised offline (no
+    optimisation pass now); `prepack`: constant weights are packed for the kernels at load.
     onnxruntime is imported here, on first use."""
     import onnxruntime as ort
 
@@ -260,12 +261,10 @@ def onnx_session(data: bytes, fail: Callable[[str], ModelError], optimized: bool
     options.log_severity_level = 3
     if optimized:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if initializers:
-        options.add_external_initializers(
-            list(initializers),
-            [ort.OrtValue.ortvalue_from_numpy(a) for a in initializers.values()])
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     try:
-        return ort.InferenceSession(data, sess_options=options,
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source if isinstance(source, bytes) else str(source),
+                                    sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
         raise fail(f"not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from None

@@ -24,9 +24,10 @@ every time a session is created (about 200 ms and 200 MB). Here that is done onc
 4. an embedding table read by a Gather stays int8: Gather the int8 rows and their scales, then
    Cast and Mul (the same values, without a float copy of the 30,522-word table);
 5. every int8 weight and table, and its scales, is an external initializer in weights.bin,
-   handed to onnxruntime as it lies there (no copy, and no 12 MB protobuf to parse at load);
-   encoder.json records the upstream file's sha256 (what the model cards name), the derived
-   files' sha256 and where each array (`arrays`) lies in weights.bin.
+   which onnxruntime reads itself when cartriage loads a graph from its file (no copy handed
+   over, and no 12 MB protobuf to parse at load); encoder.json records the upstream file's
+   sha256 (what the model cards name), the derived files' sha256 and where each array
+   (`arrays`) lies in weights.bin.
 The derived graph's embeddings are compared with the upstream graph's at the end (a few texts).
 Needs the `onnx` package (the train extra) and onnxruntime; the same versions give the same bytes.
 """

@@ -78,11 +78,11 @@ def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
         encoder.encode(["x"], folder, products="int4")
     card_path = folder / encoder.FOLDER / "encoder.json"
     card = json.loads(card_path.read_text())
-    tables = card.pop("arrays")  # where the embedding tables lie in weights.bin
+    digest = card["sha256"].pop("weights.bin")
     card_path.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="encoder.json: incomplete or inconsistent"):
+    with pytest.raises(ModelError, match="encoder.json: incomplete"):
         encoder.encode(["x"], folder)
-    card["arrays"] = tables
+    card["sha256"]["weights.bin"] = digest
     card["sha256"]["model.onnx"] = hashlib.sha256(b"not a graph").hexdigest()
     card_path.write_text(json.dumps(card))
     (folder / encoder.FOLDER / "model.onnx").write_bytes(b"not a graph")
@@ -158,3 +158,23 @@ def test_derive_runs_matmuls_on_the_int8_weights_and_keeps_tables_int8(tmp_path)
     assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
     got = encoder.session(tmp_path, products="float").run(None, {"input_ids": ids})[0]
     assert np.allclose(got, exact, rtol=1e-5, atol=1e-6)  # the upstream's float32 products
+
+
+def test_prepacking_is_chosen_by_the_loading_call_and_moves_no_embedding():
+    """A plan's single text loads the session unpacked (faster to load), a batch prepacked
+    (faster a pass); the embeddings are the same either way."""
+    texts = ["Check the token's signature before trusting its claims"] * encoder.PREPACK_TEXTS
+    found = {}
+    for wanted in (texts[:1], texts):
+        encoder.clear_cache()
+        vectors = encoder.encode(wanted, model_dir(), products="integer")
+        ((_, loaded),) = encoder._LOADED.values()
+        try:
+            unpacked = loaded.get_session_options().get_session_config_entry(
+                "session.disable_prepacking")
+        except RuntimeError:  # onnxruntime: no such entry, the default (prepacked)
+            unpacked = None
+        found[len(wanted)] = unpacked, vectors
+    assert found[1][0] == "1" and found[len(texts)][0] is None
+    assert np.array_equal(found[1][1][0], found[len(texts)][1][0])
+    assert np.array_equal(found[len(texts)][1][0], found[len(texts)][1][-1])
