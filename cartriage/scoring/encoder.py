@@ -1,11 +1,13 @@
 """The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) turns text into a 384-number embedding.
 
 Shipped in `models/encoder/` (model.onnx, model-float.onnx, weights.bin, encoder.json,
-tokenizer.json, LICENSE.txt, NOTICE.txt; Apache-2.0, see NOTICE.txt): the upstream int8 graph
-optimised once by models/encoder/derive.py, so that a session loads without folding and fusing
-the graph again. Two graphs share its weights (PRODUCTS): "integer" multiplies the int8 weights
-by activations quantised at run time (2-4x faster a pass), "float" in float32 as the upstream
-does; a model card's `encoder.products` names the one the model was trained on.
+tokenizer.json, tokenizer-settings.json, vocab.txt, LICENSE.txt, NOTICE.txt; Apache-2.0, see
+NOTICE.txt): the upstream int8 graph optimised once by models/encoder/derive.py, so that a
+session loads without folding and fusing the graph again, and the upstream tokenizer split in
+two files that load faster (the same ids). Two graphs share its weights (PRODUCTS):
+"integer" multiplies the int8 weights by activations quantised at run time (2-4x faster a
+pass), "float" in float32 as the upstream does; a model card's `encoder.products` names the
+one the model was trained on.
 Run with onnxruntime and the `tokenizers` library, both imported here only when the first text
 is encoded: a plan served from the score cache never loads the encoder.
 Embeddings are mean-pooled over the tokens and L2-normalised (the sentence-transformers recipe).
@@ -68,22 +70,10 @@ def clear_cache() -> None:
 
 def _load(folder: Path, sha256: str | None, products: str, prepack: bool) -> tuple[Any, Any]:
     key = (str(folder), products)
-    if key in _LOADED:
-        return _LOADED[key]
-    where = folder / FOLDER
-    try:
-        tokenizer_json = (where / "tokenizer.json").read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _unreadable(where, exc) from None
-    from tokenizers import Tokenizer
-
-    session_ = session(where, sha256, products, prepack)
-    try:
-        tokenizer = Tokenizer.from_str(tokenizer_json)
-    except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
-        raise ModelError(f"{where / 'tokenizer.json'}: not a tokenizer ({exc})") from None
-    tokenizer.no_padding()
-    _LOADED[key] = (tokenizer, session_)
+    if key not in _LOADED:
+        where = folder / FOLDER
+        session_ = session(where, sha256, products, prepack)
+        _LOADED[key] = (tokenizer(where), session_)
     return _LOADED[key]
 
 
@@ -96,42 +86,91 @@ def session(where: Path, sha256: str | None = None, products: str = UNNAMED_PROD
     load). `sha256`: the upstream encoder the model card names (its embeddings are the ones the
     models were trained on). `prepack`: onnxruntime packs the MatMul weights at load (about
     12 ms more, 1.5-2 ms less a pass: worth it from PREPACK_TEXTS texts)."""
+    card = _card(where)
     try:
-        card = json.loads((where / "encoder.json").read_text(encoding="utf-8"))
         graph_file = card["graphs"][products]
-        digests = {name: _sha256(where / name) for name in (graph_file, "weights.bin")}
-    except OSError as exc:
-        raise _unreadable(where, exc) from None
-    except (ValueError, KeyError, TypeError):
-        raise ModelError(f"{where / 'encoder.json'}: not JSON or no {products!r} graph; "
-                         "reinstall cartriage or restore models/encoder/") from None
+    except (KeyError, TypeError):
+        raise ModelError(f"{where / 'encoder.json'}: no {products!r} graph; reinstall "
+                         "cartriage or restore models/encoder/") from None
     try:
         if sha256 is not None and card["source"]["sha256"] != sha256:
             raise ModelError(f"{where / 'encoder.json'}: derived from another encoder than the "
                              "one whose sha256 the consequence model card names")
-        for name, digest in digests.items():
-            if digest != card["sha256"][name]:
-                raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
-                                 "(corrupt or replaced)")
     except (KeyError, TypeError) as exc:
-        raise ModelError(f"{where / 'encoder.json'}: incomplete ({exc.__class__.__name__}: "
-                         f"{exc})") from None
+        raise _incomplete(where, exc) from None
+    _check(where, card, (graph_file, "weights.bin"))
     from cartriage.scoring.model import onnx_session
 
     return onnx_session(where / graph_file, lambda why: ModelError(f"{where / graph_file}: {why}"),
                         optimized=True, prepack=prepack)
 
 
+def tokenizer(where: Path) -> Any:
+    """The encoder's WordPiece tokenizer (no padding), as derive.py split the upstream
+    tokenizer.json: its settings, whose vocabulary holds only the special tokens, then the
+    30,522-word vocabulary from a plain list, one word a line in id order: the same ids on every
+    text, and twice as fast to load as the whole JSON. Both files checked against encoder.json."""
+    card = _card(where)
+    try:
+        names = card["tokenizer"]
+        settings, vocab = where / names["settings"], where / names["vocab"]
+    except (KeyError, TypeError) as exc:
+        raise _incomplete(where, exc) from None
+    _check(where, card, (settings.name, vocab.name))
+    from tokenizers import Tokenizer, models
+
+    try:
+        found = Tokenizer.from_str(settings.read_text(encoding="utf-8"))
+        upstream = found.model
+        found.model = models.WordPiece.from_file(
+            str(vocab), unk_token=upstream.unk_token,
+            continuing_subword_prefix=upstream.continuing_subword_prefix,
+            max_input_chars_per_word=upstream.max_input_chars_per_word)
+    except OSError as exc:
+        raise _unreadable(where, exc) from None
+    except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
+        raise ModelError(f"{settings}: not a tokenizer ({exc})") from None
+    found.no_padding()
+    return found
+
+
 def source_sha256(where: Path) -> str:
     """The sha256 of the upstream encoder the one in folder `where` was derived from (what a
     model card names: the embeddings it was trained on)."""
     try:
-        return json.loads((where / "encoder.json").read_text(encoding="utf-8"))["source"]["sha256"]
-    except OSError as exc:
-        raise _unreadable(where, exc) from None
-    except (ValueError, KeyError, TypeError):
+        return _card(where)["source"]["sha256"]
+    except (KeyError, TypeError):
         raise ModelError(f"{where / 'encoder.json'}: no source sha256; reinstall cartriage or "
                          "restore models/encoder/") from None
+
+
+def _card(where: Path) -> dict[str, Any]:
+    """encoder.json: the encoder's files, their sha256, where each array lies in weights.bin."""
+    try:
+        card = json.loads((where / "encoder.json").read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _unreadable(where, exc) from None
+    except ValueError:
+        card = None
+    if not isinstance(card, dict):
+        raise ModelError(f"{where / 'encoder.json'}: not a JSON object; reinstall cartriage or "
+                         "restore models/encoder/")
+    return card
+
+
+def _check(where: Path, card: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Each named file of folder `where` matches its sha256 in encoder.json."""
+    for name in names:
+        try:
+            digest = _sha256(where / name)
+            wanted = card["sha256"][name]
+        except OSError as exc:
+            raise _unreadable(where, exc) from None
+        except (KeyError, TypeError) as exc:
+            raise _incomplete(where, exc) from None
+        if digest != wanted:
+            raise ModelError(f"{where / name}: does not match the sha256 in encoder.json "
+                             "(corrupt or replaced)")
 
 
 def _sha256(path: Path) -> str:
@@ -141,6 +180,11 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _incomplete(where: Path, exc: Exception) -> ModelError:
+    return ModelError(f"{where / 'encoder.json'}: incomplete ({exc.__class__.__name__}: {exc}); "
+                      "reinstall cartriage or restore models/encoder/")
 
 
 def _unreadable(where: Path, exc: OSError) -> ModelError:

@@ -66,7 +66,8 @@ def test_missing_or_replaced_encoder_is_one_clear_line(tmp_path):
         encoder.encode(["x"], folder, sha256="0" * 64)
     assert "sha256" in str(info.value) and "\n" not in str(info.value)
     for name, products in (("model.onnx", "integer"), ("model-float.onnx", "float"),
-                           ("weights.bin", "float")):
+                           ("weights.bin", "float"), ("vocab.txt", "integer"),
+                           ("tokenizer-settings.json", "float")):
         broken = folder / encoder.FOLDER / name
         saved = broken.read_bytes()
         broken.write_bytes(saved[:-1] + bytes([saved[-1] ^ 1]))
@@ -178,3 +179,24 @@ def test_prepacking_is_chosen_by_the_loading_call_and_moves_no_embedding():
     assert found[1][0] == "1" and found[len(texts)][0] is None
     assert np.array_equal(found[1][1][0], found[len(texts)][1][0])
     assert np.array_equal(found[len(texts)][1][0], found[len(texts)][1][-1])
+
+
+def test_the_derived_tokenizer_cuts_texts_into_the_upstream_ids():
+    """tokenizer-settings.json and vocab.txt (derive.split_tokenizer) load faster than the
+    upstream tokenizer.json and must give its ids (derive.py --texts checks every training
+    text: the same on all 14,058 texts and diffs)."""
+    pytest.importorskip("onnx")  # derive.py's
+    from tokenizers import Tokenizer
+
+    where = model_dir() / encoder.FOLDER
+    upstream, derived = Tokenizer.from_file(str(where / "tokenizer.json")), encoder.tokenizer(where)
+    for found in (upstream, derived):
+        found.no_padding()
+        found.no_truncation()
+    derive = _derive_module()
+    texts = derive.TRICKY + [Path(__file__).read_text(encoding="utf-8"),
+                             (where / "NOTICE.txt").read_text(encoding="utf-8")]
+    for text in texts:
+        assert derived.encode(text).ids == upstream.encode(text).ids, text[:60]
+    split = derive.split_tokenizer((where / "tokenizer.json").read_bytes())
+    assert split == {name: (where / name).read_bytes() for name in split}
