@@ -6,8 +6,11 @@
 Every case runs in fresh Python processes (CPU time and wall time, min/median/max over the
 runs); with --base, the same cases run with that checkout's code and models too, alternating
 with this one's, in the same run (e.g. `git worktree add --detach /tmp/base cf7d585`):
-- load: imports (numpy, onnxruntime, tokenizers, cartriage's scoring modules), each of the three
-  models, then the sentence encoder (tokenizer, session, first pass on "warm up");
+- load: imports (cartriage.scoring first, as in a plan; numpy, onnxruntime, tokenizers,
+  cartriage's scoring modules), the two models a plan with a diff loads, the sentence encoder
+  (tokenizer, session, first pass on "warm up"): "model load of a plan with a diff", without
+  and with the imports; then the issue-only plan's model (three models) and the encoder's
+  load in parts;
 - the encoder's pass over one text of 16, 32, 64 and 128 tokens, warm;
 - `score()` of a 50-file change and of an 850-file range: cold (imports, models, encoder, one
   encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats),
@@ -30,11 +33,15 @@ from pathlib import Path
 # Each snippet prints "label cpu_seconds wall_seconds" lines. The first argument is the data file.
 LOAD = """
 import sys, time
-def mark(label, since):
-    c, w = time.process_time(), time.perf_counter()
-    print(label.replace(" ", "_"), c - since[0], w - since[1])
-    return c, w
-start = at = time.process_time(), time.perf_counter()
+def now():
+    return time.process_time(), time.perf_counter()
+def mark(label, since, until=None):
+    until = until or now()
+    print(label.replace(" ", "_"), until[0] - since[0], until[1] - since[1])
+    return until
+start = at = now()
+import cartriage.scoring  # first, as in a plan (since s6 it sets OPENBLAS_NUM_THREADS)
+at = mark("import cartriage.scoring (the package)", at)
 import numpy
 at = mark("import numpy", at)
 import onnxruntime
@@ -42,43 +49,39 @@ at = mark("import onnxruntime", at)
 import tokenizers
 at = mark("import tokenizers", at)
 from cartriage.scoring import encoder, model
-at = mark("import cartriage.scoring.model", at)
-# the graph a plan with a diff loads (one graph before the fifth session)
-DIFF_GRAPH = {"products": "integer"} if hasattr(encoder, "PRODUCTS") else {}
-for name in model.NAMES:
+imported = at = mark("import cartriage.scoring.model", at)
+for name in ("consequence", "difficulty"):  # the two models a plan with a diff loads
     model.load(name)
     at = mark(f"session {name}", at)
-mark("three models, with all imports", start)
+two = at
 folder = model.model_dir()
 sha = model.load("consequence").card["encoder"]["sha256"]
-if hasattr(encoder, "session"):  # the session and the tokenizer apart
-    tokenizer = tokenizers.Tokenizer.from_str((folder / "encoder/tokenizer.json").read_text())
-    at = mark("tokenizer", at)
-    import hashlib, json
-    card = json.loads((folder / "encoder/encoder.json").read_text())
-    files = [(folder / "encoder" / name).read_bytes() for name in ("model.onnx", "weights.bin")]
-    at = mark("... read model.onnx and weights.bin", at)
-    for data in files:
-        hashlib.sha256(data).hexdigest()
-    at = mark("... their sha256", at)
-    if hasattr(encoder, "_dequantised"):
-        encoder._dequantised(files[1], card["weights"])
-    else:
-        {w["name"]: numpy.multiply(encoder._array(files[1], w["offset"], w["shape"], numpy.int8),
-                                   encoder._array(files[1], w["scale_offset"], w["scale_shape"],
-                                                  numpy.float32), dtype=numpy.float32)
-         for w in card.get("weights", [])}  # none since the fifth session (int8 products)
-    at = mark("... int8 x scale of the MatMul weights", at)
-    try:  # before the fifth session, prepacking was chosen per call
-        encoder.session(folder / "encoder", sha, prepack=False)
-    except TypeError:  # since: int8 products (the diff model's graph), always prepacked
-        encoder.session(folder / "encoder", sha, products="integer")
-    at = mark("encoder session (all of the above again, and the session)", at)
-    encoder.clear_cache()
-    at = time.process_time(), time.perf_counter()
+# the graph a plan with a diff loads (one graph before the fifth session)
+DIFF_GRAPH = {"products": "integer"} if hasattr(encoder, "PRODUCTS") else {}
 encoder.encode(["warm up"], folder, sha, **DIFF_GRAPH)
-at = mark("encoder (tokenizer, session, first pass)", at)
-mark("everything", start)
+at = mark("encoder (tokenizer, session, first pass)", two)
+mark("model load of a plan with a diff: two models, encoder, first pass", imported, at)
+mark("... with every import above", start, at)
+before = at
+model.load("consequence-issue")  # an issue-only plan's model
+at = mark("session consequence-issue", before)
+print("three_models,_with_all_imports", *(t - s + a - b for t, s, a, b in zip(two, start, at,
+                                                                              before)))
+# The encoder's load in parts (a plan's session: unpacked since s6, always prepacked before)
+if hasattr(encoder, "tokenizer"):  # since s6: settings and vocab.txt, split by derive.py
+    encoder.tokenizer(folder / "encoder")
+else:
+    tokenizers.Tokenizer.from_str((folder / "encoder/tokenizer.json").read_text())
+at = mark("... tokenizer", at)
+import hashlib
+for name in ("model.onnx", "weights.bin"):
+    hashlib.sha256((folder / "encoder" / name).read_bytes()).hexdigest()
+at = mark("... sha256 of model.onnx and weights.bin", at)
+try:
+    encoder.session(folder / "encoder", sha, products="integer", prepack=False)
+except TypeError:  # before s6: always prepacked
+    encoder.session(folder / "encoder", sha, products="integer")
+at = mark("... encoder session, as a plan loads it (its sha256 again, and the session)", at)
 """
 
 # Builds the benchmark's changes from the records (argv: data file, files wanted).
