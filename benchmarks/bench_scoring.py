@@ -11,7 +11,8 @@ with this one's, in the same run (e.g. `git worktree add --detach /tmp/base cf7d
   (tokenizer, session, first pass on "warm up"): "model load of a plan with a diff", without
   and with the imports; then the issue-only plan's model (three models) and the encoder's
   load in parts;
-- the encoder's pass over one text of 16, 32, 64 and 128 tokens, warm;
+- the encoder's pass over one text of 16, 32, 64 and 128 tokens, warm (prepacked, and since
+  the sixth session also unpacked, as a plan's single text loads it);
 - `score()` of a 50-file change and of an 850-file range: cold (imports, models, encoder, one
   encoder pass for the change's text, every unit) and warm (models loaded, median of --repeats),
   and of the warm time, the encoder's pass over the change's text alone;
@@ -160,18 +161,24 @@ PASS = """
 import statistics, sys, time
 from cartriage.scoring import encoder, model
 folder, repeats = model.model_dir(), int(sys.argv[1])
+# since s6 a session is prepacked when its first call encodes PREPACK_TEXTS texts (always before)
+packing = (False, True) if hasattr(encoder, "PREPACK_TEXTS") else (True,)
 for graph in getattr(encoder, "PRODUCTS", (None,)):  # one graph before the fifth session
     kind = {} if graph is None else {"products": graph}
-    encoder.encode(["warm up"], folder, **kind)
-    for tokens in (16, 32, 64, 128):
-        text = "word " * (tokens - 2)
-        runs = []
-        for _ in range(repeats):
-            c, w = time.process_time(), time.perf_counter()
-            encoder.encode([text], folder, **kind)
-            runs.append((time.process_time() - c, time.perf_counter() - w))
-        print(f"encoder_pass,_{graph or 'float'}_graph,_{tokens}_tokens_(median_of_{repeats})",
-              statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+    for packed in packing:
+        encoder.clear_cache()
+        encoder.encode(["warm up"] * (getattr(encoder, "PREPACK_TEXTS", 1) if packed else 1),
+                       folder, **kind)
+        for tokens in (16, 32, 64, 128):
+            text = "word " * (tokens - 2)
+            runs = []
+            for _ in range(repeats):
+                c, w = time.process_time(), time.perf_counter()
+                encoder.encode([text], folder, **kind)
+                runs.append((time.process_time() - c, time.perf_counter() - w))
+            print(f"encoder_pass,_{graph or 'float'}_graph,_{'' if packed else 'un'}prepacked,"
+                  f"_{tokens}_tokens_(median_of_{repeats})",
+                  statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
 """
 
 CACHED = SETUP + """
