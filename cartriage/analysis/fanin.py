@@ -31,7 +31,7 @@ from itertools import repeat
 from pathlib import Path
 
 from cartriage.analysis import languages, minified, store, trees
-from cartriage.analysis.symbols import Outline, outline
+from cartriage.analysis.symbols import Outline, outline, outline_edited
 from cartriage.config import globs_pattern
 from cartriage.intake.change import INDEX, WORKTREE
 
@@ -549,8 +549,12 @@ def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str,
             previous = (old, trees.parse(language, old))
         if previous is not None and before[0] not in stored:
             outlines[before[0]] = outline(language, previous[0], tree=previous[1])
-        tree = trees.parse(language, data, previous, before[2] if previous else ())
-        result = outline(language, data, tree=tree)
+        tree = trees.reparse(language, data, previous, before[2]) if previous else None
+        result = None if tree is None else outline_edited(
+            language, data, tree, previous,
+            stored[before[0]] if before[0] in stored else outlines[before[0]], before[2])
+        tree = trees.parse(language, data) if tree is None else tree
+        result = outline(language, data, tree=tree) if result is None else result
     except Exception:  # noqa: BLE001 - as `_extract` does, alone
         if before is not None:
             outlines.pop(before[0], None)
