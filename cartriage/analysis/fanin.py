@@ -703,7 +703,8 @@ class Resolver:
         self.via: dict[str, set[str]] = {}  # target: importers through a package
 
     def update(self, files: dict[str, str | None], imports: dict[str, list]) -> None:
-        """Set files (path: language, None to remove) and their imports (missing: none)."""
+        """Set files (path: language, None to remove) and their imports (missing: none). A
+        file kept with the same language and imports (most edits) is not resolved again."""
         stale: set[str] = set()
         for path, lang in files.items():
             old = self.files.get(path)
@@ -713,10 +714,13 @@ class Resolver:
             if lang is None:
                 self.files.pop(path, None)
                 self.imports.pop(path, None)
-            else:
-                self.files[path] = lang
-                self.imports[path] = json.dumps(imports.get(path, []))
-            stale.add(path)
+                stale.add(path)
+                continue
+            found = json.dumps(imports.get(path, []))
+            if old != lang or self.imports.get(path) != found:
+                stale.add(path)
+            self.files[path] = lang
+            self.imports[path] = found
         touched: set[str] = set()
         for importer in stale:
             touched |= self._resolve(importer)
