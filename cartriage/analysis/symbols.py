@@ -94,7 +94,7 @@ def outline(language: Language, source: bytes, definitions: bool = True,
 # DEFINITIONS patterns name no enclosing node, so a top-level statement's definitions come
 # from its subtree alone, and an import is a statement holding the keyword `import`.
 EDITABLE = frozenset({"python"})
-_IMPORT = re.compile(rb"import(?<!\wimport)(?!\w)")  # the keyword: no identifier character next to it
+_IMPORT = re.compile(rb"import(?<!\wimport)(?!\w)")  # the keyword: no word character by it
 
 
 def outline_edited(language: Language, source: bytes, tree, old: tuple[bytes, object],
@@ -104,9 +104,8 @@ def outline_edited(language: Language, source: bytes, tree, old: tuple[bytes, ob
     whole tree: the definitions of the top-level statements that `hunks` or the reparse
     (`changed_ranges`) touch are queried, the old outline's others are moved by the lines
     the hunks before them add or remove, and the imports are queried in the statements that
-    hold the keyword `import`. None when
-    that may differ from the whole outline (a syntax error, another `__all__`, a language
-    not in EDITABLE): then the caller outlines the file whole."""
+    hold the keyword `import`. None when that may differ from the whole outline (a syntax
+    error, another `__all__`, a language not in EDITABLE): the caller outlines it whole."""
     from tree_sitter import QueryCursor
 
     module = language.module
@@ -129,8 +128,8 @@ def outline_edited(language: Language, source: bytes, tree, old: tuple[bytes, ob
         for old_first, old_count, _, new_count in spans:
             if old_first + old_count < d.start - 1:  # the hunk ends before the definition
                 shift += new_count - old_count
-            elif old_first - 1 <= d.end - 1:  # it overlaps, or is next to it
-                kept = False
+            else:  # it overlaps the definition, is next to it, or comes after it
+                kept = old_first - 1 > d.end - 1
                 break
         start, end = d.start - 1 + shift, d.end - 1 + shift
         if kept and not any(a <= end and start <= b for a, b in rows):
