@@ -7,7 +7,9 @@ Every modified file of a parsed language (up to 1 MB, not minified) of each comm
 version is parsed whole, edited with the commit's hunks (as the `git log -p` stream of
 `plan --batch` gives them) and reparsed; the new version is parsed whole too. Prints the files
 checked, the mismatches (there should be none) and the CPU seconds of the whole parses and of
-the reparses, interleaved in one process.
+the reparses, interleaved in one process. Then the new version's outline made from the old
+one's (`symbols.outline_edited`, where it applies) is compared with the whole outline, and the
+CPU of both is printed.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ def main() -> None:
     from cartriage import config as configuration
     from cartriage import intake
     from cartriage.analysis import fanin, languages, minified, trees
-    from cartriage.analysis.symbols import outline
+    from cartriage.analysis.symbols import outline, outline_edited
 
     repo = args.repo.resolve()
     config = configuration.load(cwd=repo, env={})
     checked = mismatched = edited = 0
-    whole_cpu = reparse_cpu = 0.0
+    whole_cpu = reparse_cpu = outline_cpu = edited_cpu = 0.0
+    outlined = 0
     with fanin.held(str(repo)):
         for change in intake.first_parent_changes(repo, args.range, config):
             files = [(f, lang) for f in change.files
@@ -48,21 +51,36 @@ def main() -> None:
                     continue
                 language = languages.get(lang)
                 previous = (old, trees.parse(language, old))
-                edited += trees.edits(old, new, f.hunks) is not None
+                old_outline = outline(language, old, tree=previous[1])
                 start = time.process_time()
-                reparsed = trees.parse(language, new, previous, f.hunks)
+                reparsed = trees.reparse(language, new, previous, f.hunks)
+                edited_now = reparsed is not None
+                edited += edited_now
+                reparsed = language.parser().parse(new) if reparsed is None else reparsed
                 middle = time.process_time()
                 whole = language.parser().parse(new)
                 reparse_cpu += middle - start
                 whole_cpu += time.process_time() - middle
                 checked += 1
+                start = time.process_time()
+                expected = outline(language, new, tree=reparsed)
+                middle = time.process_time()
+                made = (outline_edited(language, new, reparsed, previous, old_outline, f.hunks)
+                        if edited_now else None)
+                if made is not None:
+                    outline_cpu += middle - start
+                    edited_cpu += time.process_time() - middle
+                    outlined += 1
                 if (str(reparsed.root_node) != str(whole.root_node)
-                        or outline(language, new, tree=reparsed) != outline(language, new)):
+                        or expected != outline(language, new)
+                        or made not in (None, expected)):
                     mismatched += 1
                     print(f"mismatch: {change.new_rev[:12]} {f.path}")
     print(f"{args.range} of {repo.name}: {checked} modified files checked, {edited} reparsed "
           f"from edits (the rest parsed whole), {mismatched} mismatches; CPU of the new "
-          f"versions' parses: whole {whole_cpu:.2f} s, reparsed {reparse_cpu:.2f} s")
+          f"versions' parses: whole {whole_cpu:.2f} s, reparsed {reparse_cpu:.2f} s; "
+          f"{outlined} outlines made from the old one's: {edited_cpu:.2f} s, against "
+          f"{outline_cpu:.2f} s for the same files' outlines from their trees")
 
 
 if __name__ == "__main__":

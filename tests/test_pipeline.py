@@ -170,11 +170,14 @@ def test_a_batch_reparsing_changed_files_equals_plans_of_each_commit_alone(repo,
     repo.commit("again", {"app/calc.py": body.replace("def f3(a)", "def f3(a, b)")
                           .replace("def f9(a):\n    return a + 9\n\n\n", "")})
     reparsed, whole = [], []  # whole: parse every version whole (the plans alone)
-    parse = trees.parse
+    parse, reparse = trees.parse, trees.reparse
     monkeypatch.setattr(trees, "parse", lambda language, source, previous=None, hunks=(): (
         reparsed.append(previous is not None and not whole
                         and trees.edits(previous[0], source, hunks) is not None)
         or parse(language, source, None if whole else previous, hunks)))
+    monkeypatch.setattr(trees, "reparse", lambda language, source, previous, hunks: (
+        reparsed.append(not whole and trees.edits(previous[0], source, hunks) is not None)
+        or (None if whole else reparse(language, source, previous, hunks))))
     settings = configuration.load(cwd=repo.path, env={})
     root = repo.git("rev-list", "--max-parents=0", "HEAD").strip()
     batch = list(pipeline.triage_batch(repo.path, f"{root}..HEAD", settings))

@@ -31,7 +31,7 @@ from itertools import repeat
 from pathlib import Path
 
 from cartriage.analysis import languages, minified, store, trees
-from cartriage.analysis.symbols import Outline, outline
+from cartriage.analysis.symbols import Outline, outline, outline_edited
 from cartriage.config import globs_pattern
 from cartriage.intake.change import INDEX, WORKTREE
 
@@ -549,8 +549,12 @@ def _extract_reparsed(job: tuple[str, str, bytes, bool], before: tuple[str, str,
             previous = (old, trees.parse(language, old))
         if previous is not None and before[0] not in stored:
             outlines[before[0]] = outline(language, previous[0], tree=previous[1])
-        tree = trees.parse(language, data, previous, before[2] if previous else ())
-        result = outline(language, data, tree=tree)
+        tree = trees.reparse(language, data, previous, before[2]) if previous else None
+        result = None if tree is None else outline_edited(
+            language, data, tree, previous,
+            stored[before[0]] if before[0] in stored else outlines[before[0]], before[2])
+        tree = trees.parse(language, data) if tree is None else tree
+        result = outline(language, data, tree=tree) if result is None else result
     except Exception:  # noqa: BLE001 - as `_extract` does, alone
         if before is not None:
             outlines.pop(before[0], None)
@@ -699,7 +703,8 @@ class Resolver:
         self.via: dict[str, set[str]] = {}  # target: importers through a package
 
     def update(self, files: dict[str, str | None], imports: dict[str, list]) -> None:
-        """Set files (path: language, None to remove) and their imports (missing: none)."""
+        """Set files (path: language, None to remove) and their imports (missing: none). A
+        file kept with the same language and imports (most edits) is not resolved again."""
         stale: set[str] = set()
         for path, lang in files.items():
             old = self.files.get(path)
@@ -709,10 +714,13 @@ class Resolver:
             if lang is None:
                 self.files.pop(path, None)
                 self.imports.pop(path, None)
-            else:
-                self.files[path] = lang
-                self.imports[path] = json.dumps(imports.get(path, []))
-            stale.add(path)
+                stale.add(path)
+                continue
+            found = json.dumps(imports.get(path, []))
+            if old != lang or self.imports.get(path) != found:
+                stale.add(path)
+            self.files[path] = lang
+            self.imports[path] = found
         touched: set[str] = set()
         for importer in stale:
             touched |= self._resolve(importer)

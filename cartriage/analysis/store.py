@@ -21,15 +21,31 @@ MAX_ROWS = 60_000  # about 15 MB; beyond it the oldest written go first
 KEEP_ROWS = 40_000
 RECENT_ROWS = 1_024  # outlines kept in memory within `recent()`: a commit's files, and more
 _RECENT: OrderedDict[str, Outline] | None = None
+_OPEN: dict[Path, sqlite3.Connection | None] = {}  # folder: its store, within `recent()`
+_SCHEMA = "CREATE TABLE IF NOT EXISTS outline (key TEXT PRIMARY KEY, data TEXT)"
 
 
 def connect(folder: Path | None) -> sqlite3.Connection | None:
-    """The store under `folder` (`.git/cartriage/`), or None when it cannot be opened."""
-    return open_sqlite(folder, FILE,
-                       "CREATE TABLE IF NOT EXISTS outline (key TEXT PRIMARY KEY, data TEXT)")
+    """The store under `folder` (`.git/cartriage/`), or None when it cannot be opened. Within
+    `recent()` one connection per folder serves every caller (a batch opened it twice per
+    commit); their `close` leaves it open until `recent()` ends."""
+    if _RECENT is None or folder is None:
+        return open_sqlite(folder, FILE, _SCHEMA)
+    if folder not in _OPEN:
+        _OPEN[folder] = open_sqlite(folder, FILE, _SCHEMA, _Shared)
+    return _OPEN[folder]
 
 
-def open_sqlite(folder: Path | None, file: str, schema: str) -> sqlite3.Connection | None:
+class _Shared(sqlite3.Connection):
+    """A connection shared within `recent()`: closed when it ends, not by its users."""
+
+    def close(self) -> None:
+        """Left open for the next caller (`recent()` closes it)."""
+
+
+def open_sqlite(folder: Path | None, file: str, schema: str,
+                factory: type[sqlite3.Connection] = sqlite3.Connection
+                ) -> sqlite3.Connection | None:
     """The SQLite file `file` under `folder`, created with `schema` if new; None when it cannot
     be opened (a read-only repository: everything works, nothing is cached). A cache: writes
     are not synced to disk (`plan --batch` writes once per commit; only a crash of the
@@ -38,7 +54,7 @@ def open_sqlite(folder: Path | None, file: str, schema: str) -> sqlite3.Connecti
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / file, timeout=5)
+        db = sqlite3.connect(folder / file, timeout=5, factory=factory)
         db.execute("PRAGMA synchronous=OFF")
         db.execute(schema)
         return db
@@ -63,13 +79,18 @@ def decode(data: str) -> Outline:
 def recent():
     """Within: the last RECENT_ROWS outlines `keep` was given are served by `get` from memory
     (`plan --batch`: a commit's new versions are the next commit's old ones, and the index
-    hands the analysis the outlines it just made), not read and decoded again."""
+    hands the analysis the outlines it just made), not read and decoded again; `connect`
+    gives one connection per store, closed at the end."""
     global _RECENT
     _RECENT = OrderedDict()
     try:
         yield
     finally:
         _RECENT = None
+        for db in _OPEN.values():
+            if db is not None:
+                sqlite3.Connection.close(db)
+        _OPEN.clear()
 
 
 def keep(outlines: dict[str, Outline]) -> None:

@@ -90,6 +90,62 @@ def outline(language: Language, source: bytes, definitions: bool = True,
     return result
 
 
+# Languages whose outline can be made from the old version's (`outline_edited`): their
+# DEFINITIONS patterns name no enclosing node, so a top-level statement's definitions come
+# from its subtree alone, and an import is a statement holding the keyword `import`.
+EDITABLE = frozenset({"python"})
+_IMPORT = re.compile(rb"import(?<!\wimport)(?!\w)")  # the keyword: no word character by it
+
+
+def outline_edited(language: Language, source: bytes, tree, old: tuple[bytes, object],
+                   old_outline: Outline, hunks) -> Outline | None:
+    """`outline(language, source, tree=tree)` of a new version reparsed from the old one
+    (`trees.reparse`: `old` is the old source and its tree, edited) without querying the
+    whole tree: the definitions of the top-level statements that `hunks` or the reparse
+    (`changed_ranges`) touch are queried, the old outline's others are moved by the lines
+    the hunks before them add or remove, and the imports are queried in the statements that
+    hold the keyword `import`. None when that may differ from the whole outline (a syntax
+    error, another `__all__`, a language not in EDITABLE): the caller outlines it whole."""
+    from tree_sitter import QueryCursor
+
+    module = language.module
+    root = tree.root_node
+    if (language.name not in EDITABLE or old_outline.syntax_error or root.has_error
+            or _nesting(source) > MAX_NESTING
+            or module.module_context(None, old[0]) != module.module_context(root, source)):
+        return None
+    spans = [(h.old_start - 1 if h.old_count else h.old_start, h.old_count,
+              h.new_start - 1 if h.new_count else h.new_start, h.new_count) for h in hunks]
+    # Rows (0-based, inclusive) touched, one more either side of each hunk to be safe.
+    touched = [(new_first - 1, new_first + new_count) for _, _, new_first, new_count in spans]
+    touched += [(r.start_point[0], r.end_point[0]) for r in old[1].changed_ranges(tree)]
+    dirty = [node for node in root.children if any(
+        start <= node.end_point[0] and node.start_point[0] <= end for start, end in touched)]
+    rows = [(node.start_point[0], node.end_point[0]) for node in dirty]
+    definitions = []
+    for d in old_outline.definitions:
+        shift, kept = 0, True
+        for old_first, old_count, _, new_count in spans:
+            if old_first + old_count < d.start - 1:  # the hunk ends before the definition
+                shift += new_count - old_count
+            else:  # it overlaps the definition, is next to it, or comes after it
+                kept = old_first - 1 > d.end - 1
+                break
+        start, end = d.start - 1 + shift, d.end - 1 + shift
+        if kept and not any(a <= end and start <= b for a, b in rows):
+            definitions.append(d if not shift else Definition(
+                d.name, d.kind, d.start + shift, d.end + shift, d.public, d.signature))
+    query = QueryCursor(language.query("DEFINITIONS"))
+    matches = [match for node in dirty for match in query.matches(node)]
+    definitions += _definitions(language, root, source, matches)
+    definitions.sort(key=lambda d: (d.start, -d.end))
+    query = QueryCursor(language.query("IMPORTS"))  # where an import statement may be
+    imports = _imports(match for node in root.children
+                       if _IMPORT.search(source, node.start_byte, node.end_byte)
+                       for match in query.matches(node))
+    return Outline(definitions, imports, False)
+
+
 def _nesting(source: bytes) -> int:
     """How deep brackets nest in `source` (strings and comments included: an upper bound); a
     closing bracket at depth 0 is ignored. Counted without a Python loop per bracket: the

@@ -64,15 +64,20 @@ def parse(language, source: bytes, previous: tuple[bytes, object] | None = None,
           hunks=()):
     """The tree of `source`: reparsed from `previous` (old source, its tree: edited here) when
     `hunks` account for every difference between the two, else parsed whole."""
-    parser = language.parser()
-    if previous is not None:
-        old, tree = previous
-        found = edits(old, source, hunks)
-        if found is not None:
-            for edit in found:
-                tree.edit(**edit)
-            return parser.parse(source, tree)
-    return parser.parse(source)
+    tree = reparse(language, source, previous, hunks) if previous is not None else None
+    return language.parser().parse(source) if tree is None else tree
+
+
+def reparse(language, source: bytes, previous: tuple[bytes, object], hunks):
+    """`source`'s tree reparsed from `previous` (old source, its tree: edited here), or None
+    when `hunks` do not account for every difference between the two (nothing is edited)."""
+    old, tree = previous
+    found = edits(old, source, hunks)
+    if found is None:
+        return None
+    for edit in found:
+        tree.edit(**edit)
+    return language.parser().parse(source, tree)
 
 
 def edits(old: bytes, new: bytes, hunks) -> list[dict] | None:

@@ -52,18 +52,21 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
             db.close()
 
 
-def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config) -> list[Scores]:
+def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config,
+               prefix: hashlib._Hash | None = None) -> list[Scores]:
     """`score` of each (change, analysis), in order; those not cached are computed together
-    (`scoring.predict.score_many`: one encoder call, each model run once)."""
+    (`scoring.predict.score_many`: one encoder call, each model run once). `prefix`: see
+    `key_prefix` (made here when not given)."""
     stores: dict[str | None, sqlite3.Connection | None] = {}
     out: list[Any] = []
     missing: list[tuple[int, str]] = []
+    prefix = prefix or key_prefix(config)
     try:
         for at, (change, analysis) in enumerate(changes):
             if change.repo_root not in stores:
                 stores[change.repo_root] = connect(change.repo_root, FILE)
             db = stores[change.repo_root]
-            key = key_of(change, analysis, config) if db is not None else ""
+            key = key_of(change, analysis, config, prefix) if db is not None else ""
             out.append(load(db, key))
             if out[-1] is None:
                 missing.append((at, key))
@@ -89,26 +92,39 @@ BATCH = 32
 def score_batches(changes: Iterable[tuple[ChangeSet, Analysis]],
                   config: Config) -> Iterator[tuple[ChangeSet, Analysis, Scores]]:
     """(change, analysis, scores) for each (change, analysis) of the stream, in order, scored
-    BATCH at a time (score_many)."""
-    stream = iter(changes)
+    BATCH at a time (score_many). The models and the scoring code are fingerprinted once, at
+    the start: the models a batch loads are the ones it scores with to its end."""
+    stream, prefix = iter(changes), key_prefix(config)
     while batch := list(itertools.islice(stream, BATCH)):
-        for (change, analysis), scores in zip(batch, score_many(batch, config), strict=True):
+        for (change, analysis), scores in zip(batch, score_many(batch, config, prefix),
+                                              strict=True):
             yield change, analysis, scores
 
 
-def key_of(change: ChangeSet, analysis: Analysis, config: Config) -> str:
+def key_of(change: ChangeSet, analysis: Analysis, config: Config,
+           prefix: hashlib._Hash | None = None) -> str:
     """A digest of everything `scoring.score` reads (dataclass reprs are exact and ordered;
-    the change's text as `ChangeSet.digest_parts` gives it, not one repr of it all).
+    the change's text as `ChangeSet.digest_parts` gives it, not one repr of it all). `prefix`
+    (`key_prefix(config)`, which it copies) spares hashing the model files again per change.
 
     The analysis's notes are left out: they say how it was computed (e.g. how many files the
     fan-in index parsed this time), which differs between runs and is not scored."""
-    digest = hashlib.sha256()
-    for part in itertools.chain((cartriage.__version__, models_fingerprint(), code_fingerprint(),
-                                 repr(config.sections.get("weights")), repr(config.rules)),
-                                change.digest_parts(), (repr(replace(analysis, notes=())),)):
+    digest = (prefix or key_prefix(config)).copy()
+    for part in itertools.chain(change.digest_parts(), (repr(replace(analysis, notes=())),)):
         digest.update(part.encode("utf-8", errors="surrogatepass"))
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def key_prefix(config: Config) -> hashlib._Hash:
+    """The part of every key that does not depend on the change: cartriage's version, the
+    models (by content: `models_fingerprint`), the scoring code, [weights] and [[rules]]."""
+    digest = hashlib.sha256()
+    for part in (cartriage.__version__, models_fingerprint(), code_fingerprint(),
+                 repr(config.sections.get("weights")), repr(config.rules)):
+        digest.update(part.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\0")
+    return digest
 
 
 def model_folder() -> Path:

@@ -44,9 +44,13 @@ FIX_WORDS = frozenset(
 # line's end (the `?...:` of a conditional expression stays on its line). The lookahead, the
 # first characters every branch starts with, only spares trying the branches elsewhere (a
 # third of the search over a 50,000-line file).
-CONTROL = re.compile(r"(?=[a-z&|?])(?:\b(if|else|elif|for|while|switch|case|catch|except|rescue|"
-                     r"select|go|defer|async|await|lock|unless|until|try|finally)\b|&&|\|\||"
+CONTROL_WORDS = ("if", "else", "elif", "for", "while", "switch", "case", "catch", "except",
+                 "rescue", "select", "go", "defer", "async", "await", "lock", "unless", "until",
+                 "try", "finally")
+CONTROL = re.compile(r"(?=[a-z&|?])(?:\b(" + "|".join(CONTROL_WORDS) + r")\b|&&|\|\||"
                      r"\?[^\S\n]*[^:\n]+:)")
+# Each control word alone, as a whole word (as `\b...\b`), found by its letters first.
+_CONTROL_WORD = {word: re.compile(rf"{word}(?<!\w{word})(?!\w)") for word in CONTROL_WORDS}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -363,7 +367,18 @@ def _read_lines(hunk: Hunk) -> _HunkLines:
     indents = [len(body) - len(body.lstrip()) for body in bodies]
     # One search over the changed lines joined (a match never crosses a line's end).
     return _HunkLines(added, len(changed) - added, len(bodies), sum(indents),
-                      max(indents, default=0), len(CONTROL.findall("\n".join(bodies))))
+                      max(indents, default=0), control_count("\n".join(bodies)))
+
+
+def control_count(text: str) -> int:
+    """`len(CONTROL.findall(text))`. Without a `?` (no conditional expression to match across
+    other tokens) the matches are the control words, `&&` and `||`, none inside another: each
+    is counted alone, a word only where its letters are (a batch's translation files are
+    megabytes of changed lines, where CONTROL tries its branches at every letter)."""
+    if "?" in text:
+        return len(CONTROL.findall(text))
+    return text.count("&&") + text.count("||") + sum(
+        len(_CONTROL_WORD[word].findall(text)) for word in CONTROL_WORDS if word in text)
 
 
 def _entropy(sizes: list[int]) -> float:

@@ -117,9 +117,11 @@ def test_updated_index_equals_index_from_scratch_through_every_kind_of_change(
     (repo.path / "app/a.py").chmod(0o755)  # a mode change: no blob in the diff
     _write(repo, {"pkg/text.py": "def slug(s):\n    return s.lower()\n",  # small again
                   "lib/pkg/core.py": None, "app/e.py": "from .. import pkg\n"}, "shrink")
+    _write(repo, {"pkg/__init__.py": "from .core import helper\nfrom .text import *\nX = 1\n",
+                  "app/b.py": "import pkg\n\nY = 2\n"}, "edited, the same imports")
     root, listed = str(repo.path), []
     assert _walk(root, f"{repo.git('rev-list', '--max-parents=0', 'HEAD')}..HEAD", config,
-                 monkeypatch, listed=listed) == 7
+                 monkeypatch, listed=listed) == 8
     assert listed == ["ignored rename"]
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
 from cartriage.analysis import languages, store
 from cartriage.analysis.symbols import outline
 
@@ -54,3 +58,20 @@ def test_recent_outlines_are_served_from_memory_the_newest_kept(tmp_path, monkey
         store.put(db, {"0:python": store.encode(made["0:python"])})
         assert store.get(db, list(made)) == made  # the rest from the store
     assert store.get(None, list(made)) == {}
+
+
+def test_within_recent_one_connection_serves_every_caller_and_is_closed_at_the_end(tmp_path):
+    empty = store.encode(outline(languages.get("python"), b"x = 1\n"))
+    with store.recent():
+        first = store.connect(tmp_path)
+        store.put(first, {"a:python": empty})
+        first.close()  # a caller's close leaves it open for the next
+        second = store.connect(tmp_path)
+        assert second is first
+        assert list(store.get(second, ["a:python"])) == ["a:python"]  # not from memory: put
+        assert store.connect(tmp_path / "other") is not first
+    with pytest.raises(sqlite3.ProgrammingError):  # closed when `recent()` ended
+        first.execute("SELECT 1")
+    db = store.connect(tmp_path)
+    assert db is not first and list(store.get(db, ["a:python"])) == ["a:python"]
+    db.close()

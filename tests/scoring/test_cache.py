@@ -107,7 +107,13 @@ def test_score_batches_serve_cached_changes_and_compute_the_rest_together(repo, 
     monkeypatch.setattr(predict, "score_many",
                         lambda items, config: computed.append(len(items)) or compute(items, config))
     monkeypatch.setattr(cache, "BATCH", 2)
+    fingerprints, fingerprint = [], cache.models_fingerprint
+    monkeypatch.setattr(cache, "models_fingerprint",
+                        lambda: fingerprints.append(1) or fingerprint())
     got = list(cache.score_batches(iter(pairs), settings))
+    assert fingerprints == [1]  # the model files are hashed once per batch, not per change
+    assert cache.key_of(*pairs[1], settings) == cache.key_of(*pairs[1], settings,
+                                                             cache.key_prefix(settings))
     assert [g[0] for g in got] == [c for c, _ in pairs]
     assert got[0][2] == got[2][2] == first
     assert computed == [1]  # one batch computed HEAD^! only; the third change was cached

@@ -2,6 +2,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cartriage import config as configuration
 from cartriage.analysis import analyze
@@ -136,3 +139,20 @@ def test_a_unit_in_its_change_is_pulled_toward_the_change_by_the_share():
     # the docs unit keeps its own names; the security file's entries come from the change, marked
     assert {j: n for j, n in half.names.items() if j in unit.names} == unit.names
     assert "change files_with_role:security" in half.names.values()
+
+
+_PIECES = ["if", "else", "elif", "for", "fore", "go", "ago", "try", "_try", "tryé", "élock",
+           "&&", "&", "|", "||", "?", ":", " ", "\t", "\n", "x", "1", "(", "a ? b : c", "é"]
+
+
+@pytest.mark.parametrize("text", [
+    "", "if x && y || z:", "for (;;) {} else", "elif_ifelse if", "é if é", "try:tryé",
+    "&&&& |||", "x ? if : else", "a ? b\nfor c : d", "  go defer lock until unless",
+])
+def test_control_count_equals_the_control_regex(text):
+    assert features.control_count(text) == len(features.CONTROL.findall(text))
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=16).map("".join))
+def test_control_count_equals_the_control_regex_on_mixes(text):
+    assert features.control_count(text) == len(features.CONTROL.findall(text))
