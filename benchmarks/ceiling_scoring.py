@@ -22,7 +22,8 @@ train` validates. Parts:
   d. label consistency: how often a change's nearest neighbours from other repositories (text
      embedding, paths) carry another tier, the agreement of the two annotators where a record
      had two, and the highs predicted low (nested rule) with what the model saw.
-Prints plain text; about 5-10 min CPU on one core.
+Prints plain text tables; about 4 min CPU on one core (and about 1 min once for the
+embeddings).
 """
 
 from __future__ import annotations
@@ -258,7 +259,9 @@ def part_b(data, changes, y, minor, fold_all, seeds=(0, 1, 2)) -> None:
     print("\n## b. Learning curve: the shipped recipe on part of the training repositories\n")
     cpu = time.process_time()
     fold = fold_all[changes]
-    points = []  # (fraction, seed, per-fold training records, per-fold repos, per-fold F1)
+    # (fraction, seed, training records, repositories (means of the folds), nested macro-F1,
+    # its value per held-out fold, Brier, hindsight macro-F1 with the guard)
+    points = []
     print("| share of training repositories | seed | training repositories / records (mean "
           "of folds) | nested macro-F1 | per fold | high->low | Brier | one rule, <=2/532 |")
     print("|---|---|---|---|---|---|---|---|")
