@@ -9,7 +9,10 @@ Columns: macro-F1 with a diff and highs predicted low with the nested rule (the 
 counts), the same with one rule picked on the held-out folds themselves (ceiling_scoring.oracle:
 free of the nested rule's own noise, not a figure to claim), recall of high, Brier/ECE,
 macro-F1 per held-out fold, issue with its patch (nested), the CPU of the candidate. The run
-time is unchanged by any of them (the same inputs; only the fit or the card's embedding scale).
+time is unchanged by all of them (the same inputs; only the fit or the card's embedding scale)
+but the last two, which add the cache's embedding of the record's paths and first 40 changed
+lines (compare_scoring.diff_text, float graph; the same for every unit of a record): at run
+time that is a second encoder pass per change and a second embedding in the model's rows.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ def two_tiers_off(threshold):
     return marks
 
 
-# name: (fit, embedding scale (train.ENCODED), change share)
+# name: (fit, embedding scale (train.ENCODED), change share, scale of the paths-and-lines
+# embedding after the text's, 0 for none)
 CANDIDATES = {
     "shipped (LR C=0.3, embedding x1, share 0.5)": (fit_lr(), 1.0, 0.5),
     "issue records weigh 0.25": (fit_lr(weight=issue_weight(0.25)), 1.0, 0.5),
@@ -95,6 +99,8 @@ CANDIDATES = {
     "embedding x0.7, C=0.6": (fit_lr(0.6), 0.7, 0.5),
     "embedding x0.5, C=0.5": (fit_lr(0.5), 0.5, 0.5),
     "embedding x2, C=0.1": (fit_lr(0.1), 2.0, 0.5),
+    "+ embedding of paths and changed lines x0.5": (fit_lr(), 1.0, 0.5, 0.5),
+    "+ embedding of paths and changed lines x1": (fit_lr(), 1.0, 0.5, 1.0),
 }
 
 
@@ -109,8 +115,7 @@ def main() -> None:
     threadpool_limits(1)
     s = pickle.loads(args.cache.read_bytes())
     data = with_text_features(s)
-    for p, e in zip(data, embeddings(args.cache, s["texts"], WHOLE), strict=True):
-        p.diff_e = e  # the integer graph's, as the diff model reads them (train.EMBEDDED)
+    text_e = embeddings(args.cache, s["texts"], WHOLE)  # the integer graph's (train.EMBEDDED)
     changes = np.array([not p.issue for p in data])
     fold = validation.folds([p.repo for p in data])
     y = np.array([p.consequence for p in data])
@@ -119,10 +124,12 @@ def main() -> None:
           "(high->low) | recall high | Brier / ECE | per fold | issue+patch (high->low) | "
           "CPU |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, (fit, scale, share) in CANDIDATES.items():
+    for name, (fit, scale, share, *lines) in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
         cpu = time.process_time()
+        for p, e, d in zip(data, text_e, s["diff_embeddings"], strict=True):
+            p.diff_e = np.concatenate([e, lines[0] * d]).astype(np.float32) if lines else e
         train.ENCODED["consequence"] = scale
         try:
             P = envelope(out_of_fold(data, fold, fit, shares=(share,))[share], data)
