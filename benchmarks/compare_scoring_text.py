@@ -184,6 +184,44 @@ def _by_threshold(P, rule, scores=None):
     return np.where(scores >= t, 0, 1 + (w_high * P[:, 2] > P[:, 1]))
 
 
+# More of RUBRIC.md's low tier as word groups (the shipped features.RUBRIC_WORDS has typo,
+# docs, test, translation, style and message): refactors, examples, formatting, tooling.
+MORE_LOW_WORDS = {
+    "refactor": r"refactor|clean ?up|\brenam",
+    "example": r"\bexamples?\b|\bsamples?\b|\bdemo\b",
+    "cosmetic": r"cosmetic|formatting|indent|whitespace|\blint",
+    "tooling": r"tooling|\bscripts?\b|\bdev(eloper)? tools?\b",
+}
+
+
+def more_low_words(texts: list[str]) -> np.ndarray:
+    """MORE_LOW_WORDS found in each text, then in its title (its first line), as 0/1."""
+    patterns = [re.compile(p, re.IGNORECASE) for p in MORE_LOW_WORDS.values()]
+    return np.array([[bool(p.search(t)) for p in patterns]
+                     + [bool(p.search(t.partition("\n")[0])) for p in patterns]
+                     for t in texts], dtype=np.float32)
+
+
+def more_words_neighbourhood(data: Data) -> None:
+    """The shipped recipe with and without MORE_LOW_WORDS (at the rubric words' scale) at the
+    shipped setting and its neighbours: is a gain more than the nested rule's noise?"""
+    keep = data.issue
+    y, fold = data.y[keep], data.fold[keep]
+    more = more_low_words(data.texts)
+    print("\n| setting | without | with the 4 more low-side groups | high->low (with) |")
+    print("|---|---|---|---|")
+    for C, k, scale in ((1.0, 20, 0.3), (1.0, 10, 0.3), (1.0, 15, 0.3), (1.0, 25, 0.3),
+                        (1.0, 30, 0.3), (0.3, 20, 0.3), (3.0, 20, 0.3), (1.0, 20, 0.5),
+                        (1.0, 20, 1.0), (1.0, 0, 0.3)):
+        got = []
+        for extra in (None, scale * more):
+            P = held_out(data, shipped_family(data, C, k, scale, extra))[keep]
+            got.append(validation.rule_per_fold(P, y, fold))
+        print(f"| C={C:g}, k={k}, words x{scale:g} | {validation.macro_f1(y, got[0]):.3f} | "
+              f"{validation.macro_f1(y, got[1]):.3f} | "
+              f"{int(np.sum((got[1] == 0) & (y == validation.HIGH)))}/218 |", flush=True)
+
+
 def similar_candidates(data: Data, cleaned_path: Path | None):
     """{name: (P over all records, held-out issues' predictions or None for the nested
     rule)}: the shipped recipe and the sixth session's variants."""
@@ -220,6 +258,8 @@ def similar_candidates(data: Data, cleaned_path: Path | None):
         model = _lr(1.0).fit(X(trn), data.y[trn], sample_weight=data.w[trn])
         return _proba(model, X(test))
     out["... similar issues at k=5, 20 and 80 (9 shares)"] = (held_out(data, multi), None)
+    out["... + 4 more low-side rubric groups (refactor, example, cosmetic, tooling) x0.3"] = (
+        held_out(data, shipped_family(data, extra=0.3 * more_low_words(data.texts))), None)
     out["mean(shipped, the similar issues' shares alone k=20)"] = (
         (shipped + held_out(data, neighbours_alone(data, 20))) / 2, None)
     out["mean of C=0.3, 1, 3"] = ((shipped + sum(
@@ -275,6 +315,7 @@ def similar(cache: Path, cleaned_path: Path | None) -> None:
               f"{m['high_predicted_low']}/{m['highs']} | {m['confusion'][0][0]}/"
               f"{sum(m['confusion'][0])} | {m['brier']:.3f} | {m['ece']:.3f} | "
               f"{m['confusion']} |", flush=True)
+    more_words_neighbourhood(data)
 
 
 def main() -> None:
