@@ -260,6 +260,18 @@ def similar_candidates(data: Data, cleaned_path: Path | None):
     out["... similar issues at k=5, 20 and 80 (9 shares)"] = (held_out(data, multi), None)
     out["... + 4 more low-side rubric groups (refactor, example, cosmetic, tooling) x0.3"] = (
         held_out(data, shipped_family(data, extra=0.3 * more_low_words(data.texts))), None)
+    for k, low_only in ((20, True), (20, False), (50, True)):
+        def with_changes(trn, test, k=k, low_only=low_only):
+            def X(rows):
+                pool = trn[~data.issue[trn]]
+                found = features.neighbour_shares(
+                    data.emb[rows], data.emb[pool], data.y[pool], k,
+                    data.repo[rows][:, None] == data.repo[pool][None, :])
+                return np.hstack([data.inputs(rows, trn), found[:, :1] if low_only else found])
+            model = _lr(1.0).fit(X(trn), data.y[trn], sample_weight=data.w[trn])
+            return _proba(model, X(test))
+        out[f"... + the {k} most similar changes' (PR texts) "
+            f"{'low share' if low_only else 'tier shares'}"] = (held_out(data, with_changes), None)
     out["mean(shipped, the similar issues' shares alone k=20)"] = (
         (shipped + held_out(data, neighbours_alone(data, 20))) / 2, None)
     out["mean of C=0.3, 1, 3"] = ((shipped + sum(
