@@ -172,7 +172,7 @@ def optimistic(P, data) -> dict[str, float]:
         inside = fold == k
         per_fold[inside] = validation.apply(P[inside], validation.choose_rule(P[inside],
                                                                               y[inside]))
-        unguarded[inside] = validation.apply(P[inside], _best_unguarded(P[inside], y[inside]))
+        unguarded[inside] = validation.apply(P[inside], best_unguarded(P[inside], y[inside]))
     return {"nested": validation.macro_f1(y, validation.rule_per_fold(P, y, fold)),
             "pooled rule": validation.macro_f1(y, pooled),
             "rule per fold": validation.macro_f1(y, per_fold),
@@ -181,7 +181,7 @@ def optimistic(P, data) -> dict[str, float]:
             "high->low per fold, no guard": int(np.sum((unguarded == 0) & (y == 2)))}
 
 
-def _best_unguarded(P, y):
+def best_unguarded(P, y):
     """The tier weights on validation's grid with the best macro-F1, whatever high->low."""
     from cartriage.scoring import decision
 
@@ -237,7 +237,7 @@ def part_bound(data: Data) -> dict[str, np.ndarray]:
     for k in range(validation.FOLDS):
         inside = fold == k
         score = {n: validation.macro_f1(y[inside], validation.apply(
-            found[n][keep][inside], _best_unguarded(found[n][keep][inside], y[inside])))
+            found[n][keep][inside], best_unguarded(found[n][keep][inside], y[inside])))
             for n in found}
         top = max(score, key=score.get)
         best_per_fold.append((round(score[top], 3), top))

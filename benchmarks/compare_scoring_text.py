@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from ceiling_text import Data, held_out, neighbours_alone, shipped_family
+from ceiling_text import Data, best_unguarded, held_out, neighbours_alone, shipped_family
 from compare_scoring import _lr, _proba, row, with_text_features
 
 from cartriage.intake.change import ChangeSet
@@ -155,12 +155,6 @@ def nested_by(P, y, fold, choose, apply) -> np.ndarray:
     return pred
 
 
-def _unguarded(P, y):
-    from ceiling_text import _best_unguarded
-
-    return _best_unguarded(P, y)
-
-
 def _threshold(P, y, scores=None):
     """(t, w_high): low when scores (default p(low)) >= t, else argmax(p_med, w_high p_high);
     the best macro-F1 within the 1-in-200 guard."""
@@ -231,7 +225,7 @@ def similar_candidates(data: Data, cleaned_path: Path | None):
     out = {"shipped (embedding + length + rubric words x0.3 + similar issues k=20, C=1)":
            (shipped, None),
            "... rule without the high->low guard": (shipped, nested_by(
-               shipped[keep], y, fold, _unguarded, validation.apply)),
+               shipped[keep], y, fold, best_unguarded, validation.apply)),
            "... low when p(low) >= t, else medium/high by w_high (guard)": (shipped, nested_by(
                shipped[keep], y, fold, _threshold, _by_threshold))}
     adjusted = shipped.copy()
