@@ -22,6 +22,7 @@ import cartriage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from hashlib import _Hash as Hash
 
     from cartriage.analysis.facts import Analysis
     from cartriage.config import Config
@@ -53,7 +54,7 @@ def score(change: ChangeSet, analysis: Analysis, config: Config) -> Scores:
 
 
 def score_many(changes: Sequence[tuple[ChangeSet, Analysis]], config: Config,
-               prefix: hashlib._Hash | None = None) -> list[Scores]:
+               prefix: Hash | None = None) -> list[Scores]:
     """`score` of each (change, analysis), in order; those not cached are computed together
     (`scoring.predict.score_many`: one encoder call, each model run once). `prefix`: see
     `key_prefix` (made here when not given)."""
@@ -102,7 +103,7 @@ def score_batches(changes: Iterable[tuple[ChangeSet, Analysis]],
 
 
 def key_of(change: ChangeSet, analysis: Analysis, config: Config,
-           prefix: hashlib._Hash | None = None) -> str:
+           prefix: Hash | None = None) -> str:
     """A digest of everything `scoring.score` reads (dataclass reprs are exact and ordered;
     the change's text as `ChangeSet.digest_parts` gives it, not one repr of it all). `prefix`
     (`key_prefix(config)`, which it copies) spares hashing the model files again per change.
@@ -116,7 +117,7 @@ def key_of(change: ChangeSet, analysis: Analysis, config: Config,
     return digest.hexdigest()
 
 
-def key_prefix(config: Config) -> hashlib._Hash:
+def key_prefix(config: Config) -> Hash:
     """The part of every key that does not depend on the change: cartriage's version, the
     models (by content: `models_fingerprint`), the scoring code, [weights] and [[rules]]."""
     digest = hashlib.sha256()

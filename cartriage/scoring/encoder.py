@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +113,13 @@ def tokenizer(where: Path) -> Any:
     text, and twice as fast to load as the whole JSON. Both files checked against encoder.json."""
     card = _card(where)
     try:
-        names = card["tokenizer"]
-        settings, vocab = where / names["settings"], where / names["vocab"]
+        names = (card["tokenizer"]["settings"], card["tokenizer"]["vocab"])
+        if not all(isinstance(name, str) and Path(name).name == name for name in names):
+            raise TypeError(f"tokenizer files must be names in the folder, not {names}")
     except (KeyError, TypeError) as exc:
         raise _incomplete(where, exc) from None
-    _check(where, card, (settings.name, vocab.name))
+    _check(where, card, names)  # the very files loaded below
+    settings, vocab = where / names[0], where / names[1]
     from tokenizers import Tokenizer, models
 
     try:
@@ -188,5 +191,14 @@ def _incomplete(where: Path, exc: Exception) -> ModelError:
 
 
 def _unreadable(where: Path, exc: OSError) -> ModelError:
-    return ModelError(f"{where}: sentence encoder unreadable ({exc.strerror or exc}); "
-                      "reinstall cartriage or restore models/encoder/")
+    return ModelError(f"{exc.filename or where}: sentence encoder unreadable "
+                      f"({exc.strerror or exc}); reinstall cartriage or restore models/encoder/")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `path` whole under a new inode (a temporary file, then renamed over it): a running
+    cartriage maps weights.bin (onnxruntime), and a file truncated or rewritten in place under
+    that map ends the process with SIGBUS."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

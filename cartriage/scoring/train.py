@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import platform
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -522,7 +521,12 @@ def _copy_encoder(source: Path, out: Path) -> dict[str, Any]:
     """Put the sentence encoder's folder in `out` (unless it is already there); its card entry."""
     where = source / encoder.FOLDER
     if (out / encoder.FOLDER).resolve() != where.resolve():
-        shutil.copytree(where, out / encoder.FOLDER, dirs_exist_ok=True)
+        # Each file replaced whole, never rewritten in place: a running cartriage maps
+        # weights.bin (onnxruntime), and a file truncated under it ends that process (SIGBUS).
+        (out / encoder.FOLDER).mkdir(parents=True, exist_ok=True)
+        for path in sorted(where.iterdir()):
+            if path.is_file():
+                encoder.replace_file(out / encoder.FOLDER / path.name, path.read_bytes())
     return {"folder": encoder.FOLDER,
             "sha256": encoder.source_sha256(where),
             "tokenizer_sha256": hashlib.sha256((where / "tokenizer.json").read_bytes()).hexdigest(),
