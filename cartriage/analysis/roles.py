@@ -209,8 +209,8 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
             return None
         parts.append(f"path matches {glob.text!r}")
     if pattern.path_re:
-        found = next((m for m in (_regex(r, re.IGNORECASE).search(path)
-                                  for r in pattern.path_re) if m), None)
+        found = next((m for m in (_regex(r, re.IGNORECASE).search(path) for r in pattern.path_re
+                                  if _may_match(r, path, re.IGNORECASE)) if m), None)
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
@@ -233,8 +233,9 @@ def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | Non
     if pattern.imports:
         if content is None:
             return None
-        regex = _regex("|".join(f"(?:{r})" for r in pattern.imports))
-        module = next((m for m in content.imports if regex.match(m)), None)
+        source = _imports_regex(pattern)
+        module = next((m for m in content.imports
+                       if _may_match(source, m) and _regex(source).match(m)), None)
         if module is None:
             return None
         parts.append(f"imports {module!r}")
@@ -267,11 +268,17 @@ def _search(regexes: tuple[str, ...], segments) -> str | None:
     return None
 
 
-def _may_match(source: str, text: str) -> bool:
+def _imports_regex(pattern: Pattern) -> str:
+    """One regex of a pattern's `imports`, matched at the start of a module name."""
+    return "|".join(f"(?:{r})" for r in pattern.imports)
+
+
+def _may_match(source: str, text: str, flags: int = 0) -> bool:
     """False when `text` lacks every literal of the regex's most selective required set
     (`regex_literals.required`): then the regex cannot match, and the search of the whole
-    text (most of a plan's role time, the case-insensitive alternations above all) is spared."""
-    folds, literals = _required(source)
+    text (most of a plan's role time, the case-insensitive alternations above all) is spared,
+    and so is compiling the regex."""
+    folds, literals = _required(source, flags)
     if not literals:
         return True
     haystack = _folded(text) if folds else text
@@ -279,11 +286,19 @@ def _may_match(source: str, text: str) -> bool:
 
 
 @functools.cache
-def _required(source: str) -> tuple[bool, frozenset[str]]:
+def _required(source: str, flags: int = 0) -> tuple[bool, frozenset[str]]:
     """Whether the regex ignores case, and its most selective set of required literals."""
-    regex = _regex(source)
-    return (bool(regex.flags & re.IGNORECASE),
-            next(iter(regex_literals.required(regex)), frozenset()))
+    folds, literals = regex_literals.read(source, flags)
+    return folds, next(iter(literals), frozenset())
+
+
+def prefiltered() -> list[tuple[str, int]]:
+    """(text, flags) of the catalogue's regexes tried only where their literals are
+    (`regex_literals.STORED`)."""
+    return [regex for pattern in catalogue().patterns
+            for regex in (*((r, re.IGNORECASE) for r in pattern.path_re),
+                          *((r, 0) for r in pattern.text),
+                          *([(_imports_regex(pattern), 0)] if pattern.imports else []))]
 
 
 @functools.lru_cache(maxsize=1024)  # the segments of the file being detected; cleared after
