@@ -53,6 +53,10 @@ class Lazy:
         return self._compiled
 
     @property
+    def compiled_yet(self) -> bool:
+        return self._compiled is not None
+
+    @property
     def groups(self) -> int:
         return self.compiled.groups
 

@@ -67,8 +67,8 @@ def test_a_regex_not_stored_is_read_from_its_parse_tree_with_inline_flags():
 
 def test_a_lazy_regex_compiles_when_first_used():
     lazy = regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)
-    assert lazy._compiled is None
-    assert lazy.search("aBb").group("word") == "Bb" and lazy.groups == 1
+    assert not lazy.compiled_yet
+    assert lazy.search("aBb").group("word") == "Bb" and lazy.groups == 1 and lazy.compiled_yet
     assert lazy.compiled is re.compile(r"(?P<word>b+)", re.IGNORECASE)
     assert [m.span() for m in lazy.finditer("b a bb")] == [(0, 1), (4, 6)]
     assert lazy.match("a") is None and lazy.fullmatch("bb") is not None
