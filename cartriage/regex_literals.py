@@ -30,10 +30,9 @@ ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
 
 
 class Lazy:
-    """A regex compiled when first used (`search`, `match`, `fullmatch`, `finditer`); equal to
-    another of the same text and flags, as compiled ones are."""
-
-    __slots__ = ("pattern", "flags", "_compiled")
+    """A regex compiled when first used (`search`, `match`, `fullmatch`, `finditer`; then
+    those are the compiled regex's own, without a call in between); equal to another of the
+    same text and flags, as compiled ones are."""
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern, self.flags = pattern, flags
@@ -49,7 +48,9 @@ class Lazy:
     @property
     def compiled(self) -> re.Pattern:
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
+            compiled = self._compiled = re.compile(self.pattern, self.flags)
+            self.search, self.match = compiled.search, compiled.match
+            self.fullmatch, self.finditer = compiled.fullmatch, compiled.finditer
         return self._compiled
 
     @property

@@ -74,6 +74,7 @@ def test_a_lazy_regex_compiles_when_first_used():
     assert lazy.match("a") is None and lazy.fullmatch("bb") is not None
     assert lazy == regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE) != regex_literals.Lazy("b+")
     assert len({lazy, regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)}) == 1
+    assert lazy.search == lazy.compiled.search  # once compiled, the regex's own method
 
 
 def test_scanning_text_compiles_only_the_rules_whose_literals_it_holds():
