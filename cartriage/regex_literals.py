@@ -2,31 +2,140 @@
 
 A text that holds no literal of such a set cannot match, so `literal in text` (a fast
 substring search) can spare a regex search that tries the pattern at every position. Used by
-the secret scan (`review/redact.py`) and the role text patterns (`analysis/roles.py`).
+the secret scan (`review/redact.py`) and the role patterns (`analysis/roles.py`).
+
+Reading a regex's parse tree costs about as much as compiling it (0.3-1 ms each: 0.1 s for the
+secret and role rules of one plan), so the sets of those rules are stored in `STORED`, read
+from it by the regex's text and flags (a regex not stored is parsed), and the rules are
+`Lazy`: compiled only when a text holds their literals (`python -c "from cartriage import
+regex_literals; regex_literals.store()"` after changing one; tests/test_regex_literals.py
+checks the file).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from collections.abc import Iterable
+from pathlib import Path
 from re import _constants as sre  # the parse tree's opcodes
 from re import _parser as sre_parse
+
+STORED = Path(__file__).with_name("regex_literals.json")
 
 # The characters other than ASCII letters that `re` matches to an ASCII letter when ignoring
 # case (`(?i)pass` matches `paſſ`): `fold` maps them before lower-casing.
 ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
 
 
-def required(pattern: re.Pattern) -> tuple[frozenset[str], ...]:
+class Lazy:
+    """A regex compiled when first used (`search`, `match`, `fullmatch`, `finditer`; then
+    those are the compiled regex's own, without a call in between); equal to another of the
+    same text and flags, as compiled ones are."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags = pattern, flags
+        self._compiled: re.Pattern | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Lazy) and self.pattern == other.pattern
+                and self.flags == other.flags)
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self.flags))
+
+    @property
+    def compiled(self) -> re.Pattern:
+        if self._compiled is None:
+            compiled = self._compiled = re.compile(self.pattern, self.flags)
+            self.search, self.match = compiled.search, compiled.match
+            self.fullmatch, self.finditer = compiled.fullmatch, compiled.finditer
+        return self._compiled
+
+    @property
+    def compiled_yet(self) -> bool:
+        return self._compiled is not None
+
+    @property
+    def groups(self) -> int:
+        return self.compiled.groups
+
+    def search(self, *args) -> re.Match | None:
+        return self.compiled.search(*args)
+
+    def match(self, *args) -> re.Match | None:
+        return self.compiled.match(*args)
+
+    def fullmatch(self, *args) -> re.Match | None:
+        return self.compiled.fullmatch(*args)
+
+    def finditer(self, *args):
+        return self.compiled.finditer(*args)
+
+
+def required(pattern: re.Pattern | Lazy) -> tuple[frozenset[str], ...]:
     """Sets of literals, the most selective first: every match of `pattern` holds one literal
-    of each set. When the pattern ignores case they are lower case, to be looked for in
-    `fold(text)`; a set with a non-ASCII literal is then left out (its case folding is not
-    `str.lower`'s)."""
-    ignores_case = bool(pattern.flags & re.IGNORECASE)
-    sets = _literals(sre_parse.parse(pattern.pattern, pattern.flags))
-    if ignores_case:
+    of each set. When the pattern ignores case (`ignores_case`) they are lower case, to be
+    looked for in `fold(text)`; a set with a non-ASCII literal is then left out (its case
+    folding is not `str.lower`'s)."""
+    return read(pattern.pattern, pattern.flags)[1]
+
+
+def ignores_case(pattern: re.Pattern | Lazy) -> bool:
+    """Whether `pattern` ignores case, by its flags or inline (`(?i)`), read without compiling
+    it."""
+    return read(pattern.pattern, pattern.flags)[0]
+
+
+@functools.cache
+def read(source: str, flags: int = 0) -> tuple[bool, tuple[frozenset[str], ...]]:
+    """(whether the regex ignores case, `required`'s sets), stored or read from its parse
+    tree."""
+    stored = _stored().get((source, flags))
+    if stored is not None:
+        return stored
+    return parsed(source, flags)
+
+
+def parsed(source: str, flags: int = 0) -> tuple[bool, tuple[frozenset[str], ...]]:
+    """`read`'s answer from the regex's parse tree."""
+    tree = sre_parse.parse(source, flags)
+    ignoring = bool(tree.state.flags & re.IGNORECASE)
+    sets = _literals(tree)
+    if ignoring:
         sets = [frozenset(x.lower() for x in s) for s in sets
                 if all(x.isascii() for x in s)]
-    return tuple(sorted((_shortest(s) for s in sets), key=lambda s: (-min(map(len, s)), len(s))))
+    return ignoring, tuple(sorted((_shortest(s) for s in sets),
+                                  key=lambda s: (-min(map(len, s)), len(s))))
+
+
+@functools.cache
+def _stored() -> dict[tuple[str, int], tuple[bool, tuple[frozenset[str], ...]]]:
+    """The stored answers by (regex text, flags); none when the file cannot be read."""
+    try:
+        rows = json.loads(STORED.read_text(encoding="utf-8"))["regexes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {(source, flags): (ignoring, tuple(frozenset(s) for s in sets))
+            for source, flags, ignoring, sets in rows}
+
+
+def rows(regexes: Iterable[tuple[str, int]]) -> list[list]:
+    """`STORED`'s rows for `regexes` ((text, flags)), parsed, sorted."""
+    return [[source, flags, ignoring, [sorted(s) for s in sets]]
+            for source, flags in sorted(set(regexes))
+            for ignoring, sets in [parsed(source, flags)]]
+
+
+def store() -> None:
+    """Write `STORED` for the secret rules and the role patterns."""
+    from cartriage.analysis import roles
+    from cartriage.review import redact
+
+    lines = ",\n".join(json.dumps(row) for row in rows([*redact.prefiltered(),
+                                                           *roles.prefiltered()]))
+    STORED.write_text(f'{{"regexes": [\n{lines}\n]}}\n', encoding="utf-8")
 
 
 def fold(text: str) -> str:

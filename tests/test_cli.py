@@ -280,3 +280,30 @@ def test_binary_files_are_planned_as_skipped(project):
     assert assignment["strategy"] == "skip" and assignment["est_tokens"] == 0
     assert assignment["reason"] == "skipped: binary file: no text to review"
     assert document["analysis"]["units"][0]["skip_reason"] == "binary file: no text to review"
+
+
+def test_the_command_named_first_is_built_alone_with_the_same_help_and_options():
+    import typer
+
+    from cartriage import cli
+
+    def options(command) -> list[tuple]:
+        return [(p.name, p.opts, p.secondary_opts, p.required, repr(p.default),
+                 getattr(p, "help", None), repr(p.type_descriptor.annotation))
+                for p in command.params]
+
+    def described(group, name: str) -> tuple:
+        command = group.commands[name]
+        parent = typer.main._click.Context(group, info_name="cartriage")
+        context = typer.main._click.Context(command, info_name=name, parent=parent)
+        return options(command), command.get_help(context)
+
+    every = typer.main.get_command(cli.app)
+    assert {"plan", "review", "config", "hook"} <= set(every.commands)
+    for name in every.commands:
+        alone = cli._command(name)
+        assert list(alone.commands) == [name]
+        assert described(alone, name) == described(every, name), name
+        assert options(alone) == options(every)
+    for first in ("--help", "--version", "pln", "show-config"):
+        assert list(cli._command(first).commands) == list(every.commands), first

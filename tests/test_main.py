@@ -55,3 +55,21 @@ def test_the_script_with_stdout_closed_exits_as_python_would():
     command = f'"{sys.executable}" -m cartriage --version >&-'
     done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr
+
+
+COLLECTOR = """
+import gc, sys
+sys.argv = ["cartriage", "config", "--help"]
+from cartriage.__main__ import main
+try:
+    main()
+except SystemExit:
+    pass
+print(gc.isenabled(), gc.get_threshold()[0], gc.get_freeze_count() > 1000)
+"""
+
+
+def test_a_command_runs_with_the_collector_on_every_50000_allocations_and_modules_frozen():
+    done = subprocess.run([sys.executable, "-c", COLLECTOR], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines()[-1] == "True 50000 True"

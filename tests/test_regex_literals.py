@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import string
+import subprocess
 import sys
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 
 from cartriage import regex_literals
 from cartriage.analysis import roles
+from cartriage.review import redact
 
 PATTERNS = [re.compile(source) for pattern in roles.catalogue().patterns
             for source in pattern.text]
@@ -42,3 +46,44 @@ def test_every_match_of_a_role_pattern_holds_a_literal_of_each_set(pattern, data
     haystack = regex_literals.fold(text) if pattern.flags & re.IGNORECASE else text
     for literals in regex_literals.required(pattern):
         assert any(literal in haystack for literal in literals), (pattern.pattern, text)
+
+
+def test_the_stored_sets_are_those_of_every_secret_and_role_rule():
+    stored = json.loads(regex_literals.STORED.read_text(encoding="utf-8"))["regexes"]
+    assert stored == regex_literals.rows([*redact.prefiltered(), *roles.prefiltered()]), (
+        "a rule changed: run `python -c \"from cartriage import regex_literals; "
+        "regex_literals.store()\"`")
+
+
+def test_a_regex_not_stored_is_read_from_its_parse_tree_with_inline_flags():
+    source = r"(?i)zz_not_stored_(alpha|beta)"
+    assert (source, 0) not in regex_literals._stored()
+    assert regex_literals.read(source) == (True, (frozenset({"zz_not_stored_"}),
+                                                   frozenset({"alpha", "beta"})))
+    assert regex_literals.ignores_case(regex_literals.Lazy(source))
+    assert not regex_literals.ignores_case(regex_literals.Lazy("zz"))
+    assert regex_literals.ignores_case(regex_literals.Lazy("zz", re.IGNORECASE))
+
+
+def test_a_lazy_regex_compiles_when_first_used():
+    lazy = regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)
+    assert not lazy.compiled_yet
+    assert lazy.search("aBb").group("word") == "Bb" and lazy.groups == 1 and lazy.compiled_yet
+    assert lazy.compiled is re.compile(r"(?P<word>b+)", re.IGNORECASE)
+    assert [m.span() for m in lazy.finditer("b a bb")] == [(0, 1), (4, 6)]
+    assert lazy.match("a") is None and lazy.fullmatch("bb") is not None
+    assert lazy == regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE) != regex_literals.Lazy("b+")
+    assert len({lazy, regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)}) == 1
+    assert lazy.search == lazy.compiled.search  # once compiled, the regex's own method
+
+
+def test_scanning_text_compiles_only_the_rules_whose_literals_it_holds():
+    code = ("from cartriage.review import redact; "
+            "list(redact.scan(['x = compute(1)', 'token = \"ghp_' + 'a' * 36 + '\"'])); "
+            "print(sorted(kind for kind, rule in redact._token_rules() "
+            "if rule._compiled is not None))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    compiled = ast.literal_eval(done.stdout.strip())
+    assert "GitHub Token" in compiled and "AWS Access Key" not in compiled
+    assert len(compiled) < len(redact._token_rules()) // 3

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 from cartriage import regex_literals
 from cartriage.analysis.facts import RoleHit
@@ -107,6 +107,11 @@ class Pattern:
     def not_path_marks(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return tuple(g.tail for g in self.not_path), tuple(g.needle for g in self.not_path)
 
+    @functools.cached_property
+    def imports_regex(self) -> regex_literals.Lazy:
+        """One regex of `imports`, matched at the start of a module name."""
+        return regex_literals.Lazy("|".join(f"(?:{r})" for r in self.imports))
+
     @property
     def needs_content(self) -> bool:
         return bool(self.imports or self.text)
@@ -120,11 +125,13 @@ class Catalogue:
     default_consequence: dict[str, str]  # role -> tier, unless a [[rules]] entry pins one
 
 
+CATALOGUE = Path(__file__).with_name("roles.toml")
+
+
 @functools.lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
     """The role patterns shipped with cartriage (roles.toml), compiled once."""
-    data = tomllib.loads(resources.files("cartriage.analysis").joinpath("roles.toml").read_text(
-        encoding="utf-8"))
+    data = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
     patterns = []
     for entry in data.get("pattern", []):
         patterns.append(Pattern(
@@ -161,6 +168,11 @@ class Content:
 
     imports: tuple[str, ...] = ()
     segments: tuple[tuple[str, int | None, str], ...] = ()
+
+    @functools.cached_property
+    def imports_text(self) -> str:
+        """The imports, one a line: a regex none of whose literals is in it matches none."""
+        return "\n".join(self.imports)
 
 
 def detect(path: str, language: str | None, content: Content | None) -> list[RoleHit]:
@@ -209,8 +221,8 @@ def _path_evidence(pattern: Pattern, path: str, lowered: str,
             return None
         parts.append(f"path matches {glob.text!r}")
     if pattern.path_re:
-        found = next((m for m in (_regex(r, re.IGNORECASE).search(path)
-                                  for r in pattern.path_re) if m), None)
+        found = next((m for m in (_regex(r, re.IGNORECASE).search(path) for r in pattern.path_re
+                                  if _may_match(f"(?i){r}", path)) if m), None)
         if found is None:
             return None
         parts.append(f"path contains {found.group(0).strip('/_.-')!r}")
@@ -233,8 +245,9 @@ def _by_content(pattern: Pattern, parts: tuple[str, ...], content: Content | Non
     if pattern.imports:
         if content is None:
             return None
-        regex = _regex("|".join(f"(?:{r})" for r in pattern.imports))
-        module = next((m for m in content.imports if regex.match(m)), None)
+        regex = pattern.imports_regex  # compiled only once a file's imports hold a literal
+        module = next(filter(regex.match, content.imports), None) if regex.compiled_yet \
+            or _may_match(regex.pattern, content.imports_text) else None
         if module is None:
             return None
         parts.append(f"imports {module!r}")
@@ -270,7 +283,8 @@ def _search(regexes: tuple[str, ...], segments) -> str | None:
 def _may_match(source: str, text: str) -> bool:
     """False when `text` lacks every literal of the regex's most selective required set
     (`regex_literals.required`): then the regex cannot match, and the search of the whole
-    text (most of a plan's role time, the case-insensitive alternations above all) is spared."""
+    text (most of a plan's role time, the case-insensitive alternations above all) is spared,
+    and so is compiling the regex."""
     folds, literals = _required(source)
     if not literals:
         return True
@@ -281,9 +295,16 @@ def _may_match(source: str, text: str) -> bool:
 @functools.cache
 def _required(source: str) -> tuple[bool, frozenset[str]]:
     """Whether the regex ignores case, and its most selective set of required literals."""
-    regex = _regex(source)
-    return (bool(regex.flags & re.IGNORECASE),
-            next(iter(regex_literals.required(regex)), frozenset()))
+    folds, literals = regex_literals.read(source)
+    return folds, next(iter(literals), frozenset())
+
+
+def prefiltered() -> list[tuple[str, int]]:
+    """(text, flags) of the catalogue's regexes tried only where their literals are
+    (`regex_literals.STORED`)."""
+    return [(regex, 0) for pattern in catalogue().patterns
+            for regex in (*(f"(?i){r}" for r in pattern.path_re), *pattern.text,
+                          *([pattern.imports_regex.pattern] if pattern.imports else []))]
 
 
 @functools.lru_cache(maxsize=1024)  # the segments of the file being detected; cleared after

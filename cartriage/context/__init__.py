@@ -72,7 +72,8 @@ def build(change: ChangeSet, analysis: Analysis, unit: Unit, level: str,
     id, "changed") and (unit id, "enclosing"), each `git grep` under ("grep", mode, name), each
     search of the sources under ("naming", name, limit) and ("lines using", name), each other
     file read, under ("source", path), with its definitions once parsed, under ("defined",
-    path), and the definition of a called name found in them under ("defined in", name)."""
+    path), and whether it is minified, under ("minified", path), and the definition of a
+    called name found in them under ("defined in", name)."""
     if level not in CONTEXT_LEVELS:
         raise ValueError(f"unknown context level {level!r}")
     if level == "hunks":
@@ -249,14 +250,13 @@ class _Source:
                            ) -> tuple[str, tuple[str, str]] | None:
         """(path, (title, text)) of `name`'s definition in the first of the first 20 source
         files using it (but `skipped`) that defines it."""
-        from cartriage.analysis import minified
-
         candidates = [path for path in self._naming(name, 20)
                       if path != skipped and not is_secret_file(path)]
         _read_sources(self.change, candidates, self.shared)
         for path in candidates:
             found = self.shared.get(("source", path))
-            if found is None or minified(found[1]) or not _may_define(path, found[1], name):
+            if found is None or _minified(path, found[1], self.shared) or not _may_define(
+                    path, found[1], name):
                 continue
             theirs = _named(_definitions(self.change, path, found, self.shared), name)
             if theirs is not None:
@@ -477,6 +477,13 @@ def _read_sources(change: ChangeSet, paths: list[str], files: dict) -> None:
         found = fanin.read_paths(change.repo_root, change.new_rev, unread)
     for path in unread:
         files[("source", path)] = found.get(path)
+
+
+def _minified(path: str, data: bytes, files: dict) -> bool:
+    """`analysis.minified`, once per file and plan (the names looked for share files)."""
+    from cartriage.analysis import minified
+
+    return _kept(files, ("minified", path), lambda: minified(data))
 
 
 def _may_define(path: str, data: bytes, name: str) -> bool:

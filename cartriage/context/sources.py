@@ -142,7 +142,7 @@ def read(change: ChangeSet, files: dict) -> Sources | None:
     paths, starts, parts, at = [], [], [], 0
     for path, blob, data in tree:
         files[("source", path)] = (blob, data)
-        if b"\0" in data[:8000]:  # binary, as `git grep -I` finds (.gitattributes aside)
+        if data.find(b"\0", 0, 8000) >= 0:  # binary, as `git grep -I` finds (.gitattributes aside)
             continue
         paths.append(path)
         starts.append(at)

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartriage import regex_literals
+from cartriage.regex_literals import Lazy
 
+Rule = Lazy | re.Pattern  # a rule's regex (detect-secrets' own rules are compiled)
 REDACTED = "[REDACTED]"
 CONTINUED = "private key (continued)"  # the body lines of a key block after its first
 
@@ -86,7 +88,7 @@ _KEYWORDS = (r"passw(?:or)?d|passwd|pwd|pass\b|passphrase|secret|token|api[_\-]?
              r"|private[_\-]?key|secret[_\-]?key|credentials?|client[_\-]?secret|signing"
              r"[_\-]?key|encryption[_\-]?key|master[_\-]?key|webhook[_\-]?secret|dsn|salt")
 # `password = "..."`, `API_KEY: ...`, `"client_secret": "..."`, `STRIPE_KEY=...`: the value.
-_ASSIGNED = re.compile(
+_ASSIGNED = Lazy(
     rf"""(?ix)
     (?P<key>(?P<keyquote>["']?)[\w.\-]*(?:{_KEYWORDS}|_key\b)[\w.\-]*(?P=keyquote)\]?)
     (?P<sep>\s*(?::=|=>|[:=,])\s*)
@@ -94,36 +96,36 @@ _ASSIGNED = re.compile(
       |(?P<value>[^\s"'`,)}}<>]{{3,}}))
     """
 )
-KEYWORD_HINT = re.compile(rf"(?i){_KEYWORDS}|_key\b")
-_RUN = re.compile(r"[\w.\-]*")  # the characters of an unquoted key
-_UPPER_KEY = re.compile(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
-_CODE_LIKE = re.compile(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
+KEYWORD_HINT = Lazy(rf"(?i){_KEYWORDS}|_key\b")
+_RUN = Lazy(r"[\w.\-]*")  # the characters of an unquoted key
+_UPPER_KEY = Lazy(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
+_CODE_LIKE = Lazy(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
 # <password>...</password> in XML
-_XML_VALUE = re.compile(rf"(?i)<(?P<tag>[\w:\-]*(?:{_KEYWORDS})[\w:\-]*)(?:\s[^>]*)?>"
+_XML_VALUE = Lazy(rf"(?i)<(?P<tag>[\w:\-]*(?:{_KEYWORDS})[\w:\-]*)(?:\s[^>]*)?>"
                         rf"(?P<value>[^<]{{3,}})</(?P=tag)>")
 # scheme://user:password@host, and scheme://:password@host; the password may hold '@'
-_URL_PASSWORD = re.compile(r"(?i)[a-z][a-z0-9+.\-]*://[^\s:/@]*:(?P<value>[^\s/]+?)"
+_URL_PASSWORD = Lazy(r"(?i)[a-z][a-z0-9+.\-]*://[^\s:/@]*:(?P<value>[^\s/]+?)"
                            r"@(?=[^\s@]*$|[^\s@/]+[/:?#\s\"'])")
 # connection strings: Password=...; AccountKey=...; SharedAccessKey=...
-_CONNECTION = re.compile(r"(?i)\b(?:password|pwd|accountkey|sharedaccesskey|sharedaccess"
+_CONNECTION = Lazy(r"(?i)\b(?:password|pwd|accountkey|sharedaccesskey|sharedaccess"
                          r"signature|sig|secret)=(?P<value>[^;\s\"'&]{3,})")
 # curl -u user:password, --user user:password
-_CURL_USER = re.compile(r"(?:\s-u\s*|--user[=\s]\s*)[\"']?[^\s:\"']*:(?P<value>[^\s\"']+)")
+_CURL_USER = Lazy(r"(?:\s-u\s*|--user[=\s]\s*)[\"']?[^\s:\"']*:(?P<value>[^\s\"']+)")
 # Authorization: Bearer xxx / Basic xxx
-_AUTH_HEADER = re.compile(r"(?i)\b(?:bearer|basic|token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{16,})")
+_AUTH_HEADER = Lazy(r"(?i)\b(?:bearer|basic|token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{16,})")
 # A private key written on one line (JSON, env strings): from BEGIN to END or the line's end.
-_KEY_INLINE = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}"
+_KEY_INLINE = Lazy(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}"
                          r"(?P<body>.*?)(?:-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|$)")
-_KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|"
+_KEY_BEGIN = Lazy(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|"
                         r"PuTTY-User-Key-File-\d")
-_KEY_END = re.compile(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
+_KEY_END = Lazy(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
 # A line that is only base64 (a key body shown without its BEGIN line).
-_KEY_BODY = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
-_KEY_BODY_RUN = re.compile(r"[A-Za-z0-9+/]{40}")  # what every key body line holds
-_FILE_NAME = re.compile(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
-_QUOTED = re.compile(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
+_KEY_BODY = Lazy(r"^[A-Za-z0-9+/]{40,}={0,2}$")
+_KEY_BODY_RUN = Lazy(r"[A-Za-z0-9+/]{40}")  # what every key body line holds
+_FILE_NAME = Lazy(r"\.[A-Za-z]{1,5}$|/[a-z]+_")  # a path, not a key
+_QUOTED = Lazy(r"([\"'])(?P<value>[A-Za-z0-9+/=_\-.~]{20,})\1")
 # Values that are obviously not secrets (placeholders, variable references, types).
-_HARMLESS = re.compile(
+_HARMLESS = Lazy(
     r"^(?:\$\{?[\w.:\-]+\}?|%\(?\w+\)?s?|<[^>]*>|\{\{.*\}\}|x+|\*+|none|null|nil|true|false|"
     r"changeme|example|placeholder|redacted|\[redacted\]|str|string|int|bool|bytes|any|float|"
     r"number|boolean|list|dict|object|tuple|"
@@ -195,14 +197,14 @@ def scan_blocks(blocks: list[list[str]], wanted: Callable[[str], bool] | None = 
             yield number, index, found
 
 
-def _candidates_of(lines: list[str], locators: tuple) -> dict[str, set[re.Pattern]]:
+def _candidates_of(lines: list[str], locators: tuple) -> dict[str, set[Rule]]:
     """`_candidates` keyed by the line's text: a rule may match a line or not whatever its
     neighbours, so each distinct line is located once (a range's added lines repeat: netbox's
     145,559 hold 44,373 distinct ones)."""
     return {lines[at]: rules for at, rules in _candidates(lines, locators).items()}
 
 
-def _scan(lines: list[str], candidates: dict[str, set[re.Pattern]],
+def _scan(lines: list[str], candidates: dict[str, set[Rule]],
           found_in: dict[str, list[Secret]] | None = None) -> Iterator[tuple[int, list[Secret]]]:
     """The secrets of each line of one block; `found_in` keeps `find_secrets`' answer per line
     text across blocks (the same text has the same candidate rules)."""
@@ -235,7 +237,7 @@ def _scan(lines: list[str], candidates: dict[str, set[re.Pattern]],
             yield index, found
 
 
-def find_secrets(line: str, rules: set[re.Pattern] | None = None) -> list[Secret]:
+def find_secrets(line: str, rules: set[Rule] | None = None) -> list[Secret]:
     """The secrets in one line, without overlaps (earliest, then longest, first).
 
     `rules`, when given, are the only rules that can match the line (`_candidates`)."""
@@ -316,7 +318,7 @@ def _assigned_value(match: re.Match) -> Secret | None:
 
 
 @functools.cache
-def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
+def _token_rules() -> tuple[tuple[str, Rule], ...]:
     """detect-secrets' regex detectors (loaded once, on first use) plus the extra prefixes.
 
     Its detectors are read from `detect_secrets_rules.json` when that file was taken from the
@@ -325,10 +327,10 @@ def _token_rules() -> tuple[tuple[str, re.Pattern], ...]:
     cartriage never does), about 0.12 s CPU before the first line is scanned."""
     stored = json.loads(RULES_FILE.read_text(encoding="utf-8"))
     if stored["source"] == detect_secrets_digest():
-        rules = [(kind, re.compile(pattern, flags)) for kind, pattern, flags in stored["rules"]]
+        rules = [(kind, Lazy(pattern, flags)) for kind, pattern, flags in stored["rules"]]
     else:
         rules = [(kind, pattern) for kind, pattern in detect_secrets_rules()]
-    return (*rules, *((kind, re.compile(pattern)) for kind, pattern in _EXTRA_TOKENS))
+    return (*rules, *((kind, Lazy(pattern)) for kind, pattern in _EXTRA_TOKENS))
 
 
 RULES_FILE = Path(__file__).with_name("detect_secrets_rules.json")
@@ -378,7 +380,7 @@ def store_detect_secrets_rules() -> None:
 
 
 @functools.cache
-def _all_rules() -> frozenset[re.Pattern]:
+def _all_rules() -> frozenset[Rule]:
     """Every rule `find_secrets` and `scan` run on a line, as the regex that locates it."""
     return frozenset((_KEY_BEGIN, _KEY_INLINE, _KEY_BODY_RUN, *(p for _, p in _token_rules()),
                       _URL_PASSWORD, _CONNECTION, _CURL_USER, _AUTH_HEADER, _XML_VALUE,
@@ -386,7 +388,7 @@ def _all_rules() -> frozenset[re.Pattern]:
 
 
 @functools.cache
-def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.Pattern],
+def _locators() -> tuple[tuple[Rule, bool, tuple[frozenset[str], ...], Rule],
                          ...]:
     """(rule, whether it ignores case, literal sets, whole-text regex) per rule: every match of
     the rule holds one literal of each set (in lower case if the rule ignores case). The first
@@ -396,13 +398,17 @@ def _locators() -> tuple[tuple[re.Pattern, bool, tuple[frozenset[str], ...], re.
     do on one line) searched over the whole text instead."""
     out = []
     for rule in _all_rules():
-        fold = bool(rule.flags & re.IGNORECASE)
-        literals = [s for s in regex_literals.required(rule) if min(map(len, s)) >= 2]
+        fold, literals = regex_literals.read(rule.pattern, rule.flags)
+        literals = [s for s in literals if min(map(len, s)) >= 2]
         if not literals or min(map(len, literals[0])) + len(literals) < 4:
             literals = []  # one set of two-letter literals is found too often to help
-        out.append((rule, fold, tuple(literals),
-                    re.compile(rule.pattern, rule.flags | re.MULTILINE)))
+        out.append((rule, fold, tuple(literals), Lazy(rule.pattern, rule.flags | re.MULTILINE)))
     return tuple(out)
+
+
+def prefiltered() -> list[tuple[str, int]]:
+    """(text, flags) of the rules located by their literals (`regex_literals.STORED`)."""
+    return [(rule.pattern, rule.flags) for rule in _all_rules()]
 
 
 @functools.cache
@@ -411,7 +417,7 @@ def _key_openers() -> tuple:
     return tuple(locator for locator in _locators() if locator[0] is _KEY_BEGIN)
 
 
-def _candidates(lines: list[str], locators: tuple) -> dict[int, set[re.Pattern]]:
+def _candidates(lines: list[str], locators: tuple) -> dict[int, set[Rule]]:
     """The rules of `locators` that may match each line (lines none may match are left out)."""
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:  # a line holding a newline: check it all
@@ -420,7 +426,7 @@ def _candidates(lines: list[str], locators: tuple) -> dict[int, set[re.Pattern]]
     starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     lowered_starts = starts if len(lowered) == len(text) else list(itertools.accumulate(
         (len(line) + 1 for line in lowered.split("\n")), initial=0))
-    out: dict[int, set[re.Pattern]] = {}
+    out: dict[int, set[Rule]] = {}
     low_lines = lowered.split("\n")
     holding: dict[tuple[bool, str], set[int]] = {}  # rules share literals: each found once
     for rule, fold, literals, whole in locators:
@@ -452,7 +458,7 @@ def _lines_holding(text: str, starts: list[int], literal: str) -> set[int]:
     return hits
 
 
-def _lines_matching(pattern: re.Pattern, text: str, starts: list[int]) -> set[int]:
+def _lines_matching(pattern: Rule, text: str, starts: list[int]) -> set[int]:
     """Lines where a match of `pattern` starts, searching again from the next line's start
     after each, so a line where the pattern matches on its own is never passed over."""
     hits, at = set(), 0

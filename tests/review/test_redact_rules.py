@@ -18,7 +18,9 @@ def test_the_stored_rules_are_the_installed_detect_secrets_own():
     live = redact.detect_secrets_rules()
     assert [(kind, pattern.pattern, pattern.flags) for kind, pattern in live] == [
         tuple(rule) for rule in stored["rules"]]
-    assert list(redact._token_rules()[:len(live)]) == live
+    assert [(kind, rule.pattern, rule.flags) for kind, rule in redact._token_rules()[:len(live)]
+            ] == [(kind, pattern.pattern, pattern.flags) for kind, pattern in live]
+    assert [(kind, rule.compiled) for kind, rule in redact._token_rules()[:len(live)]] == live
 
 
 def test_loading_the_rules_imports_neither_detect_secrets_nor_requests():
@@ -38,4 +40,5 @@ def test_another_detect_secrets_is_read_from_itself(monkeypatch):
         redact._token_rules.cache_clear()
     assert "detect_secrets" in sys.modules
     assert list(rules[:-len(redact._EXTRA_TOKENS)]) == redact.detect_secrets_rules()
+    monkeypatch.undo()  # the stored rules again (not cached while patched)
     assert len(rules) == len(redact._token_rules())
