@@ -19,6 +19,7 @@ def main() -> None:
 
         print(f"cartriage {__version__}")
         return
+    one_blas_thread(os.environ)
     # A young collection ran every 700 allocations: about 100 times in a plan (the imports'
     # objects live as long as the process), 25-45 ms CPU. Every 50,000 it runs a few times:
     # cyclic garbage still goes within that many allocations.
@@ -29,6 +30,19 @@ def main() -> None:
     # a cold plan's one full collection (about 60 ms CPU of 1.6-2 s) is not run.
     gc.freeze()
     cli_main()
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def one_blas_thread(environ) -> None:
+    """The command runs OpenBLAS on one thread unless the user named a thread count (any of
+    BLAS_THREADS, which OpenBLAS reads): set before numpy loads, since OpenBLAS starts a thread
+    per core that spins while numpy imports (about 60 ms CPU on 2 cores) and at every product,
+    and scoring's products are small. Set for the command only, not for a program that imports
+    cartriage; the processes it starts (git) inherit it."""
+    if not any(name in environ for name in BLAS_THREADS):
+        environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def script() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import pytest
+
 from cartriage import __version__
+from cartriage.__main__ import BLAS_THREADS, one_blas_thread
 
 ONLY_VERSION = """
 import sys
@@ -73,3 +77,28 @@ def test_a_command_runs_with_the_collector_on_every_50000_allocations_and_module
     done = subprocess.run([sys.executable, "-c", COLLECTOR], capture_output=True, text=True,
                           check=True)
     assert done.stdout.splitlines()[-1] == "True 50000 True"
+
+
+BLAS = """
+import os
+from cartriage.__main__ import one_blas_thread
+one_blas_thread(os.environ)
+import numpy, threadpoolctl
+print(*{p["num_threads"] for p in threadpoolctl.threadpool_info()
+        if p["internal_api"] == "openblas"})
+"""
+
+
+@pytest.mark.parametrize(("set_by_user", "threads"), [
+    ({}, "1"), ({"OPENBLAS_NUM_THREADS": "2"}, "2"), ({"OMP_NUM_THREADS": "2"}, "2")])
+def test_the_command_runs_one_blas_thread_unless_the_user_named_a_count(set_by_user, threads):
+    """OpenBLAS threads cost about 60 ms CPU while numpy imports (and spin at each product);
+    a count the user set in any variable OpenBLAS reads is kept."""
+    pytest.importorskip("threadpoolctl")  # the train extra's
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREADS} | set_by_user
+    done = subprocess.run([sys.executable, "-c", BLAS], env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [threads]
+    environ = dict(set_by_user)
+    one_blas_thread(environ)
+    assert environ == (set_by_user or {"OPENBLAS_NUM_THREADS": "1"})

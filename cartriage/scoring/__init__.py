@@ -6,14 +6,6 @@ for batches of change records (`cartriage score`, the allocation bench).
 
 from __future__ import annotations
 
-import os
-
-# Before numpy loads (scoring imports it first in a plan): OpenBLAS would start a thread per
-# core that spins while numpy imports (about 60 ms CPU on 2 cores) and for every product, and
-# scoring's products are small. Training already fits under one BLAS thread. A value the user
-# set is kept.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 from cartriage.scoring.scores import Consequence, Difficulty, RecordScore, Scores, UnitScore
 
 __all__ = [

@@ -1,11 +1,7 @@
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cartriage import config as configuration
 from cartriage.analysis import analyze
@@ -230,18 +226,3 @@ def test_a_record_that_fails_to_score_keeps_its_error_and_the_others_are_scored(
     assert scored[1].error == "cannot read this record's diff" and scored[1].id == "acme/app@b1"
     assert scored[0] == predict_records([MIXED], config)[0]
     assert scored[2].error is None and scored[2].consequence.tier in TIERS
-
-
-@pytest.mark.parametrize(("set_by_user", "threads"), [(None, "1"), ("2", "2")])
-def test_scoring_loads_numpy_with_one_blas_thread_unless_the_user_set_one(set_by_user, threads):
-    """OpenBLAS threads cost about 60 ms CPU while numpy imports (and spin at each product):
-    importing scoring before numpy, as a plan does, leaves one; a user's setting is kept."""
-    pytest.importorskip("threadpoolctl")  # the train extra's
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    if set_by_user:
-        env["OPENBLAS_NUM_THREADS"] = set_by_user
-    code = ("import cartriage.scoring.predict, threadpoolctl; print(*{p['num_threads'] for p in "
-            "threadpoolctl.threadpool_info() if p['internal_api'] == 'openblas'})")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.split() == [threads]
