@@ -23,7 +23,7 @@ def main() -> None:
     # A young collection ran every 700 allocations: about 100 times in a plan (the imports'
     # objects live as long as the process), 25-45 ms CPU. Every 50,000 it runs a few times:
     # cyclic garbage still goes within that many allocations.
-    gc.set_threshold(50_000, 20, 10)
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     from cartriage.cli import main as cli_main
 
     # The modules' objects live as long as the process: kept out of the collector's passes,

@@ -30,9 +30,9 @@ ASCII_FOLDS = str.maketrans("\u0130\u0131\u017f\u212a", "iisk")
 
 
 class Lazy:
-    """A regex compiled when first used (`search`, `match`, `fullmatch`, `finditer`; then
-    those are the compiled regex's own, without a call in between); equal to another of the
-    same text and flags, as compiled ones are."""
+    """A regex compiled when first used (`search`, `match`, `finditer`, with the compiled
+    regex's arguments; then those are the compiled regex's own, without a call in between);
+    equal to another of the same text and flags, as compiled ones are."""
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern, self.flags = pattern, flags
@@ -50,7 +50,7 @@ class Lazy:
         if self._compiled is None:
             compiled = self._compiled = re.compile(self.pattern, self.flags)
             self.search, self.match = compiled.search, compiled.match
-            self.fullmatch, self.finditer = compiled.fullmatch, compiled.finditer
+            self.finditer = compiled.finditer
         return self._compiled
 
     @property
@@ -61,37 +61,23 @@ class Lazy:
     def groups(self) -> int:
         return self.compiled.groups
 
-    def search(self, *args) -> re.Match | None:
-        return self.compiled.search(*args)
+    def search(self, *args, **kwargs) -> re.Match | None:
+        return self.compiled.search(*args, **kwargs)
 
-    def match(self, *args) -> re.Match | None:
-        return self.compiled.match(*args)
+    def match(self, *args, **kwargs) -> re.Match | None:
+        return self.compiled.match(*args, **kwargs)
 
-    def fullmatch(self, *args) -> re.Match | None:
-        return self.compiled.fullmatch(*args)
-
-    def finditer(self, *args):
-        return self.compiled.finditer(*args)
-
-
-def required(pattern: re.Pattern | Lazy) -> tuple[frozenset[str], ...]:
-    """Sets of literals, the most selective first: every match of `pattern` holds one literal
-    of each set. When the pattern ignores case (`ignores_case`) they are lower case, to be
-    looked for in `fold(text)`; a set with a non-ASCII literal is then left out (its case
-    folding is not `str.lower`'s)."""
-    return read(pattern.pattern, pattern.flags)[1]
-
-
-def ignores_case(pattern: re.Pattern | Lazy) -> bool:
-    """Whether `pattern` ignores case, by its flags or inline (`(?i)`), read without compiling
-    it."""
-    return read(pattern.pattern, pattern.flags)[0]
+    def finditer(self, *args, **kwargs):
+        return self.compiled.finditer(*args, **kwargs)
 
 
 @functools.cache
 def read(source: str, flags: int = 0) -> tuple[bool, tuple[frozenset[str], ...]]:
-    """(whether the regex ignores case, `required`'s sets), stored or read from its parse
-    tree."""
+    """(whether the regex ignores case, by its flags or inline `(?i)`; sets of literals, the
+    most selective first: every match holds one literal of each set), stored or read from its
+    parse tree, never by compiling it. When the regex ignores case the literals are lower case,
+    to be looked for in `fold(text)`; a set with a non-ASCII literal is then left out (its case
+    folding is not `str.lower`'s)."""
     stored = _stored().get((source, flags))
     if stored is not None:
         return stored
@@ -115,10 +101,10 @@ def _stored() -> dict[tuple[str, int], tuple[bool, tuple[frozenset[str], ...]]]:
     """The stored answers by (regex text, flags); none when the file cannot be read."""
     try:
         rows = json.loads(STORED.read_text(encoding="utf-8"))["regexes"]
-    except (OSError, ValueError, KeyError):
+        return {(source, flags): (ignoring, tuple(frozenset(s) for s in sets))
+                for source, flags, ignoring, sets in rows}
+    except (OSError, ValueError, KeyError, TypeError):  # then every regex is parsed
         return {}
-    return {(source, flags): (ignoring, tuple(frozenset(s) for s in sets))
-            for source, flags, ignoring, sets in rows}
 
 
 def rows(regexes: Iterable[tuple[str, int]]) -> list[list]:

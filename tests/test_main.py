@@ -89,6 +89,18 @@ print(*{p["num_threads"] for p in threadpoolctl.threadpool_info()
 """
 
 
+THROUGH_MAIN = """
+import os, sys
+sys.argv = ["cartriage", "config", "--format", "json"]
+from cartriage.__main__ import main
+try:
+    main()
+except SystemExit:
+    pass
+print(os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
 @pytest.mark.parametrize(("set_by_user", "threads"), [
     ({}, "1"), ({"OPENBLAS_NUM_THREADS": "2"}, "2"), ({"OMP_NUM_THREADS": "2"}, "2")])
 def test_the_command_runs_one_blas_thread_unless_the_user_named_a_count(set_by_user, threads):
@@ -102,3 +114,6 @@ def test_the_command_runs_one_blas_thread_unless_the_user_named_a_count(set_by_u
     environ = dict(set_by_user)
     one_blas_thread(environ)
     assert environ == (set_by_user or {"OPENBLAS_NUM_THREADS": "1"})
+    through_main = subprocess.run([sys.executable, "-c", THROUGH_MAIN], env=env,
+                                  capture_output=True, text=True, check=True)
+    assert through_main.stdout.splitlines()[-1] == str(environ.get("OPENBLAS_NUM_THREADS"))

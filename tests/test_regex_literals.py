@@ -31,10 +31,10 @@ def test_the_folds_are_every_character_that_re_matches_to_an_ascii_letter():
 
 
 def test_sets_are_read_from_runs_branches_and_repeats():
-    assert regex_literals.required(re.compile(r"(?i)\b(Bleach|nh3)\w*x{2,}")) == (
-        frozenset({"bleach", "nh3"}), frozenset({"x"}))
-    assert regex_literals.required(re.compile(r"a?b*(c|\d)")) == ()
-    assert regex_literals.required(re.compile(r"(?i:pass)word")) == (frozenset({"word"}),)
+    assert regex_literals.read(r"(?i)\b(Bleach|nh3)\w*x{2,}") == (True, (
+        frozenset({"bleach", "nh3"}), frozenset({"x"})))
+    assert regex_literals.read(r"a?b*(c|\d)") == (False, ())
+    assert regex_literals.read(r"(?i:pass)word") == (False, (frozenset({"word"}),))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,7 +44,7 @@ def test_every_match_of_a_role_pattern_holds_a_literal_of_each_set(pattern, data
     match = pattern.search(text)
     assert match is not None
     haystack = regex_literals.fold(text) if pattern.flags & re.IGNORECASE else text
-    for literals in regex_literals.required(pattern):
+    for literals in regex_literals.read(pattern.pattern, pattern.flags)[1]:
         assert any(literal in haystack for literal in literals), (pattern.pattern, text)
 
 
@@ -60,18 +60,17 @@ def test_a_regex_not_stored_is_read_from_its_parse_tree_with_inline_flags():
     assert (source, 0) not in regex_literals._stored()
     assert regex_literals.read(source) == (True, (frozenset({"zz_not_stored_"}),
                                                    frozenset({"alpha", "beta"})))
-    assert regex_literals.ignores_case(regex_literals.Lazy(source))
-    assert not regex_literals.ignores_case(regex_literals.Lazy("zz"))
-    assert regex_literals.ignores_case(regex_literals.Lazy("zz", re.IGNORECASE))
+    assert not regex_literals.read("zz")[0] and regex_literals.read("zz", re.IGNORECASE)[0]
 
 
 def test_a_lazy_regex_compiles_when_first_used():
+    assert regex_literals.Lazy("b+").search("ab", pos=1) is not None  # as a compiled regex takes
     lazy = regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)
     assert not lazy.compiled_yet
     assert lazy.search("aBb").group("word") == "Bb" and lazy.groups == 1 and lazy.compiled_yet
     assert lazy.compiled is re.compile(r"(?P<word>b+)", re.IGNORECASE)
     assert [m.span() for m in lazy.finditer("b a bb")] == [(0, 1), (4, 6)]
-    assert lazy.match("a") is None and lazy.fullmatch("bb") is not None
+    assert lazy.match("a") is None and lazy.match("xb", pos=1) is not None
     assert lazy == regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE) != regex_literals.Lazy("b+")
     assert len({lazy, regex_literals.Lazy(r"(?P<word>b+)", re.IGNORECASE)}) == 1
     assert lazy.search == lazy.compiled.search  # once compiled, the regex's own method
@@ -87,3 +86,16 @@ def test_scanning_text_compiles_only_the_rules_whose_literals_it_holds():
     compiled = ast.literal_eval(done.stdout.strip())
     assert "GitHub Token" in compiled and "AWS Access Key" not in compiled
     assert len(compiled) < len(redact._token_rules()) // 3
+
+
+def test_a_damaged_stored_file_means_every_regex_is_parsed(tmp_path, monkeypatch):
+    damaged = tmp_path / "regex_literals.json"
+    damaged.write_text(json.dumps({"regexes": [["ab+c", 0, False, None]]}))
+    monkeypatch.setattr(regex_literals, "STORED", damaged)
+    regex_literals._stored.cache_clear()
+    regex_literals.read.cache_clear()
+    try:
+        assert regex_literals.read("ab+c") == regex_literals.parsed("ab+c")
+    finally:
+        regex_literals._stored.cache_clear()
+        regex_literals.read.cache_clear()

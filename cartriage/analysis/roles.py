@@ -282,7 +282,7 @@ def _search(regexes: tuple[str, ...], segments) -> str | None:
 
 def _may_match(source: str, text: str) -> bool:
     """False when `text` lacks every literal of the regex's most selective required set
-    (`regex_literals.required`): then the regex cannot match, and the search of the whole
+    (`regex_literals.read`): then the regex cannot match, and the search of the whole
     text (most of a plan's role time, the case-insensitive alternations above all) is spared,
     and so is compiling the regex."""
     folds, literals = _required(source)

@@ -102,22 +102,22 @@ _UPPER_KEY = Lazy(r"^[\"']?[A-Z0-9_.\-]*[A-Z][A-Z0-9_.\-]*[\"']?$")
 _CODE_LIKE = Lazy(r"^(?:[A-Za-z_][\w.]*\s*[(\[].*|[A-Za-z_][A-Za-z_.]*|\d+)$")
 # <password>...</password> in XML
 _XML_VALUE = Lazy(rf"(?i)<(?P<tag>[\w:\-]*(?:{_KEYWORDS})[\w:\-]*)(?:\s[^>]*)?>"
-                        rf"(?P<value>[^<]{{3,}})</(?P=tag)>")
+                  rf"(?P<value>[^<]{{3,}})</(?P=tag)>")
 # scheme://user:password@host, and scheme://:password@host; the password may hold '@'
 _URL_PASSWORD = Lazy(r"(?i)[a-z][a-z0-9+.\-]*://[^\s:/@]*:(?P<value>[^\s/]+?)"
-                           r"@(?=[^\s@]*$|[^\s@/]+[/:?#\s\"'])")
+                     r"@(?=[^\s@]*$|[^\s@/]+[/:?#\s\"'])")
 # connection strings: Password=...; AccountKey=...; SharedAccessKey=...
 _CONNECTION = Lazy(r"(?i)\b(?:password|pwd|accountkey|sharedaccesskey|sharedaccess"
-                         r"signature|sig|secret)=(?P<value>[^;\s\"'&]{3,})")
+                   r"signature|sig|secret)=(?P<value>[^;\s\"'&]{3,})")
 # curl -u user:password, --user user:password
 _CURL_USER = Lazy(r"(?:\s-u\s*|--user[=\s]\s*)[\"']?[^\s:\"']*:(?P<value>[^\s\"']+)")
 # Authorization: Bearer xxx / Basic xxx
 _AUTH_HEADER = Lazy(r"(?i)\b(?:bearer|basic|token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{16,})")
 # A private key written on one line (JSON, env strings): from BEGIN to END or the line's end.
 _KEY_INLINE = Lazy(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}"
-                         r"(?P<body>.*?)(?:-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|$)")
+                   r"(?P<body>.*?)(?:-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|$)")
 _KEY_BEGIN = Lazy(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|"
-                        r"PuTTY-User-Key-File-\d")
+                  r"PuTTY-User-Key-File-\d")
 _KEY_END = Lazy(r"-{4,5} ?END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC:")
 # A line that is only base64 (a key body shown without its BEGIN line).
 _KEY_BODY = Lazy(r"^[A-Za-z0-9+/]{40,}={0,2}$")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,6 @@ def tokenizer(where: Path) -> Any:
     card = _card(where)
     try:
         names = (card["tokenizer"]["settings"], card["tokenizer"]["vocab"])
-        if not all(isinstance(name, str) and Path(name).name == name for name in names):
-            raise TypeError(f"tokenizer files must be names in the folder, not {names}")
     except (KeyError, TypeError) as exc:
         raise _incomplete(where, exc) from None
     _check(where, card, names)  # the very files loaded below
@@ -162,8 +161,11 @@ def _card(where: Path) -> dict[str, Any]:
 
 
 def _check(where: Path, card: dict[str, Any], names: tuple[str, ...]) -> None:
-    """Each named file of folder `where` matches its sha256 in encoder.json."""
+    """Each named file of folder `where` (a name in it, not a path elsewhere) matches its
+    sha256 in encoder.json."""
     for name in names:
+        if not isinstance(name, str) or Path(name).name != name:
+            raise _incomplete(where, TypeError(f"{name!r} is not a file name in the folder"))
         try:
             digest = file_sha256(where / name)
             wanted = card["sha256"][name]
@@ -199,6 +201,12 @@ def replace_file(path: Path, data: bytes) -> None:
     """Write `path` whole under a new inode (a temporary file, then renamed over it): a running
     cartriage maps weights.bin (onnxruntime), and a file truncated or rewritten in place under
     that map ends the process with SIGBUS."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

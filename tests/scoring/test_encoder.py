@@ -209,8 +209,13 @@ def test_tokenizer_files_are_names_in_the_folder_and_a_missing_one_is_named(tmp_
     card = json.loads(card_path.read_text())
     card["tokenizer"]["vocab"] = "../vocab.txt"
     card_path.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="encoder.json: incomplete .*names in the folder"):
+    with pytest.raises(ModelError, match="encoder.json: incomplete .*not a file name in the"):
         encoder.tokenizer(folder / encoder.FOLDER)
+    card["tokenizer"]["vocab"] = "vocab.txt"
+    card["graphs"]["integer"] = "../elsewhere.onnx"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="encoder.json: incomplete .*not a file name in the"):
+        encoder.session(folder / encoder.FOLDER, products="integer")
     card["tokenizer"]["vocab"] = "vocab.txt"
     card_path.write_text(json.dumps(card))
     (folder / encoder.FOLDER / "vocab.txt").unlink()
@@ -220,19 +225,25 @@ def test_tokenizer_files_are_names_in_the_folder_and_a_missing_one_is_named(tmp_
 
 def test_encoder_files_are_replaced_whole_not_rewritten_under_a_running_map(tmp_path):
     """onnxruntime maps weights.bin: a file truncated in place under the map ends the process
-    (SIGBUS); replaced by a new file, the map keeps the old bytes."""
+    (SIGBUS); copied again by `cartriage train`, a new file replaces it and the map keeps the
+    old bytes."""
     import mmap
 
     from cartriage.scoring import train
 
+    source = tmp_path / "source"
+    shutil.copytree(model_dir() / encoder.FOLDER, source / encoder.FOLDER)
     out = tmp_path / "out"
-    train._copy_encoder(model_dir(), out)
+    train._copy_encoder(source, out)
     weights = out / encoder.FOLDER / "weights.bin"
-    before = weights.stat().st_ino
+    (source / encoder.FOLDER / "weights.bin").write_bytes(b"other")  # retrained, shorter
     with weights.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        head = view[:64]
-        train._copy_encoder(model_dir(), out)
-        encoder.replace_file(weights, b"short")
-        assert view[:64] == head
-    assert weights.stat().st_ino != before and weights.read_bytes() == b"short"
-    assert not list((out / encoder.FOLDER).glob(".*.tmp"))
+        head, inode = view[:64], weights.stat().st_ino
+        train._copy_encoder(source, out)
+        assert weights.stat().st_ino != inode and view[:64] == head
+    assert weights.read_bytes() == b"other"
+    assert sorted(p.name for p in (out / encoder.FOLDER).iterdir()) == sorted(
+        p.name for p in (source / encoder.FOLDER).iterdir() if p.is_file())  # nothing left over
+    with pytest.raises(IsADirectoryError):
+        encoder.replace_file(tmp_path, b"x")  # a failed replace leaves no temporary file
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*"))
