@@ -153,6 +153,8 @@ def models_fingerprint() -> str:
             if path.is_dir():  # the encoder's folder: small files (its card, which names the
                 # large files' sha256, checked at load) by content, large ones by size and time
                 for inner in sorted(path.iterdir()):
+                    if not inner.is_file():  # derive.py's __pycache__: reading it ended the loop
+                        continue
                     stat = inner.stat()
                     digest.update(f"{name}/{inner.name}\0".encode() + (
                         inner.read_bytes() if stat.st_size <= 1 << 20

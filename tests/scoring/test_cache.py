@@ -122,10 +122,11 @@ def test_score_batches_serve_cached_changes_and_compute_the_rest_together(repo, 
 
 
 def test_the_models_fingerprint_reads_the_encoder_folder(tmp_path, monkeypatch):
-    """A re-derived encoder (its card, or a large file's size) is another set of models."""
+    """A re-derived encoder (its card, or a large file's size) is another set of models; the
+    folder's `__pycache__` (derive.py imported, as the tests do) is not a model file."""
     (tmp_path / "consequence.json").write_text("{}")
     encoder = tmp_path / "encoder"
-    encoder.mkdir()
+    (encoder / "__pycache__").mkdir(parents=True)
     (encoder / "encoder.json").write_text('{"sha256": "a"}')
     (encoder / "weights.bin").write_bytes(b"\0" * ((1 << 20) + 1))
     monkeypatch.setenv("CARTRIAGE_MODEL_DIR", str(tmp_path))
